@@ -1,0 +1,287 @@
+"""Tag schemes (IOB1, IOB2, IOBES, BILOU, plain) and chunk extraction by the conlleval rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+# conlleval knows B, I, E, S and O; BILOU's L and U close chunks exactly as E and S do.
+_ALIASES = {"L": "E", "U": "S"}
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """Split a tag into (prefix, type) as conlleval does: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', '')."""
+    prefix, sep, kind = tag.partition("-")
+    if not sep:
+        return tag, ""
+    return _ALIASES.get(prefix, prefix), kind
+
+
+def _chunk_end(prev_tag: str, tag: str, prev_type: str, kind: str) -> bool:
+    if prev_tag in ("B", "I") and tag in ("B", "S", "O"):
+        return True
+    if prev_tag in ("E", "S") and tag in ("B", "I", "E", "S", "O"):
+        return True
+    return prev_tag not in ("O", ".") and prev_type != kind
+
+
+def _chunk_start(prev_tag: str, tag: str, prev_type: str, kind: str) -> bool:
+    if tag in ("B", "S") and prev_tag in ("B", "I", "O", "E", "S"):
+        return True
+    if tag in ("I", "E") and prev_tag in ("O", "E", "S"):
+        return True
+    return tag not in ("O", ".") and prev_type != kind
+
+
+def get_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Chunks of one sentence as (type, start, end) with end exclusive, by conlleval's rules.
+
+    Invalid transitions are read the way conlleval reads them: an ``I-X`` after ``O`` or after
+    another type starts a new chunk; ``E-``/``S-`` (and BILOU's ``L-``/``U-``) close chunks.
+    """
+    chunks: list[tuple[str, int, int]] = []
+    prev_tag, prev_type, start = "O", "", None
+    for i, raw in enumerate(list(tags) + ["O"]):
+        tag, kind = split_tag(raw)
+        if start is not None and _chunk_end(prev_tag, tag, prev_type, kind):
+            chunks.append((prev_type, start, i))
+            start = None
+        if _chunk_start(prev_tag, tag, prev_type, kind):
+            start = i
+        prev_tag, prev_type = tag, kind
+    return chunks
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheme names, detection, validation and conversion
+# ---------------------------------------------------------------------------------------------
+
+SCHEMES = ("iob1", "iob2", "iobes", "bilou", "plain")
+CHUNK_SCHEMES = ("iob1", "iob2", "iobes", "bilou")
+
+# Other names in use for the same schemes. "iob" alone is left out on purpose: some tools mean
+# IOB1 by it (Ramshaw & Marcus, the original CoNLL-2003 files), others IOB2.
+_SCHEME_NAMES = {
+    "iob1": "iob1",
+    "iob2": "iob2",
+    "bio": "iob2",
+    "iobes": "iobes",
+    "bioes": "iobes",
+    "bilou": "bilou",
+    "biluo": "bilou",
+    "plain": "plain",
+    "none": "plain",
+}
+
+# The raw prefixes each chunk scheme may use (besides the tag "O").
+_ALLOWED = {
+    "iob1": frozenset("BI"),
+    "iob2": frozenset("BI"),
+    "iobes": frozenset("BIES"),
+    "bilou": frozenset("BILU"),
+}
+_CHUNK_PREFIXES = frozenset("BIESLU")
+_EXPECTED = {
+    "iob1": "O, or B- or I- followed by a type",
+    "iob2": "O, or B- or I- followed by a type",
+    "iobes": "O, or B-, I-, E- or S- followed by a type",
+    "bilou": "O, or B-, I-, L- or U- followed by a type",
+}
+
+
+def normalize_scheme(name: str) -> str:
+    """The canonical name of a tag scheme ('BIO' -> 'iob2', 'BIOES' -> 'iobes').
+
+    Raises ValueError for an unknown name.
+    """
+    key = str(name).strip().lower()
+    if key in _SCHEME_NAMES:
+        return _SCHEME_NAMES[key]
+    hint = " ('iob' is ambiguous: say iob1 or iob2)" if key == "iob" else ""
+    raise ValueError(f"unknown tag scheme {name!r}{hint}; expected one of {', '.join(SCHEMES)}")
+
+
+def parse_tag(tag: str) -> tuple[str, str]:
+    """Split a tag by its raw prefix: 'B-PER' -> ('B', 'PER'), 'L-PER' -> ('L', 'PER'),
+    'O' -> ('O', ''), and any label that is not a chunk tag ('NN', 'B-', 'X-PER') -> ('', tag).
+    """
+    if tag == "O":
+        return "O", ""
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in _CHUNK_PREFIXES:
+        return tag[0], tag[2:]
+    return "", tag
+
+
+def is_chunk_scheme(labels: Iterable[str]) -> bool:
+    """True if some label carries a chunk prefix (B-, I-, E-, S-, L-, U- followed by a type).
+
+    Labels without such prefixes (POS tags, dependency relations) are plain token classes.
+    """
+    return any(parse_tag(label)[0] not in ("", "O") for label in labels)
+
+
+def tag_fits(tag: str, scheme: str) -> bool:
+    """True if the tag may occur in the scheme: anything for 'plain'; for a chunk scheme 'O' or
+    one of the scheme's prefixes followed by a non-empty type."""
+    if scheme == "plain":
+        return True
+    prefix, _ = parse_tag(tag)
+    return prefix == "O" or prefix in _ALLOWED[scheme]
+
+
+def expected_tags(scheme: str) -> str:
+    """What tags of the scheme look like, in words (for error messages)."""
+    return _EXPECTED.get(scheme, "any label")
+
+
+def scheme_evidence(tag_sequences: Iterable[Sequence[str]]) -> dict[str, int]:
+    """How many tags speak for each scheme.
+
+    - ``iobes``: E- and S- tags; ``bilou``: L- and U- tags;
+    - ``iob1``: I- tags that start a chunk (previous tag not of the same type);
+    - ``iob2``: B- tags that start a chunk after something that is not of the same type
+      (in IOB1, B- is only used between two adjacent chunks of the same type);
+    - ``plain``: labels without chunk prefixes (other than O); ``chunk``: tags with prefixes.
+    """
+    counts = {"iob1": 0, "iob2": 0, "iobes": 0, "bilou": 0, "plain": 0, "chunk": 0}
+    for tags in tag_sequences:
+        prev_prefix, prev_type = "O", ""
+        for tag in tags:
+            prefix, kind = parse_tag(tag)
+            if prefix == "O":
+                pass
+            elif prefix == "":
+                counts["plain"] += 1
+            else:
+                counts["chunk"] += 1
+                continues = prev_prefix in ("B", "I") and prev_type == kind
+                if prefix in ("E", "S"):
+                    counts["iobes"] += 1
+                elif prefix in ("L", "U"):
+                    counts["bilou"] += 1
+                elif prefix == "I" and not continues:
+                    counts["iob1"] += 1
+                elif prefix == "B" and not continues:
+                    counts["iob2"] += 1
+            prev_prefix, prev_type = prefix, kind
+    return counts
+
+
+def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str:
+    """Guess the scheme of a corpus from its tag sequences.
+
+    'plain' when labels carry no chunk prefixes (or most do not); otherwise 'bilou' or 'iobes'
+    when L-/U- or E-/S- tags occur (the more frequent of the two wins), else 'iob1' when more
+    chunks start with I- than with a B- that IOB1 would not use, else 'iob2'. A corpus of IOB2
+    with a few invalid I-X-after-O transitions is still IOB2.
+    """
+    ev = scheme_evidence(tag_sequences)
+    if ev["chunk"] == 0 or ev["plain"] > ev["chunk"]:
+        return "plain"
+    if ev["bilou"] or ev["iobes"]:
+        return "bilou" if ev["bilou"] > ev["iobes"] else "iobes"
+    return "iob1" if ev["iob1"] > ev["iob2"] else "iob2"
+
+
+def invalid_transitions(tags: Sequence[str], scheme: str) -> list[int]:
+    """Token positions where the sequence is invalid in the scheme (sorted, no duplicates).
+
+    - iob2: an I-X not preceded by B-X or I-X (I-X after O, at the start, after I-Y);
+    - iob1: a B-X not preceded by B-X or I-X (B- only separates adjacent chunks of one type);
+    - iobes / bilou: an I-X or E-X (L-X) not preceded by B-X or I-X, and a B-X or I-X not
+      followed by I-X or E-X (L-X): the position of the offending tag is reported;
+    - every scheme: a tag that does not fit it (E-X in iob2, a label without prefix, ...).
+    'plain' has no invalid transitions.
+    """
+    scheme = normalize_scheme(scheme)
+    if scheme == "plain":
+        return []
+    allowed = _ALLOWED[scheme]
+    end_prefix = "L" if scheme == "bilou" else "E"
+    bad: set[int] = set()
+    prev_prefix, prev_type = "O", ""
+    n = len(tags)
+    for i, tag in enumerate(tags):
+        prefix, kind = parse_tag(tag)
+        if prefix != "O" and prefix not in allowed:
+            bad.add(i)
+            if scheme in ("iobes", "bilou") and prev_prefix in ("B", "I"):
+                bad.add(i - 1)
+            prev_prefix, prev_type = "O", ""
+            continue
+        continues = prev_prefix in ("B", "I") and prev_type == kind
+        if scheme == "iob2":
+            if prefix == "I" and not continues:
+                bad.add(i)
+        elif scheme == "iob1":
+            if prefix == "B" and not continues:
+                bad.add(i)
+        else:
+            inside = prefix in ("I", end_prefix)
+            if inside and not continues:
+                bad.add(i)
+            if prev_prefix in ("B", "I") and not (inside and prev_type == kind):
+                bad.add(i - 1)
+        prev_prefix, prev_type = prefix, kind
+    if n and scheme in ("iobes", "bilou") and prev_prefix in ("B", "I"):
+        bad.add(n - 1)
+    return sorted(bad)
+
+
+def from_chunks(chunks: Iterable[tuple[str, int, int]], length: int, scheme: str) -> list[str]:
+    """Tags of a sentence of ``length`` tokens holding ``chunks`` ((type, start, end-exclusive),
+    not overlapping), written in a chunk scheme."""
+    scheme = normalize_scheme(scheme)
+    if scheme == "plain":
+        raise ValueError("chunks cannot be written as plain labels")
+    tags = ["O"] * length
+    prev_end, prev_type = -1, None
+    for kind, start, end in sorted(chunks, key=lambda c: c[1]):
+        if scheme == "iob1":
+            first = "B" if (prev_end == start and prev_type == kind) else "I"
+            tags[start] = f"{first}-{kind}"
+            for i in range(start + 1, end):
+                tags[i] = f"I-{kind}"
+        else:
+            single, begin, inside, last = (
+                ("U", "B", "I", "L")
+                if scheme == "bilou"
+                else ("S", "B", "I", "E")
+                if scheme == "iobes"
+                else ("B", "B", "I", "I")
+            )
+            if end - start == 1:
+                tags[start] = f"{single}-{kind}"
+            else:
+                tags[start] = f"{begin}-{kind}"
+                for i in range(start + 1, end - 1):
+                    tags[i] = f"{inside}-{kind}"
+                tags[end - 1] = f"{last}-{kind}"
+        prev_end, prev_type = end, kind
+    return tags
+
+
+def convert(tags: Sequence[str], target: str, source: str | None = None) -> list[str]:
+    """Rewrite one sentence's tags in another scheme.
+
+    Conversion goes through the chunks as conlleval reads them (:func:`get_chunks`), so it is
+    lossless for valid sequences (converting back gives the input) and repairs invalid ones by
+    the conlleval rule (an I-X after O starts a chunk, E-/S- close chunks). IOB1 and IOB2 are
+    read the same way by conlleval, so ``source`` only matters for 'plain': plain labels
+    convert only to 'plain' (unchanged). ValueError for an unknown scheme, for chunk tags asked
+    to become plain, or for a label without chunk prefix asked to become a chunk tag.
+    """
+    target = normalize_scheme(target)
+    source = normalize_scheme(source) if source is not None else None
+    tags = list(tags)
+    if target == "plain":
+        if source not in (None, "plain") or is_chunk_scheme(tags):
+            raise ValueError("chunk tags cannot be converted to plain labels")
+        return tags
+    if source == "plain":
+        raise ValueError(f"plain labels cannot be converted to {target}")
+    for tag in tags:
+        if parse_tag(tag)[0] == "":
+            raise ValueError(
+                f"label {tag!r} is not a chunk tag (expected O, or B-/I-/E-/S-/L-/U- and a type)"
+            )
+    return from_chunks(get_chunks(tags), len(tags), target)
