@@ -1,0 +1,30 @@
+"""seqlab's Keras layers.
+
+Importing this package registers every layer with Keras under the ``seqlab`` package
+name, so ``keras.models.load_model("model.keras")`` finds them without custom_objects.
+"""
+
+import keras
+
+from seqlab.layers.attention import SeqSelfAttention
+from seqlab.layers.lookup import TagProjection, WordEmbedding  # noqa: F401  (registers)
+
+__all__ = ["SeqSelfAttention", "get_custom_objects"]
+
+_PACKAGE = "seqlab"
+
+
+def get_custom_objects():
+    """Every class registered under the ``seqlab`` package, keyed by its class name.
+
+    Pass it as ``custom_objects`` to load models saved by other packages (for example
+    keras-self-attention, whose configs name ``SeqSelfAttention`` without a package).
+    Layers added later (e.g. a CRF) appear here as soon as their module is imported
+    with ``@keras.saving.register_keras_serializable(package="seqlab")``.
+    """
+    prefix = _PACKAGE + ">"
+    return {
+        name[len(prefix):]: obj
+        for name, obj in keras.saving.get_custom_objects().items()
+        if name.startswith(prefix)
+    }

@@ -1,0 +1,194 @@
+"""Vocabularies, encoding, and the tf.data pipeline that feeds the model.
+
+Encoding happens once per corpus: every sentence becomes a run of integer ids in one flat
+NumPy array (plus row lengths). Batching, per-batch padding, bucketing by length and shuffling
+are TensorFlow's own (`tf.data`), seeded from the config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAD = "<pad>"
+UNK = "<unk>"
+_DIGITS = re.compile(r"\d")
+
+
+@dataclass
+class Vocabulary:
+    """Word vocabulary: index 0 is padding, 1 is the unknown token."""
+
+    tokens: list[str]
+    lowercase: bool = False
+    normalize_digits: bool = False
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tokens[:2] != [PAD, UNK]:
+            self.tokens = [PAD, UNK] + [t for t in self.tokens if t not in (PAD, UNK)]
+        self._index = {token: i for i, token in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def normalize(self, token: str) -> str:
+        if self.lowercase:
+            token = token.lower()
+        if self.normalize_digits:
+            token = _DIGITS.sub("0", token)
+        return token
+
+    @classmethod
+    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 1,
+              max_size: int | None = None, lowercase: bool = False,
+              normalize_digits: bool = False) -> Vocabulary:
+        """Count normalised tokens; keep those seen min_count times, most frequent first."""
+        probe = cls([], lowercase, normalize_digits)
+        counts: Counter[str] = Counter()
+        for tokens in sentences:
+            counts.update(probe.normalize(t) for t in tokens)
+        # Sort by frequency, then alphabetically, so the vocabulary is deterministic.
+        kept = sorted((t for t, c in counts.items() if c >= min_count),
+                      key=lambda t: (-counts[t], t))
+        if max_size is not None:
+            kept = kept[: max(0, max_size - 2)]
+        return cls(kept, lowercase, normalize_digits)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        get = self._index.get
+        return np.fromiter((get(self.normalize(t), 1) for t in tokens), dtype=np.int32,
+                           count=len(tokens))
+
+    def oov_rate(self, sentences: Iterable[Sequence[str]]) -> float:
+        total = unknown = 0
+        for tokens in sentences:
+            total += len(tokens)
+            unknown += int(np.count_nonzero(self.encode(tokens) == 1))
+        return unknown / total if total else 0.0
+
+
+@dataclass
+class LabelVocabulary:
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        self._index = {label: i for i, label in enumerate(self.labels)}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def build(cls, label_sequences: Iterable[Sequence[str]]) -> LabelVocabulary:
+        seen = set()
+        for labels in label_sequences:
+            seen.update(labels)
+        # 'O' first when present, then sorted: stable ids across runs.
+        ordered = (["O"] if "O" in seen else []) + sorted(seen - {"O"})
+        return cls(ordered)
+
+    def encode(self, labels: Sequence[str], where: str = "") -> np.ndarray:
+        try:
+            return np.fromiter((self._index[label] for label in labels), dtype=np.int32,
+                               count=len(labels))
+        except KeyError as exc:
+            from seqlab.errors import SeqlabError
+            raise SeqlabError(f"{where}: label {exc.args[0]!r} never occurs in the training data "
+                              f"(known: {', '.join(self.labels)})") from None
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.labels[i] for i in ids]
+
+
+@dataclass
+class Encoded:
+    """A corpus encoded once: flat id arrays and the length of every sentence."""
+
+    words: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.lengths)])
+
+
+def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
+                  labels: LabelVocabulary | None = None,
+                  label_seqs: Sequence[Sequence[str]] | None = None, where: str = "") -> Encoded:
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    flat = [tok for sent in tokens for tok in sent]
+    words = vocab.encode(flat)
+    label_ids = None
+    if labels is not None and label_seqs is not None:
+        label_ids = labels.encode([lab for sent in label_seqs for lab in sent], where)
+    return Encoded(words, lengths, label_ids)
+
+
+def _boundaries(max_len: int) -> list[int]:
+    bounds, edge = [], 8
+    while edge < max_len:
+        bounds.append(edge)
+        edge = edge + 8 if edge < 64 else edge * 2
+    return bounds
+
+
+def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A tf.data pipeline of (words, labels) batches, bucketed by length and padded per batch.
+
+    Sentences of similar length share a batch, so little time goes to padding. With `shuffle`,
+    the order changes each epoch, deterministically from `seed`.
+    """
+    import tensorflow as tf
+
+    words = tf.constant(encoded.words)
+    offsets = tf.constant(encoded.offsets)
+    labels = tf.constant(encoded.labels) if encoded.labels is not None else None
+
+    def sentence(i):
+        start, end = offsets[i], offsets[i + 1]
+        if labels is None:
+            return words[start:end]
+        return words[start:end], labels[start:end]
+
+    dataset = tf.data.Dataset.range(len(encoded))
+    if shuffle:
+        dataset = dataset.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(sentence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    max_len = int(encoded.lengths.max()) if len(encoded) else 1
+    bounds = _boundaries(max_len + 1)
+    dataset = dataset.bucket_by_sequence_length(
+        element_length_func=lambda w, *rest: tf.shape(w)[0],
+        bucket_boundaries=bounds,
+        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
+        pad_to_bucket_boundary=False,
+    )
+    if shuffle:
+        # Buckets fill at different rates; shuffle whole batches too so lengths mix across steps.
+        dataset = dataset.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inference batches: sentences sorted by length, padded per batch.
+
+    Returns (indices, padded ids) pairs; `indices` maps rows back to corpus order.
+    """
+    order = np.argsort(encoded.lengths, kind="stable")
+    offsets = encoded.offsets
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = max(1, int(encoded.lengths[rows].max()))
+        batch = np.zeros((len(rows), width), dtype=np.int32)
+        for r, i in enumerate(rows):
+            batch[r, : encoded.lengths[i]] = encoded.words[offsets[i]:offsets[i + 1]]
+        batches.append((rows, batch))
+    return batches

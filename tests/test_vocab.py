@@ -1,0 +1,60 @@
+import numpy as np
+
+from seqlab.vocab import Encoded, LabelVocabulary, Vocabulary, encode_corpus, padded_batches
+
+
+def test_vocabulary_counts_normalises_and_orders():
+    sents = [["The", "EU", "in", "1996"], ["the", "EU", "1997"]]
+    vocab = Vocabulary.build(sents, lowercase=True, normalize_digits=True)
+    # pad, unk, then by frequency (ties alphabetical)
+    assert vocab.tokens == ["<pad>", "<unk>", "0000", "eu", "the", "in"]
+    assert vocab.encode(["THE", "2001", "unseen"]).tolist() == [4, 2, 1]
+
+
+def test_min_count_and_max_size():
+    sents = [["a", "a", "b", "c", "c", "c"]]
+    assert Vocabulary.build(sents, min_count=2).tokens == ["<pad>", "<unk>", "c", "a"]
+    assert Vocabulary.build(sents, max_size=3).tokens == ["<pad>", "<unk>", "c"]
+
+
+def test_oov_rate():
+    vocab = Vocabulary.build([["a", "b"]])
+    assert vocab.oov_rate([["a", "x"], ["y", "b"]]) == 0.5
+
+
+def test_labels_put_o_first_and_decode():
+    labels = LabelVocabulary.build([["B-PER", "O"], ["I-PER", "B-LOC"]])
+    assert labels.labels == ["O", "B-LOC", "B-PER", "I-PER"]
+    assert labels.decode(labels.encode(["B-PER", "O"])) == ["B-PER", "O"]
+
+
+def test_encoded_corpus_is_flat_and_batches_restore_order():
+    vocab = Vocabulary.build([["a", "b", "c"]])
+    sents = [["a", "b", "c"], ["c"], [], ["b", "a"]]
+    enc = encode_corpus(vocab, sents)
+    assert enc.lengths.tolist() == [3, 1, 0, 2]
+    assert len(enc.words) == 6
+    seen = {}
+    for rows, batch in padded_batches(enc, batch_size=2):
+        for r, i in enumerate(rows):
+            seen[int(i)] = batch[r, : enc.lengths[i]].tolist()
+            assert (batch[r, enc.lengths[i]:] == 0).all()
+    assert seen == {i: vocab.encode(s).tolist() for i, s in enumerate(sents)}
+
+
+def test_dataset_batches_cover_every_token_once():
+    from seqlab.vocab import make_dataset
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=100)
+    words = rng.integers(2, 50, size=int(lengths.sum())).astype(np.int32)
+    labels = rng.integers(0, 5, size=int(lengths.sum())).astype(np.int32)
+    enc = Encoded(words, lengths, labels)
+    total, rows = 0, 0
+    for w, y in make_dataset(enc, batch_size=8, shuffle=True, seed=1):
+        w, y = w.numpy(), y.numpy()
+        assert w.shape == y.shape and w.shape[0] <= 8
+        assert (w > 0).sum(axis=1).min() > 0  # no all-padding rows
+        total += int((w > 0).sum())
+        rows += w.shape[0]
+    assert rows == 100 and total == int(lengths.sum())
