@@ -30,6 +30,9 @@ class DataConfig(_Section):
     label_column: int = -1
     label_field: str = "upos"
     scheme: Literal["auto", "iob1", "iob2", "iobes", "bilou", "plain"] = "auto"
+    # The scheme the model trains in (null: the files' scheme); predictions are written
+    # back in the files' scheme.
+    train_scheme: Literal["iob1", "iob2", "iobes", "bilou"] | None = None
 
 
 class VocabConfig(_Section):
@@ -37,12 +40,25 @@ class VocabConfig(_Section):
     max_size: int | None = Field(None, ge=1)
     lowercase: bool = False
     normalize_digits: bool = False
+    vectors: str | None = None           # GloVe / word2vec / fastText text file (.gz too)
+    vectors_add_words: bool = False      # also add vector-file words never seen in train
 
 
 class EmbeddingConfig(_Section):
     dim: int = Field(100, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     trainable: bool = True
+
+
+class CharsConfig(_Section):
+    encoder: Literal["none", "cnn", "bilstm"] = "none"
+    dim: int = Field(30, ge=1)
+    filters: int = Field(50, ge=1)       # cnn
+    kernel_size: int = Field(3, ge=1)    # cnn
+    units: int = Field(25, ge=1)         # bilstm, per direction
+    max_length: int = Field(20, ge=2)
+    min_count: int = Field(1, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class LstmConfig(_Section):
@@ -67,10 +83,11 @@ class AttentionConfig(_Section):
 
 class ModelConfig(_Section):
     embedding: EmbeddingConfig = EmbeddingConfig()
+    chars: CharsConfig = CharsConfig()
     lstm: LstmConfig = LstmConfig()
     attention: AttentionConfig = AttentionConfig()
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    output: Literal["softmax"] = "softmax"
+    output: Literal["softmax", "crf"] = "softmax"
 
 
 class TrainingConfig(_Section):
@@ -82,6 +99,13 @@ class TrainingConfig(_Section):
     clipnorm: float | None = Field(None, gt=0.0)
     patience: int | None = Field(None, ge=1)
     metric: Literal["auto", "f1", "accuracy"] = "auto"
+    lr_decay: float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+
+
+class LoggingConfig(_Section):
+    tensorboard: bool = False            # DIR/logs for TensorBoard
+    plot: bool = True                    # DIR/training.png
 
 
 class Config(_Section):
@@ -90,6 +114,7 @@ class Config(_Section):
     vocab: VocabConfig = VocabConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @field_validator("seed")
     @classmethod
@@ -120,7 +145,7 @@ def _describe(error: dict) -> str:
 
 
 def validate(raw: Any, source: str = "config") -> Config:
-    """Validate a mapping (already parsed YAML) into a Config, or raise SeqlabError naming the key."""
+    """Validate a mapping (parsed YAML) into a Config, or raise SeqlabError naming the key."""
     if not isinstance(raw, dict):
         raise SeqlabError(f"{source}: expected a mapping of sections (data, model, ...), "
                           f"found {type(raw).__name__}")
@@ -131,7 +156,7 @@ def validate(raw: Any, source: str = "config") -> Config:
 
 
 def apply_override(raw: dict, assignment: str) -> None:
-    """Apply one `dotted.key=value` override to a raw config mapping; the value is parsed as YAML."""
+    """Apply one `dotted.key=value` override to a raw config mapping (the value is YAML)."""
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
         raise SeqlabError(f"--set {assignment!r}: expected KEY=VALUE, e.g. model.lstm.units=64")
@@ -149,14 +174,15 @@ def apply_override(raw: dict, assignment: str) -> None:
         raise SeqlabError(f"--set {assignment!r}: the value is not valid YAML") from None
 
 
+_PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "vectors"))
+
+
 def _resolve_paths(raw: dict, base: Path) -> None:
-    data = raw.get("data")
-    if not isinstance(data, dict):
-        return
-    for key in ("train", "dev", "test"):
-        value = data.get(key)
+    for section, key in _PATH_KEYS:
+        node = raw.get(section)
+        value = node.get(key) if isinstance(node, dict) else None
         if isinstance(value, str) and value and not Path(value).is_absolute():
-            data[key] = str((base / value).resolve())
+            node[key] = str((base / value).resolve())
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None,
@@ -184,8 +210,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None,
     _resolve_paths(raw, path.resolve().parent)
     config = validate(raw, str(path))
     if check_files:
-        for key in ("train", "dev", "test"):
-            value = getattr(config.data, key)
+        for section, key in _PATH_KEYS:
+            value = getattr(getattr(config, section), key)
             if value is not None and not Path(value).is_file():
-                raise SeqlabError(f"{path}: key 'data.{key}': file not found: {value}")
+                raise SeqlabError(f"{path}: key '{section}.{key}': file not found: {value}")
     return config

@@ -8,3 +8,7 @@ class SeqlabError(Exception):
     The CLI prints it as one red line on stderr and exits with status 2; bugs still
     raise ordinary exceptions with tracebacks.
     """
+
+
+class Interrupted(SeqlabError):
+    """Training stopped by Ctrl-C; the message says how to resume. Exit status 130."""

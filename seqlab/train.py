@@ -1,9 +1,16 @@
-"""Train a tagger from a validated Config and write the run directory."""
+"""Train a tagger from a validated Config and write the run directory.
+
+The loop runs one `model.fit` epoch at a time so that each epoch's data order depends only on
+(seed, epoch): a run resumed from its last checkpoint replays exactly what an uninterrupted run
+would have done, and ends with the same weights.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -13,20 +20,27 @@ import numpy as np
 from rich.console import Console
 
 from seqlab.config import Config
-from seqlab.errors import SeqlabError
+from seqlab.errors import Interrupted, SeqlabError
 
 # What `seqlab train` writes into its output directory (and so what --force replaces).
-RUN_FILES = ("model.keras", "config.yaml", "metrics.json", "history.csv", "run.json")
+RUN_FILES = ("model.keras", "config.yaml", "metrics.json", "history.csv", "run.json",
+             "training.png", "checkpoints", "logs")
+CHECKPOINTS = "checkpoints"
 
 
-def prepare_output(path: Path, force: bool) -> None:
-    """Refuse to write into an existing run unless forced; never delete files we did not write."""
+def prepare_output(path: Path, force: bool, resume: bool = False) -> None:
+    """Refuse to write into an existing run unless forced or resumed; never delete foreign files."""
     if path.exists() and not path.is_dir():
         raise SeqlabError(f"{path}: exists and is not a directory")
+    if resume:
+        if not (path / CHECKPOINTS / "state.json").is_file():
+            raise SeqlabError(f"{path}: nothing to resume (no {CHECKPOINTS}/state.json); "
+                              "start the run without --resume")
+        return
     if path.is_dir() and any(path.iterdir()):
         if not force:
             raise SeqlabError(f"{path}: output directory already exists and is not empty "
-                              "(use --force to replace the run in it)")
+                              "(use --force to replace the run in it, or --resume)")
         foreign = [p.name for p in path.iterdir() if p.name not in RUN_FILES]
         if foreign:
             raise SeqlabError(f"{path}: --force only replaces a seqlab run, but the directory "
@@ -55,7 +69,95 @@ def read_split(config: Config, key: str) -> Corpus | None:
                             label_field=config.data.label_field)
     if not sentences:
         raise SeqlabError(f"{path}: no sentences found (data.{key})")
+    if config.data.scheme != "auto":
+        from seqlab.data import check_labels
+
+        check_labels(sentences, config.data.scheme, path)
     return Corpus([s.tokens for s in sentences], [s.labels for s in sentences], path)
+
+
+@dataclass
+class Prepared:
+    """Everything the model needs from the data, built deterministically from the config."""
+
+    train: Corpus
+    dev: Corpus | None
+    test: Corpus | None
+    scheme: str          # the files' scheme
+    train_scheme: str    # the scheme the model learns
+    vocab: object
+    labels: object
+    chars: object
+    encoded: object
+    embeddings: np.ndarray | None = None
+
+
+def prepare_data(config: Config, console: Console) -> Prepared:
+    from seqlab.schemes import convert, detect_scheme
+    from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary, encode_corpus
+
+    train_set = read_split(config, "train")
+    dev_set = read_split(config, "dev")
+    test_set = read_split(config, "test")
+    scheme = config.data.scheme
+    if scheme == "auto":
+        scheme = detect_scheme(train_set.labels)
+    train_scheme = config.data.train_scheme or scheme
+    train_labels = train_set.labels
+    if train_scheme != scheme:
+        if scheme == "plain":
+            raise SeqlabError(f"key 'data.train_scheme': {train_scheme} needs chunk labels "
+                              f"(B-/I-...), but {train_set.path} holds plain tags")
+        train_labels = [convert(tags, train_scheme, source=scheme) for tags in train_labels]
+
+    v = config.vocab
+    vocab = Vocabulary.build(train_set.tokens, v.min_count, v.max_size, v.lowercase,
+                             v.normalize_digits)
+    embeddings = None
+    if v.vectors:
+        vocab, embeddings = _with_vectors(config, vocab, console)
+    labels = LabelVocabulary.build(train_labels)
+    chars = None
+    if config.model.chars.encoder != "none":
+        chars = CharVocabulary.build(train_set.tokens, config.model.chars.min_count,
+                                     config.model.chars.max_length)
+    encoded = encode_corpus(vocab, train_set.tokens, labels, train_labels, train_set.path,
+                            chars=chars)
+    console.print(f"train: {len(train_set)} sentences, {len(encoded.words)} tokens, "
+                  f"{len(vocab)} words, {len(labels)} labels ({scheme}"
+                  + (f", trained as {train_scheme}" if train_scheme != scheme else "") + ")")
+    for split in (dev_set, test_set):
+        if split is not None:
+            console.print(f"{Path(split.path).name}: {len(split)} sentences, "
+                          f"OOV {vocab.oov_rate(split.tokens):.1%}")
+    return Prepared(train_set, dev_set, test_set, scheme, train_scheme, vocab, labels, chars,
+                    encoded, embeddings)
+
+
+def _with_vectors(config: Config, vocab, console: Console):
+    """Initial embedding matrix from a vectors file (words without a vector get N(0, 0.1))."""
+    from seqlab.vectors import read_vectors
+    from seqlab.vocab import Vocabulary
+
+    v = config.vocab
+    found = read_vectors(v.vectors, vocabulary=None if v.vectors_add_words else vocab.tokens)
+    if found.dim != config.model.embedding.dim:
+        raise SeqlabError(f"key 'model.embedding.dim': {config.model.embedding.dim}, but the "
+                          f"vectors in {v.vectors} have {found.dim} dimensions")
+    if v.vectors_add_words:
+        extra = [w for w in found.words if vocab.normalize(w) == w]
+        vocab = Vocabulary(vocab.tokens + [w for w in extra if w not in set(vocab.tokens)],
+                           vocab.lowercase, vocab.normalize_digits)
+        found = read_vectors(v.vectors, vocabulary=vocab.tokens)
+    rng = np.random.default_rng(config.seed)
+    matrix = rng.normal(0.0, 0.1, (len(vocab), found.dim)).astype("float32")
+    matrix[0] = 0.0
+    index = {w: i for i, w in enumerate(vocab.tokens)}
+    for word, row in zip(found.words, found.matrix):
+        matrix[index[word]] = row
+    console.print(f"vectors: {found.exact + found.lowercase} of {len(vocab)} words found "
+                  f"({found.coverage:.1%}; {found.lowercase} by lower-casing)")
+    return vocab, matrix
 
 
 def seed_everything(seed: int) -> None:
@@ -90,109 +192,201 @@ def make_optimizer(config: Config):
     return keras.optimizers.Adam(**kwargs)
 
 
+def compile_model(model, config: Config) -> None:
+    """Optimizer and loss: token cross-entropy, or the CRF's negative log-likelihood (per
+    token, so clipping and learning rates mean the same for both outputs)."""
+    import keras
+
+    if config.model.output == "crf":
+        from seqlab.layers.crf import CRFLoss
+
+        loss = CRFLoss(model.get_layer("crf"), normalize="token")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+    model.compile(optimizer=make_optimizer(config), loss=loss)
+
+
+def build_compiled(config: Config, prep: Prepared):
+    from seqlab.model import build_model
+
+    model = build_model(config.model, prep.vocab, prep.labels, scheme=prep.train_scheme,
+                        source_scheme=prep.scheme, chars=prep.chars)
+    if prep.embeddings is not None:
+        model.get_layer("word_embedding").set_weights([prep.embeddings])
+    compile_model(model, config)
+    return model
+
+
 def score(tagger, corpus: Corpus, batch_size: int) -> dict:
     from seqlab.metrics import evaluate
 
     return evaluate(corpus.labels, tagger.tag(corpus.tokens, batch_size))
 
 
-def train(config: Config, output: str | Path, force: bool = False,
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _save_arrays(path: Path, arrays) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, *[np.asarray(a) for a in arrays])
+    os.replace(tmp, path)
+
+
+def _load_arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def _rng_variables(model) -> list:
+    """The dropout layers' random-generator states, in layer-name order: `model.save` leaves
+    them out, but a resumed run needs them to draw the same dropout masks as an uninterrupted
+    one. (A loaded model lists its variables in another order, so order by layer name.)"""
+    layers = sorted(model._flatten_layers(include_self=False), key=lambda layer: layer.name)
+    return [sg.state for layer in layers for sg in getattr(layer, "_seed_generators", [])]
+
+
+def save_checkpoint(folder: Path, model, state: dict, improved: bool) -> None:
+    """Model with optimizer state, best weights, then state.json last: a run killed at any
+    moment leaves the previous complete checkpoint or this one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "last.tmp.keras")
+    os.replace(folder / "last.tmp.keras", folder / "last.keras")
+    # The optimizer's and the dropout generators' states as plain arrays: a CRF model's loss
+    # cannot come back from the archive's compile config, and model.save skips the latter.
+    _save_arrays(folder / "optimizer.npz", model.optimizer.variables)
+    _save_arrays(folder / "rng.npz", _rng_variables(model))
+    if improved:  # plain arrays: model.save_weights would also carry the optimizer's state
+        _save_arrays(folder / "best.npz", model.get_weights())
+    _atomic_write(folder / "state.json", json.dumps(state, indent=1))
+
+
+def train(config: Config, output: str | Path, force: bool = False, resume: bool = False,
           console: Console | None = None) -> Run:
-    """Train the model a config describes; write model.keras, config.yaml, metrics.json and
-    history.csv into `output`. Raises SeqlabError for bad data or an occupied directory."""
-    console = console or Console(stderr=True)
-    output = Path(output)
-    prepare_output(output, force)
+    """Train the model a config describes and write the run into `output`.
 
-    train_set = read_split(config, "train")
-    dev_set = read_split(config, "dev")
-    test_set = read_split(config, "test")
-
-    from seqlab.schemes import detect_scheme, is_chunk_scheme
-
-    scheme = config.data.scheme
-    if scheme == "auto":
-        scheme = detect_scheme(train_set.labels)
-    if not config.model.attention.enabled or config.model.attention.residual == "none":
-        if config.model.attention.enabled:
-            console.print("[yellow]warning:[/] model.attention.residual is 'none': each token's "
-                          "BiLSTM state is replaced by an attention average, which costs accuracy "
-                          "(set it to 'concat' or 'add')")
-
-    seed_everything(config.seed)
+    Raises SeqlabError for bad data or an occupied directory, Interrupted on Ctrl-C (the last
+    finished epoch's checkpoint stays usable for `--resume`).
+    """
     import keras
 
-    from seqlab.model import build_model
+    console = console or Console(stderr=True)
+    output = Path(output)
+    prepare_output(output, force, resume)
+    att = config.model.attention
+    if att.enabled and att.residual == "none":
+        console.print("[yellow]warning:[/] model.attention.residual is 'none': each token's "
+                      "BiLSTM state is replaced by an attention average, which costs accuracy "
+                      "(set it to 'concat' or 'add')")
+    previous_policy = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(config.training.precision)
+    try:
+        return _train(config, output, resume, console)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(config: Config, output: Path, resume: bool, console: Console) -> Run:
+    import keras
+
     from seqlab.predict import Tagger
-    from seqlab.vocab import LabelVocabulary, Vocabulary, encode_corpus, make_dataset
+    from seqlab.vocab import make_dataset
 
-    v = config.vocab
-    vocab = Vocabulary.build(train_set.tokens, v.min_count, v.max_size, v.lowercase,
-                             v.normalize_digits)
-    labels = LabelVocabulary.build(train_set.labels)
-    encoded = encode_corpus(vocab, train_set.tokens, labels, train_set.labels, train_set.path)
-    dataset = make_dataset(encoded, config.training.batch_size, shuffle=True, seed=config.seed)
-    console.print(f"train: {len(train_set)} sentences, {len(encoded.words)} tokens, "
-                  f"{len(vocab)} words, {len(labels)} labels ({scheme})"
-                  + (f"; dev: {len(dev_set)} sentences, OOV {vocab.oov_rate(dev_set.tokens):.1%}"
-                     if dev_set else ""))
+    prep = prepare_data(config, console)
+    seed_everything(config.seed)
+    folder = output / CHECKPOINTS
+    state = {"epoch": 0, "history": [], "best_score": None, "best_epoch": 0,
+             "config_sha256": config.sha256(), "seconds": 0.0}
+    if resume:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        if state.get("config_sha256") != config.sha256():
+            raise SeqlabError(f"{output}: the checkpoint was made with another config; "
+                              "resume with the same config and --set values")
+        model = keras.models.load_model(folder / "last.keras", compile=False)
+        compile_model(model, config)
+        model.optimizer.build(model.trainable_variables)
+        saved = _load_arrays(folder / "optimizer.npz")
+        for variable, value in zip(model.optimizer.variables, saved, strict=True):
+            variable.assign(value)
+        for variable, value in zip(_rng_variables(model), _load_arrays(folder / "rng.npz")):
+            variable.assign(value)
+        console.print(f"resuming after epoch {state['epoch']}")
+    else:
+        if output.is_dir():  # --force: clear the old run's files, never anything else
+            for name in RUN_FILES:
+                target = output / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        model = build_compiled(config, prep)
+    best_weights = None
+    if resume and state["best_epoch"]:
+        best_weights = _load_arrays(folder / "best.npz")
 
-    model = build_model(config.model, vocab, labels, scheme=scheme, source_scheme=scheme)
-    model.compile(optimizer=make_optimizer(config),
-                  loss=keras.losses.SparseCategoricalCrossentropy())
     tagger = Tagger(model)
-    chunked = is_chunk_scheme(labels.labels)
-    metric_name = config.training.metric
-    if metric_name == "auto":
-        metric_name = "f1" if chunked else "accuracy"
+    t = config.training
+    metric = t.metric
+    if metric == "auto":
+        from seqlab.schemes import is_chunk_scheme
 
-    history: list[dict] = []
-    best = {"score": -1.0, "epoch": 0, "weights": None}
-    patience = config.training.patience
-    batch_size = config.training.batch_size
-    started = time.perf_counter()
-    console.print(f"{'epoch':>5} {'loss':>9} {'dev ' + metric_name:>10} {'time':>7}")
-
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan")))}
-            if dev_set is not None:
-                result = score(tagger, dev_set, batch_size)
-                row[f"dev_{metric_name}"] = float(result[metric_name])
-                row["dev_accuracy"] = float(result["accuracy"])
-                current = row[f"dev_{metric_name}"]
+        metric = "f1" if is_chunk_scheme(prep.labels.labels) else "accuracy"
+    callbacks = []
+    if config.logging.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(output / "logs")))
+    console.print(f"{'epoch':>5} {'loss':>9} {'dev ' + metric:>12} {'time':>8}")
+    started = time.perf_counter() - state["seconds"]
+    try:
+        for epoch in range(state["epoch"], t.epochs):
+            if t.lr_decay:
+                model.optimizer.learning_rate.assign(t.learning_rate / (1 + t.lr_decay * epoch))
+            dataset = make_dataset(prep.encoded, t.batch_size, shuffle=True,
+                                   seed=config.seed * 1000 + epoch)
+            with warnings.catch_warnings():
+                # Batches are bucketed by length, so Keras cannot know the steps per epoch and
+                # warns that the data "ran out" at each epoch's end: that is the expected end.
+                warnings.filterwarnings("ignore", message=".*ran out of data.*")
+                fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                                shuffle=False, callbacks=callbacks)
+            row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
+            if prep.dev is not None:
+                result = score(tagger, prep.dev, t.batch_size)
+                row[f"dev_{metric}"] = float(result[metric])
+                if metric != "accuracy":
+                    row["dev_accuracy"] = float(result["accuracy"])
+                current = row[f"dev_{metric}"]
             else:
                 current = -row["loss"]
             row["seconds"] = round(time.perf_counter() - started, 2)
-            history.append(row)
-            marker = ""
-            if current > best["score"]:
-                best.update(score=current, epoch=epoch + 1, weights=model.get_weights())
-                marker = " *"
-            dev_text = f"{row.get(f'dev_{metric_name}', float('nan')):10.2f}"
+            improved = state["best_score"] is None or current > state["best_score"]
+            if improved:
+                state.update(best_score=current, best_epoch=epoch + 1)
+                best_weights = model.get_weights()
+            state["history"].append(row)
+            state.update(epoch=epoch + 1, seconds=row["seconds"])
+            save_checkpoint(folder, model, state, improved)
+            dev_text = f"{row.get(f'dev_{metric}', float('nan')):12.2f}"
             console.print(f"{epoch + 1:>5} {row['loss']:>9.4f} {dev_text} "
-                          f"{row['seconds']:>6.1f}s{marker}")
-            if patience and epoch + 1 - best["epoch"] >= patience:
-                console.print(f"early stop: no dev improvement for {patience} epochs")
-                self.model.stop_training = True
+                          f"{row['seconds']:>7.1f}s" + (" *" if improved else ""))
+            if t.patience and epoch + 1 - state["best_epoch"] >= t.patience:
+                console.print(f"early stop: no dev improvement for {t.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after epoch {state['epoch']}; continue with: seqlab "
+                          f"train CONFIG --output {output} --resume") from None
 
-    with warnings.catch_warnings():
-        # tf.data batches by length, so Keras cannot know the steps per epoch in advance and
-        # warns at each epoch's end that the data "ran out"; that is the expected end.
-        warnings.filterwarnings("ignore", message=".*ran out of data.*")
-        model.fit(dataset, epochs=config.training.epochs, callbacks=[EpochEnd()], verbose=0,
-                  shuffle=False)  # tf.data shuffles, seeded
-    if best["weights"] is not None:
-        model.set_weights(best["weights"])
-
-    metrics: dict = {"best_epoch": best["epoch"], "epochs_run": len(history),
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    metrics: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                      "seconds": round(time.perf_counter() - started, 2)}
-    for name, split in (("dev", dev_set), ("test", test_set)):
+    for name, split in (("dev", prep.dev), ("test", prep.test)):
         if split is not None:
-            metrics[name] = score(tagger, split, batch_size)
-
-    write_run(output, config, model, metrics, history)
-    return Run(output, metrics, history, best["epoch"])
+            metrics[name] = score(tagger, split, t.batch_size)
+    write_run(output, config, model, metrics, state["history"])
+    return Run(output, metrics, state["history"], state["best_epoch"])
 
 
 def file_digest(path: str | Path) -> str:
@@ -202,6 +396,15 @@ def file_digest(path: str | Path) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_digest(model) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
 
@@ -230,21 +433,45 @@ def run_record(config: Config, model, metrics: dict) -> dict:
     }
 
 
+def plot_history(path: Path, history: list[dict]) -> None:
+    """training.png: loss and dev score per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    dev_keys = [k for k in history[0] if k.startswith("dev_") and k != "dev_accuracy"] or \
+        [k for k in history[0] if k.startswith("dev_")]
+    fig, axes = plt.subplots(1, 2 if dev_keys else 1, figsize=(9 if dev_keys else 5, 3.5),
+                             squeeze=False)
+    axes[0][0].plot(epochs, [row["loss"] for row in history], marker="o")
+    axes[0][0].set(title="training loss", xlabel="epoch")
+    if dev_keys:
+        key = dev_keys[0]
+        axes[0][1].plot(epochs, [row[key] for row in history], marker="o", color="tab:green")
+        axes[0][1].set(title=key.replace("_", " "), xlabel="epoch")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_run(output: Path, config: Config, model, metrics: dict, history: list[dict]) -> None:
     """Write the run's files; the model goes to a temporary name first, so a crash loses nothing."""
     output.mkdir(parents=True, exist_ok=True)
-    tmp_model = output / "model.tmp.keras"
-    model.save(tmp_model)
-    tmp_model.replace(output / "model.keras")
-    (output / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    model.save(output / "model.tmp.keras")
+    os.replace(output / "model.tmp.keras", output / "model.keras")
+    _atomic_write(output / "config.yaml", config.to_yaml())
+    _atomic_write(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     fields = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
     with open(output / "history.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
+    if config.logging.plot and history:
+        plot_history(output / "training.png", history)
     record = run_record(config, model, metrics)
-    (output / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    _atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")
 
 
 def reproduce(run_dir: str | Path, console: Console | None = None) -> list[str]:
@@ -270,12 +497,3 @@ def reproduce(run_dir: str | Path, console: Console | None = None) -> list[str]:
             differences.append(f"{key}: {json.dumps(before.get(key))[:200]} -> "
                                f"{json.dumps(after.get(key))[:200]}")
     return differences
-
-
-def weights_digest(model) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for array in model.get_weights():
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()

@@ -73,6 +73,49 @@ class Vocabulary:
 
 
 @dataclass
+class CharVocabulary:
+    """Character vocabulary for the char encoder: 0 pads, 1 is an unknown character.
+
+    Words are cut to `max_length` characters, keeping the first and last halves, since
+    prefixes and suffixes carry most of a word's shape.
+    """
+
+    chars: list[str]
+    max_length: int = 20
+
+    def __post_init__(self) -> None:
+        if self.chars[:2] != [PAD, UNK]:
+            self.chars = [PAD, UNK] + [c for c in self.chars if c not in (PAD, UNK)]
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @classmethod
+    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 1,
+              max_length: int = 20) -> CharVocabulary:
+        counts: Counter[str] = Counter()
+        for tokens in sentences:
+            for token in tokens:
+                counts.update(token)
+        kept = sorted((c for c, n in counts.items() if n >= min_count),
+                      key=lambda c: (-counts[c], c))
+        return cls(kept, max_length)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """(len(tokens), max_length) char ids, zero-padded on the right."""
+        n, width = len(tokens), self.max_length
+        out = np.zeros((n, width), dtype=np.int32)
+        get = self._index.get
+        head = (width + 1) // 2
+        for i, token in enumerate(tokens):
+            if len(token) > width:
+                token = token[:head] + token[len(token) - (width - head):]
+            out[i, : len(token)] = [get(c, 1) for c in token]
+        return out
+
+
+@dataclass
 class LabelVocabulary:
     labels: list[str]
 
@@ -111,6 +154,7 @@ class Encoded:
     words: np.ndarray
     lengths: np.ndarray
     labels: np.ndarray | None = None
+    chars: np.ndarray | None = None  # (tokens, max_length) when the model reads characters
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -122,14 +166,16 @@ class Encoded:
 
 def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
                   labels: LabelVocabulary | None = None,
-                  label_seqs: Sequence[Sequence[str]] | None = None, where: str = "") -> Encoded:
+                  label_seqs: Sequence[Sequence[str]] | None = None, where: str = "",
+                  chars: CharVocabulary | None = None) -> Encoded:
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
     flat = [tok for sent in tokens for tok in sent]
     words = vocab.encode(flat)
     label_ids = None
     if labels is not None and label_seqs is not None:
         label_ids = labels.encode([lab for sent in label_seqs for lab in sent], where)
-    return Encoded(words, lengths, label_ids)
+    char_ids = chars.encode(flat) if chars is not None else None
+    return Encoded(words, lengths, label_ids, char_ids)
 
 
 def _boundaries(max_len: int) -> list[int]:
@@ -151,12 +197,17 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     words = tf.constant(encoded.words)
     offsets = tf.constant(encoded.offsets)
     labels = tf.constant(encoded.labels) if encoded.labels is not None else None
+    chars = tf.constant(encoded.chars) if encoded.chars is not None else None
 
     def sentence(i):
         start, end = offsets[i], offsets[i + 1]
+        # A model without a char encoder has one plain input; with one, inputs by name.
+        inputs = words[start:end]
+        if chars is not None:
+            inputs = {"words": inputs, "chars": chars[start:end]}
         if labels is None:
-            return words[start:end]
-        return words[start:end], labels[start:end]
+            return inputs
+        return inputs, labels[start:end]
 
     dataset = tf.data.Dataset.range(len(encoded))
     if shuffle:
@@ -165,7 +216,8 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     max_len = int(encoded.lengths.max()) if len(encoded) else 1
     bounds = _boundaries(max_len + 1)
     dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda w, *rest: tf.shape(w)[0],
+        element_length_func=lambda inputs, *rest: tf.shape(
+            inputs["words"] if isinstance(inputs, dict) else inputs)[0],
         bucket_boundaries=bounds,
         bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
         pad_to_bucket_boundary=False,
@@ -176,10 +228,12 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, dict]]:
     """Inference batches: sentences sorted by length, padded per batch.
 
-    Returns (indices, padded ids) pairs; `indices` maps rows back to corpus order.
+    Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
+    reads characters, a dict of the "words" and "chars" arrays; `indices` maps rows back to
+    corpus order.
     """
     order = np.argsort(encoded.lengths, kind="stable")
     offsets = encoded.offsets
@@ -187,8 +241,14 @@ def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, 
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         width = max(1, int(encoded.lengths[rows].max()))
-        batch = np.zeros((len(rows), width), dtype=np.int32)
+        words = np.zeros((len(rows), width), dtype=np.int32)
+        chars = None
+        if encoded.chars is not None:
+            chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
         for r, i in enumerate(rows):
-            batch[r, : encoded.lengths[i]] = encoded.words[offsets[i]:offsets[i + 1]]
-        batches.append((rows, batch))
+            words[r, : encoded.lengths[i]] = encoded.words[offsets[i]:offsets[i + 1]]
+            if chars is not None:
+                chars[r, : encoded.lengths[i]] = encoded.chars[offsets[i]:offsets[i + 1]]
+        inputs = words if chars is None else {"words": words, "chars": chars}
+        batches.append((rows, inputs))
     return batches

@@ -58,3 +58,13 @@ def test_dataset_batches_cover_every_token_once():
         total += int((w > 0).sum())
         rows += w.shape[0]
     assert rows == 100 and total == int(lengths.sum())
+
+
+def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
+    from seqlab.vocab import CharVocabulary
+
+    chars = CharVocabulary.build([["abc", "aab"]], max_length=4)
+    assert chars.chars[:2] == ["<pad>", "<unk>"]
+    assert chars.chars[2:] == ["a", "b", "c"]  # by frequency
+    ids = chars.encode(["ab", "abcxyzc"])
+    assert ids.tolist() == [[2, 3, 0, 0], [2, 3, 1, 4]]  # 'x' unknown; cut to 'ab' + 'zc'

@@ -7,7 +7,9 @@ name, so ``keras.models.load_model("model.keras")`` finds them without custom_ob
 import keras
 
 from seqlab.layers.attention import SeqSelfAttention
-from seqlab.layers.lookup import TagProjection, WordEmbedding  # noqa: F401  (registers)
+from seqlab.layers.chars import PerToken  # noqa: F401
+from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
+from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
 
 __all__ = ["SeqSelfAttention", "get_custom_objects"]
 

@@ -70,3 +70,34 @@ class TagProjection(keras.layers.Dense):
         config = super().get_config()
         config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme)
         return config
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class CharEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` over character ids that also stores its character list.
+
+    Args:
+        input_dim: number of characters, padding (0) and unknown (1) included.
+        output_dim: character embedding size.
+        vocabulary: the characters, row by row; saved as an asset.
+        max_length: characters kept per word (longer words keep their first and last halves).
+        **kwargs: passed to `keras.layers.Embedding`.
+    """
+
+    def __init__(self, input_dim, output_dim, vocabulary=None, max_length=20, **kwargs):
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.vocabulary = list(vocabulary) if vocabulary is not None else None
+        self.max_length = max_length
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_length=self.max_length)
+        return config
+
+    def save_assets(self, dir_path):
+        with open(os.path.join(dir_path, "chars.json"), "w", encoding="utf-8") as f:
+            json.dump(self.vocabulary or [], f, ensure_ascii=False)
+
+    def load_assets(self, dir_path):
+        with open(os.path.join(dir_path, "chars.json"), encoding="utf-8") as f:
+            self.vocabulary = json.load(f)
