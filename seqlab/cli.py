@@ -9,13 +9,13 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import Interrupted, SeqlabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   pretty_exceptions_show_locals=False,
@@ -33,6 +33,9 @@ def user_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except Interrupted as exc:
+            err.print(f"[yellow]{escape(str(exc))}[/]")
+            raise typer.Exit(130) from None
         except SeqlabError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
@@ -80,10 +83,12 @@ def _existing(path: Path, what: str) -> Path:
 @user_errors
 def train(
     config: Annotated[Path, typer.Argument(help="YAML config file.")],
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Run directory (default: runs/CONFIG_NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
-    overrides: Annotated[Optional[list[str]], typer.Option(
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted run in --output from its last checkpoint.")] = False,
+    overrides: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config value: --set model.lstm.units=64 (repeatable).")] = None,
 ) -> None:
     """Train a tagger from a YAML config and save DIR/model.keras."""
@@ -92,12 +97,14 @@ def train(
 
     cfg = load_config(config, overrides or [])
     output = output or Path("runs") / config.stem
-    prepare_output(output, force)  # fail before the slow imports
+    if force and resume:
+        raise SeqlabError("--force and --resume contradict each other: pick one")
+    prepare_output(output, force, resume)  # fail before the slow imports
 
     load_tensorflow()
     from seqlab.train import train as run_training
 
-    run = run_training(cfg, output, force=force, console=err)
+    run = run_training(cfg, output, force=force, resume=resume, console=err)
     err.print(f"saved {output / 'model.keras'} (best epoch {run.best_epoch})")
     for split in ("dev", "test"):
         if split in run.metrics:
@@ -127,64 +134,164 @@ def reproduce(
 @user_errors
 def predict(
     model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
-    input: Annotated[str, typer.Argument(help="Text file, one sentence per line, or - for stdin.")],
-    output: Annotated[Optional[Path], typer.Option(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin (streamed).")],
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write here instead of stdout.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="conll or jsonl.")] = "conll",
+    input_format: Annotated[str | None, typer.Option(
+        "--input-format", "-i",
+        help="text (one sentence a line), conll (token column; every column kept, the tag "
+             "appended), conllu, or jsonl ({\"tokens\": [...]}, other keys kept). Default: from "
+             "the extension (.conll, .conllu, .jsonl; anything else and stdin: text).")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help="conll, jsonl or conllu (default: conllu for CoNLL-U input, "
+                               "jsonl for JSON-lines input, else conll).")] = None,
+    tokenizer: Annotated[str, typer.Option(
+        help="Text input: whitespace, or simple (also splits punctuation off words).")
+    ] = "whitespace",
+    token_column: Annotated[int, typer.Option(
+        help="CoNLL input: the token column (negative counts from the end).")] = 0,
+    label_field: Annotated[str, typer.Option(
+        help="CoNLL-U output: the field the tags go into (upos, xpos, ... or a MISC key "
+             "such as misc:NER).")] = "upos",
+    probs: Annotated[bool, typer.Option(
+        "--probs", help="JSON lines: add the probability of each chosen tag.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.")] = 64,
+    max_length: Annotated[int | None, typer.Option(
+        min=0, help="Tag longer sentences in overlapping windows of this many tokens (default: "
+                    "4096 for models with global attention, no limit for local attention; "
+                    "0: never split).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
 ) -> None:
-    """Tag raw text (whitespace-tokenised, one sentence per line)."""
-    from seqlab.predict import WRITERS
+    """Tag text, CoNLL, CoNLL-U or JSON lines; `-` streams stdin to stdout batch by batch."""
+    from seqlab.predict import (
+        INPUT_FORMATS,
+        OUTPUT_FORMATS,
+        TOKENIZERS,
+        guess_input_format,
+        writer_for,
+    )
 
-    if format not in WRITERS:
-        raise SeqlabError(f"--format {format!r}: expected one of {', '.join(WRITERS)}")
+    input_format = input_format or ("text" if input == "-" else guess_input_format(input))
+    if input_format not in INPUT_FORMATS:
+        raise SeqlabError(f"--input-format {input_format!r}: expected one of "
+                          f"{', '.join(INPUT_FORMATS)}")
+    format = format or {"conllu": "conllu", "jsonl": "jsonl"}.get(input_format, "conll")
+    if format not in OUTPUT_FORMATS:
+        raise SeqlabError(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
+    if tokenizer not in TOKENIZERS:
+        raise SeqlabError(f"--tokenizer {tokenizer!r}: expected one of {', '.join(TOKENIZERS)}")
+    if probs and format != "jsonl":
+        raise SeqlabError("--probs needs --format jsonl (CoNLL output keeps the tag as the "
+                          "last column, for conlleval)")
+    writer_for(format, input_format, label_field)  # check the combination before loading
     _existing(model, "model file")
     if input != "-":
         _existing(Path(input), "input file")
+        if Path(input).is_dir():
+            raise SeqlabError(f"{input}: is a directory, expected a file")
     if output is not None and output.exists() and not force:
         raise SeqlabError(f"{output}: already exists (use --force to overwrite it)")
 
     load_tensorflow()
     from seqlab.predict import Tagger, predict_file
 
-    tagger = Tagger.load(model)
-    source = sys.stdin if input == "-" else open(input, encoding="utf-8-sig")
-    chunk = batch_size if input == "-" else 2048  # a pipe gets answers batch by batch
+    tagger = Tagger.load(model, max_length=max_length,
+                         warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"))
+    if input == "-":
+        source, name = sys.stdin, "<stdin>"
+        # A pipe gets its answers batch by batch; a file redirected to stdin is read in big
+        # blocks, sorted by length within each, like a named file.
+        chunk = 2048 if _is_regular_file(sys.stdin) else batch_size
+    else:
+        source, name, chunk = open(input, "rb"), input, 2048
+    options = dict(input_format=input_format, tokenizer=tokenizer, token_column=token_column,
+                   probs=probs, label_field=label_field)
     try:
         if output is None:
-            predict_file(tagger, source, sys.stdout, format, batch_size, input, chunk)
+            try:
+                predict_file(tagger, source, sys.stdout, format, batch_size, name, chunk,
+                             **options)
+            except BrokenPipeError:  # `seqlab predict ... | head`: the reader left; so do we
+                _silence_stdout()
         else:
             tmp = output.with_name(output.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as out:
-                count = predict_file(tagger, source, out, format, batch_size, input, chunk)
-            tmp.replace(output)
+            try:
+                with open(tmp, "w", encoding="utf-8") as out:
+                    count = predict_file(tagger, source, out, format, batch_size, name, chunk,
+                                         **options)
+                tmp.replace(output)
+            finally:
+                tmp.unlink(missing_ok=True)
             err.print(f"tagged {count} sentences into {output}")
     finally:
         if source is not sys.stdin:
             source.close()
 
 
+def _is_regular_file(stream) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 @app.command()
 @user_errors
 def evaluate(
-    model: Annotated[Optional[Path], typer.Argument(help="A model.keras.")] = None,
-    data: Annotated[Optional[Path], typer.Argument(help="CoNLL file with gold labels.")] = None,
-    predictions: Annotated[Optional[Path], typer.Option(
+    model: Annotated[Path | None, typer.Argument(help="A model.keras.")] = None,
+    data: Annotated[Path | None, typer.Argument(
+        help="Gold corpus (CoNLL or CoNLL-U, by extension).")] = None,
+    predictions: Annotated[Path | None, typer.Option(
         "--predictions", "-p",
         help="Score a conlleval file instead (last two columns: gold, predicted).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    conlleval: Annotated[bool, typer.Option(
+        "--conlleval", help="Print conlleval's report, exactly as conlleval.pl does.")] = False,
+    confusion: Annotated[bool, typer.Option(
+        "--confusion", help="Also the token-label confusion matrix.")] = False,
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", help="Write every wrong span with its sentence here (.jsonl: JSON "
+                         "lines).")] = None,
+    compare_with: Annotated[Path | None, typer.Option(
+        "--compare", help="A second predictions file (same sentences and gold): report both "
+                          "systems and the significance of the difference.")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="--compare: shuffles of the approximate "
+                                                    "randomisation test.")] = 10000,
+    seed: Annotated[int, typer.Option(help="--compare: seed of the test.")] = 0,
+    token_column: Annotated[int, typer.Option(help="DATA: token column.")] = 0,
+    label_column: Annotated[int, typer.Option(help="DATA: gold label column.")] = -1,
+    label_field: Annotated[str, typer.Option(help="CoNLL-U DATA: gold label field.")] = "upos",
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --errors file.")] = False,
 ) -> None:
-    """Score a model on gold data, or score a predictions file, by the conlleval rules."""
-    from seqlab.metrics import evaluate as score, read_predictions
+    """Score a model on gold data, or a predictions file, by the conlleval rules."""
+    from seqlab.metrics import compare, confusion_matrix, conlleval_text, read_predictions
+    from seqlab.metrics import evaluate as score
 
+    if errors is not None and errors.exists() and not force:
+        raise SeqlabError(f"{errors}: already exists (use --force to overwrite it)")
+    if compare_with is not None:
+        _existing(compare_with, "predictions file to compare with")
     if predictions is not None:
         if model is not None:
             raise SeqlabError("give either MODEL DATA or --predictions FILE, not both")
         _existing(predictions, "predictions file")
-        _, gold, pred = read_predictions(predictions)
-        result = score(gold, pred)
+        # conlleval counts -DOCSTART- lines as tokens; keep them for its exact report.
+        tokens, gold, pred = read_predictions(predictions, keep_docstart=conlleval)
+        title = str(predictions)
     else:
         if model is None or data is None:
             raise SeqlabError("expected MODEL DATA (a model.keras and a CoNLL file with gold "
@@ -192,15 +299,118 @@ def evaluate(
         _existing(model, "model file")
         _existing(data, "data file")
         load_tensorflow()
-        from seqlab.predict import Tagger, evaluate_file
+        from seqlab.predict import Tagger, tag_corpus
 
-        result = evaluate_file(Tagger.load(model), data, batch_size)
+        tokens, gold, pred = tag_corpus(Tagger.load(model), data, batch_size, token_column,
+                                        label_column, label_field)
+        title = str(data)
+    if not gold:
+        raise SeqlabError(f"{title}: no sentences found")
+    result = score(gold, pred)
+    if conlleval and result["task"] != "chunk":
+        raise SeqlabError(f"{title}: --conlleval needs chunk tags (B-/I-/E-/S- and O); these "
+                          "are plain labels, scored per label")
+
+    comparison = None
+    if compare_with is not None:
+        _, other_gold, other = read_predictions(compare_with, keep_docstart=conlleval)
+        if other_gold != gold:
+            raise SeqlabError(f"{compare_with}: its sentences or gold tags differ from "
+                              f"{title}'s; expected predictions of the same gold data")
+        comparison = compare(gold, pred, other, rounds=rounds, seed=seed,
+                             chunks=result["task"] == "chunk")
+    labels = matrix = None
+    if confusion:
+        labels, matrix = confusion_matrix(gold, pred)
+    wrong = None
+    if errors is not None:
+        from seqlab.report import write_errors
+
+        wrong = write_errors(errors, tokens, gold, pred)
+
+    if conlleval:
+        typer.echo(conlleval_text(result), nl=False)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
-    else:
+        payload = dict(result)
+        if confusion:
+            payload["confusion"] = {"labels": labels, "matrix": matrix}
+        if comparison is not None:
+            payload["comparison"] = {k: comparison[k] for k in
+                                     ("metric", "difference", "p_value", "rounds", "seed")}
+            payload["comparison"]["other"] = comparison["b"]
+            payload["comparison"]["other_file"] = str(compare_with)
+        typer.echo(json.dumps(payload, indent=2))
+    if not as_json and not conlleval:
         from seqlab.report import render_result
 
-        err.print(render_result(result, title=str(data or predictions)))
+        err.print(render_result(result, title=title))
+    if confusion and not as_json:
+        from seqlab.report import render_confusion
+
+        err.print(render_confusion(labels, matrix))
+    if comparison is not None and not as_json:
+        from seqlab.report import render_comparison
+
+        err.print(render_comparison(comparison, (str(predictions or model), str(compare_with))))
+    if errors is not None:
+        err.print(f"wrote {wrong} wrong {'spans' if result['task'] == 'chunk' else 'tags'} "
+                  f"to {errors}")
+
+
+@app.command()
+@user_errors
+def attention(
+    model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
+    sentence: Annotated[str, typer.Argument(help="The sentence to look at, in quotes.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the heatmap here (PNG).")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help="png or terminal (default: png with --output, else "
+                               "terminal).")] = None,
+    tokenizer: Annotated[str, typer.Option(
+        help="whitespace, or simple (also splits punctuation off words).")] = "whitespace",
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print tokens, tags and weights as JSON.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
+) -> None:
+    """Show the attention weights of a model for one sentence, with the predicted tags."""
+    from seqlab.data import tokenize
+
+    format = format or ("png" if output is not None else "terminal")
+    if format not in ("png", "terminal"):
+        raise SeqlabError(f"--format {format!r}: expected png or terminal")
+    if format == "png":
+        if output is None:
+            raise SeqlabError("--format png needs --output FILE.png")
+        if output.exists() and not force:
+            raise SeqlabError(f"{output}: already exists (use --force to overwrite it)")
+    tokens = tokenize(sentence, tokenizer)
+    if not tokens:
+        raise SeqlabError("the sentence is empty: expected at least one token")
+    _existing(model, "model file")
+
+    load_tensorflow()
+    from seqlab.attention_view import attention_view, render_png, render_terminal
+    from seqlab.predict import Tagger
+
+    view = attention_view(Tagger.load(model), tokens)
+    if as_json:
+        typer.echo(json.dumps({"tokens": view.tokens, "tags": view.tags,
+                               "attention_width": view.width,
+                               "history_only": view.history_only,
+                               "weights": [[round(float(w), 6) if ok else None
+                                            for w, ok in zip(row, mask)]
+                                           for row, mask in zip(view.weights, view.window)]}))
+    if format == "png":
+        tmp = output.with_name(output.name + ".tmp.png")
+        try:
+            width, height = render_png(view, tmp)
+            tmp.replace(output)
+        finally:
+            tmp.unlink(missing_ok=True)
+        err.print(f"wrote {output} ({width}x{height} pixels)")
+    elif not as_json:
+        err.print(render_terminal(view))
 
 
 @data_app.command("stats")
@@ -208,7 +418,7 @@ def evaluate(
 def data_stats(
     files: Annotated[list[Path], typer.Argument(help="Corpus files; OOV is measured against "
                                                      "the first.")],
-    format: Annotated[Optional[str], typer.Option(help="conll or conllu (default: by "
+    format: Annotated[str | None, typer.Option(help="conll or conllu (default: by "
                                                        "extension).")] = None,
     token_column: Annotated[int, typer.Option()] = 0,
     label_column: Annotated[str, typer.Option(help="Index (CoNLL) or field name "
@@ -235,7 +445,7 @@ def data_convert(
     src: Annotated[Path, typer.Argument(help="Input CoNLL file.")],
     dst: Annotated[Path, typer.Argument(help="Output file.")],
     to: Annotated[str, typer.Option("--to", help="iob1, iob2, iobes or bilou.")],
-    source: Annotated[Optional[str], typer.Option("--from", help="Scheme of SRC (default: "
+    source: Annotated[str | None, typer.Option("--from", help="Scheme of SRC (default: "
                                                                "detected).")] = None,
     token_column: Annotated[int, typer.Option()] = 0,
     label_column: Annotated[int, typer.Option()] = -1,

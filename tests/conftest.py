@@ -14,3 +14,22 @@ SEQLAB = Path(sys.executable).parent / "seqlab"
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# One tiny trained model for the whole test session (shared by test_cli, test_predict,
+# test_evaluate and test_attention_view): a few seconds of training on data/.
+TINY = ["--set", "training.epochs=3", "--set", "model.lstm.units=16",
+        "--set", "model.embedding.dim=16", "--set", "model.attention.units=8"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    out = tmp_path_factory.mktemp("run") / "quick"
+    result = CliRunner().invoke(app, ["train", str(ROOT / "configs/quickstart.yaml"),
+                                      "--output", str(out), *TINY])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return out

@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import DATA, ROOT, SEQLAB
 from seqlab.cli import app
 
-TINY = ["--set", "training.epochs=3", "--set", "model.lstm.units=16",
-        "--set", "model.embedding.dim=16", "--set", "model.attention.units=8"]
+from conftest import DATA, ROOT, SEQLAB, TINY
 
 
 def run_cli(*args, stdin=None, cwd=ROOT):
@@ -22,20 +20,11 @@ def run_cli(*args, stdin=None, cwd=ROOT):
                           capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "quick"
-    result = CliRunner().invoke(app, ["train", str(ROOT / "configs/quickstart.yaml"),
-                                      "--output", str(out), *TINY])
-    assert result.exit_code == 0, result.output + str(result.exception)
-    return out
-
-
 def test_help_answers_without_tensorflow():
     proc = subprocess.run([sys.executable, "-X", "importtime", str(SEQLAB), "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for command in ("train", "predict", "evaluate", "data"):
+    for command in ("train", "predict", "evaluate", "attention", "data"):
         assert command in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
     assert "tensorflow" not in imported and "keras" not in imported
@@ -65,19 +54,28 @@ def test_existing_run_is_refused_without_force(trained):
 
 
 def test_fresh_process_loads_model_keras_without_custom_objects(trained):
+    # The quickstart model reads words and characters: feed both, by input name.
     code = (
         "import sys, json, numpy as np, keras, seqlab\n"
         "m = keras.models.load_model(sys.argv[1])\n"
-        "x = np.array([[2, 3, 4, 0, 0]], dtype='int32')\n"
+        "chars = np.zeros((1, 5, m.get_layer('char_embedding').max_length), 'int32')\n"
+        "chars[0, :3, :2] = 3\n"
+        "x = {'words': np.array([[2, 3, 4, 0, 0]], 'int32'), 'chars': chars}\n"
         "print(json.dumps(np.asarray(m.predict(x, verbose=0)).argmax(-1).tolist()))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(trained / "model.keras")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    from seqlab.predict import Tagger
     import numpy as np
+
+    from seqlab.predict import Tagger
     tagger = Tagger.load(trained / "model.keras")
-    here = np.asarray(tagger.model.predict_on_batch(np.array([[2, 3, 4, 0, 0]], "int32")))
+    ids, _ = tagger.predict_ids([["w2", "w3", "w4"]])
+    assert len(ids[0]) == 3
+    chars = np.zeros((1, 5, tagger.chars.max_length), "int32")
+    chars[0, :3, :2] = 3
+    here = np.asarray(tagger.model.predict_on_batch(
+        {"words": np.array([[2, 3, 4, 0, 0]], "int32"), "chars": chars}))
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == here.argmax(-1).tolist()
 
 
@@ -121,7 +119,7 @@ def test_evaluate_model_matches_training_metrics(trained):
     metrics = json.loads((trained / "metrics.json").read_text())["test"]
     for key in ("accuracy", "precision", "recall", "f1"):
         assert scores[key] == pytest.approx(metrics[key])
-    for kind, row in scores["per_type"].items():
+    for row in scores["per_type"].values():
         assert set(row) >= {"precision", "recall", "f1", "gold", "predicted", "correct"}
         assert all(isinstance(row[k], int) for k in ("gold", "predicted", "correct"))
 
@@ -134,8 +132,7 @@ def test_evaluate_predictions_file_against_seqeval(tmp_path):
     path = tmp_path / "pred.txt"
     with open(path, "w") as f:
         for g, p in zip(gold, pred):
-            for i, (a, b) in enumerate(zip(g, p)):
-                f.write(f"w{i} {a} {b}\n")
+            f.writelines(f"w{i} {a} {b}\n" for i, (a, b) in enumerate(zip(g, p)))
             f.write("\n")
     proc = run_cli("evaluate", "--predictions", path, "--json")
     assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,202 @@
+"""Shared helpers of seqlab's benchmarks (``bench/*.py``, run by ``make bench``).
+
+A benchmark script is both the parent and the child: the parent lists configurations
+and runs each in a fresh Python process (``run_child``), so that timings and peak
+memory of one configuration do not leak into the next; the child measures
+(``time_repeats``, ``peak_rss_mb``) and prints one JSON line (``emit``). The parent then
+prints the machine, the versions and a Markdown table (``markdown_table``) and writes
+everything to ``bench/results/<name>-<timestamp>.json`` (``write_results``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+RESULT_PREFIX = "BENCH_RESULT "
+
+
+def log(*parts):
+    """Progress for humans: stderr, flushed."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ machine, versions
+def _meminfo_mb(key):
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def mem_available_mb():
+    """Memory the kernel says is available now (MB), or None where unknown."""
+    return _meminfo_mb("MemAvailable")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info():
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_total_mb": round(_meminfo_mb("MemTotal") or 0),
+        "memory_available_mb": round(mem_available_mb() or 0),
+        "platform": platform.platform(),
+    }
+
+
+def versions(packages=("tensorflow", "keras", "numpy", "seqlab")):
+    """Installed versions, read from package metadata (nothing is imported)."""
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def describe_environment(machine, vers):
+    """Two Markdown-ish lines: machine and versions."""
+    m = machine
+    machine_line = (
+        f"Machine: {m['cpu']}, {m['usable_cores']} usable cores ({m['cores']} total), "
+        f"{m['memory_total_mb'] / 1024:.1f} GB memory "
+        f"({m['memory_available_mb'] / 1024:.1f} GB available at start), {m['platform']}"
+    )
+    versions_line = "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items())
+    return machine_line + "\n" + versions_line
+
+
+# ------------------------------------------------------------------ child side
+def peak_rss_mb():
+    """Peak resident set size of this process so far (MB; Linux reports KiB)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024.0 if sys.platform != "darwin" else rss / (1024.0 * 1024.0)
+
+
+def time_repeats(fn, repeats, budget_s=None, min_repeats=2):
+    """Call ``fn`` ``repeats`` times (fewer once ``budget_s`` is spent, but at least
+    ``min_repeats``) and return the wall times in seconds. ``fn`` must block until done."""
+    times = []
+    start = time.perf_counter()
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        spent = time.perf_counter() - start
+        if budget_s is not None and i + 1 >= min_repeats and spent > budget_s:
+            break
+    return times
+
+
+def summarize(values):
+    """Median, min and max of a list of numbers."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def emit(result):
+    """Child: print the result as the one JSON line the parent looks for."""
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------------ parent side
+def run_child(script, spec, timeout_s=1800, env=None):
+    """Run ``script --child '<json spec>'`` in a fresh process and return its result dict.
+
+    On a crash or timeout returns ``{"error": ...}`` instead of raising, so one failing
+    configuration does not lose the others.
+    """
+    cmd = [sys.executable, str(script), "--child", json.dumps(spec)]
+    child_env = dict(os.environ, **(env or {}))
+    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env, cwd=ROOT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:]
+    reason = f"exit status {proc.returncode}"
+    if proc.returncode in (-9, 137):
+        reason += " (killed, probably out of memory)"
+    return {"error": reason + ": " + " | ".join(tail)}
+
+
+def fmt_time(stats):
+    """'1.23 s (1.20–1.31)' from a summarize() dict, or '–'."""
+    if not stats:
+        return "–"
+    return f"{_fmt_s(stats['median'])} ({_fmt_s(stats['min'])}–{_fmt_s(stats['max'])})"
+
+
+def _fmt_s(seconds):
+    if seconds < 1.0:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_mb(mb):
+    if mb is None:
+        return "–"
+    return f"{mb / 1024:.2f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def markdown_table(headers, rows):
+    """A GitHub Markdown table from a header list and rows of cells."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
+
+
+def write_results(name, payload):
+    """Write ``payload`` to bench/results/<name>-<UTC timestamp>.json; return the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = RESULTS_DIR / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path

@@ -1,0 +1,161 @@
+"""Benchmark of `seqlab predict` end to end against the model's own floor (issue 6, item 5).
+
+Tags CoNLL-2003 test (3,453 sentences) from the file, as ``seqlab predict MODEL test.txt
+--input-format conll`` does (read, tokenise, encode, batch by length, pad, run the model,
+decode, write every column plus the tag to a file), and compares its sentences per second with
+the floor measured in the same run on the same sentences, already encoded and padded per
+batch (the same batches: sorted by length, ``--batch-size`` sentences each):
+
+* ``model.predict(batch)`` for each batch: the floor the issue names;
+* ``model.predict_on_batch(batch)`` for each batch: a tighter floor (no per-call data adapter).
+
+Target: end to end at most 1.3x slower than ``model.predict``.
+
+The model is trained here for one epoch on CoNLL-2003 train (a small config), or loaded with
+``--model``. Everything runs in one process; each measurement is repeated (median reported)
+after a warm-up run that traces the model for every batch shape.
+
+    python bench/predict.py                 # full: 3,453 test sentences, 5 repeats
+    python bench/predict.py --quick         # train on 2,000 sentences, 3 repeats
+    python bench/predict.py --model runs/conll2003_ner/model.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common
+
+DATA = common.ROOT.parent / "shared" / "data" / "conll2003"
+TARGET = 1.3
+SMALL = ["model.embedding.dim=64", "model.lstm.units=64", "model.attention.units=32",
+         "model.attention.width=15", "training.epochs=1", "training.batch_size=32",
+         "training.patience=null"]
+
+
+def train_model(workdir: Path, quick: bool) -> Path:
+    """One epoch of a small model on CoNLL-2003 train (the first 2,000 sentences if quick)."""
+    from rich.console import Console
+
+    from seqlab.config import load_config
+    from seqlab.train import train
+
+    train_path = DATA / "train.txt"
+    if quick:
+        text = train_path.read_text(encoding="utf-8").split("\n\n")[:2000]
+        train_path = workdir / "train-2000.txt"
+        train_path.write_text("\n\n".join(text) + "\n", encoding="utf-8")
+    overrides = SMALL + [f"data.train={train_path}", "data.dev=null", "data.test=null"]
+    config = load_config(common.ROOT / "configs" / "conll2003_ner.yaml", overrides)
+    out = workdir / "run"
+    t0 = time.perf_counter()
+    train(config, out, console=Console(stderr=True, quiet=True))
+    common.log(f"trained 1 epoch in {time.perf_counter() - t0:.0f} s")
+    return out / "model.keras"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="train on 2,000 sentences; 3 repeats")
+    parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, help="timed runs of each path")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    machine, vers = common.machine_info(), common.versions()
+    common.log(common.describe_environment(machine, vers))
+    import numpy as np
+
+    import seqlab  # noqa: F401  (registers the layers)
+    from seqlab.data import read_conll
+    from seqlab.predict import Tagger, predict_file
+    from seqlab.vocab import encode_corpus, padded_batches
+
+    test_path = DATA / "test.txt"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model_path = args.model or train_model(tmp, args.quick)
+        tagger = Tagger.load(model_path)
+        model = tagger.model
+        sentences = [s.tokens for s in read_conll(test_path, labelled=False)]
+        n_sent, n_tok = len(sentences), sum(map(len, sentences))
+        out_path = tmp / "tagged.conll"
+
+        def end_to_end():
+            with open(test_path, "rb") as src, open(out_path, "w", encoding="utf-8") as out:
+                count = predict_file(tagger, src, out, "conll", args.batch_size, str(test_path),
+                                     2048, input_format="conll")
+            assert count == n_sent, count
+
+        encoded = encode_corpus(tagger.vocab, sentences, chars=tagger.chars)
+        single = len(model.inputs) == 1
+        batches = [b["words"] if single and isinstance(b, dict) else b
+                   for _, b in padded_batches(encoded, args.batch_size)]
+
+        def floor_predict():
+            for batch in batches:
+                np.asarray(model.predict(batch, batch_size=len(batch), verbose=0))
+
+        def floor_on_batch():
+            for batch in batches:
+                np.asarray(model.predict_on_batch(batch))
+
+        paths = [("end to end (file → file)", end_to_end),
+                 ("model.predict per batch (floor)", floor_predict),
+                 ("model.predict_on_batch per batch", floor_on_batch)]
+        for label, fn in paths:  # warm-up: trace every batch shape once
+            t0 = time.perf_counter()
+            fn()
+            common.log(f"warm-up {label}: {time.perf_counter() - t0:.2f} s")
+        times = {label: [] for label, _ in paths}
+        for i in range(repeats):  # interleaved, so drift in machine load hits all paths
+            for label, fn in paths:
+                t0 = time.perf_counter()
+                fn()
+                times[label].append(time.perf_counter() - t0)
+            common.log(f"repeat {i + 1}/{repeats}: " + ", ".join(
+                f"{times[label][-1]:.2f} s" for label, _ in paths))
+
+    stats = {label: common.summarize(t) for label, t in times.items()}
+    floor = stats["model.predict per batch (floor)"]["median"]
+    e2e = stats["end to end (file → file)"]["median"]
+    rows = []
+    for label, s in stats.items():
+        rows.append([label, common.fmt_time(s), f"{n_sent / s['median']:,.0f}",
+                     f"{n_tok / s['median']:,.0f}", f"{s['median'] / floor:.2f}×"])
+    table = common.markdown_table(
+        ["path", "time: median (min–max)", "sentences/s", "tokens/s", "time ÷ model.predict"],
+        rows)
+    ratio = e2e / floor
+    met = ratio <= TARGET
+    print(common.describe_environment(machine, vers))
+    print(f"\nCoNLL-2003 test: {n_sent:,} sentences, {n_tok:,} tokens; batch size "
+          f"{args.batch_size}; model "
+          f"{'loaded from ' + str(args.model) if args.model else 'small, 1 epoch'}"
+          f"; {repeats} repeats\n")
+    print(table)
+    print(f"\n- [{'x' if met else ' '}] end to end at most {TARGET}× slower than model.predict: "
+          f"{ratio:.2f}×")
+    path = common.write_results("predict", {
+        "benchmark": "seqlab predict end to end vs model.predict", "quick": args.quick,
+        "machine": machine, "versions": vers, "sentences": n_sent, "tokens": n_tok,
+        "batch_size": args.batch_size, "repeats": repeats,
+        "model": str(args.model) if args.model else "trained: small config, 1 epoch",
+        "times": stats, "ratio_end_to_end_over_predict": ratio, "target": TARGET, "met": met,
+    })
+    common.log(f"results written to {path}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
