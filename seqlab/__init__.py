@@ -9,7 +9,7 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["SeqSelfAttention", "get_custom_objects", "__version__"]
+__all__ = ["SeqSelfAttention", "__version__", "get_custom_objects"]
 
 # TensorFlow's C++ start-up chatter hides our own messages; users can still turn it back on.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = os.path.basename(sys.argv[0]) == "seqlab" if sys.argv and sys.argv[0] else False
 
 if not _LAZY:
-    from seqlab.layers import SeqSelfAttention, get_custom_objects  # noqa: E402  (registers)
+    from seqlab.layers import SeqSelfAttention, get_custom_objects
 
 
 def __getattr__(name):

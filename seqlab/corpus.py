@@ -27,7 +27,7 @@ PERCENTILES = (50, 90, 95, 99)
 
 
 def _label_args(fmt: str, label_column, label_field) -> tuple[int, str]:
-    """Accept ``label_column`` as a number or, for CoNLL-U, a field name (``--label-column xpos``)."""
+    """Accept ``label_column`` as a number or, for CoNLL-U, a field name (``xpos``)."""
     if isinstance(label_column, str):
         text = label_column.strip()
         if text.lstrip("-").isdigit():

@@ -356,7 +356,8 @@ def iter_conllu(path, label_field="upos", labelled=True) -> Iterator[Sentence]:
                     fields.pop()
                 else:
                     raise SeqlabError(
-                        f"{p}:{lineno}: expected 10 tab-separated fields (CoNLL-U), found {len(fields)}"
+                        f"{p}:{lineno}: expected 10 tab-separated fields (CoNLL-U), "
+                        f"found {len(fields)}"
                     )
             wid = fields[0]
             if not wid.isdigit():

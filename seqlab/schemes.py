@@ -9,7 +9,8 @@ _ALIASES = {"L": "E", "U": "S"}
 
 
 def split_tag(tag: str) -> tuple[str, str]:
-    """Split a tag into (prefix, type) as conlleval does: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', '')."""
+    """Split a tag into (prefix, type) as conlleval does: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', '').
+    """
     prefix, sep, kind = tag.partition("-")
     if not sep:
         return tag, ""

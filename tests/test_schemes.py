@@ -37,7 +37,8 @@ def encode(segments, scheme):
             tags += [f"{'B' if prev == kind else 'I'}-{kind}"] + [f"I-{kind}"] * (n - 1)
         else:
             s, b, i, e = ("S", "B", "I", "E") if scheme == "iobes" else ("U", "B", "I", "L")
-            tags += [f"{s}-{kind}"] if n == 1 else [f"{b}-{kind}", *[f"{i}-{kind}"] * (n - 2), f"{e}-{kind}"]
+            tags += [f"{s}-{kind}"] if n == 1 else \
+                [f"{b}-{kind}", *[f"{i}-{kind}"] * (n - 2), f"{e}-{kind}"]
         prev = kind
     return tags
 

@@ -78,7 +78,8 @@ def test_coverage_counts_tokens():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("a 1 2 3\nb 1 2\n", r"v\.txt:2: expected a word and 3 numbers like the lines before, found 2"),
+        ("a 1 2 3\nb 1 2\n",
+         r"v\.txt:2: expected a word and 3 numbers like the lines before, found 2"),
         ("a 1 2\nb 1 2 3\n", r"v\.txt:2: expected a word and 2 numbers .* found 3"),
         ("2 3\na 1 2 3\nb 1 2\n", r"v\.txt:3: expected a word and 3 numbers"),
         ("a 1 2\nb 1 x\n", r"v\.txt:2: expected numbers after the word, found 'x'"),
