@@ -344,6 +344,11 @@ def evaluate(
         from seqlab.report import render_result
 
         err.print(render_result(result, title=title))
+        if result["task"] == "chunk":
+            err.print(f"F1 {result['f1']:.2f} (precision {result['precision']:.2f}, recall "
+                      f"{result['recall']:.2f}), token accuracy {result['accuracy']:.2f}")
+        else:
+            err.print(f"accuracy {result['accuracy']:.2f}")
     if confusion and not as_json:
         from seqlab.report import render_confusion
 

@@ -19,6 +19,13 @@ UNK = "<unk>"
 _DIGITS = re.compile(r"\d")
 
 
+def _frequent(counts: Counter[str], min_count: int, max_size: int | None = None) -> list[str]:
+    """Entries seen at least min_count times, most frequent first, ties alphabetical (so the
+    result is deterministic); at most max_size - 2 of them (padding and unknown come first)."""
+    kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    return kept if max_size is None else kept[: max(0, max_size - 2)]
+
+
 @dataclass
 class Vocabulary:
     """Word vocabulary: index 0 is padding, 1 is the unknown token."""
@@ -52,12 +59,7 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for tokens in sentences:
             counts.update(probe.normalize(t) for t in tokens)
-        # Sort by frequency, then alphabetically, so the vocabulary is deterministic.
-        kept = sorted((t for t, c in counts.items() if c >= min_count),
-                      key=lambda t: (-counts[t], t))
-        if max_size is not None:
-            kept = kept[: max(0, max_size - 2)]
-        return cls(kept, lowercase, normalize_digits)
+        return cls(_frequent(counts, min_count, max_size), lowercase, normalize_digits)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         get = self._index.get
@@ -98,9 +100,7 @@ class CharVocabulary:
         for tokens in sentences:
             for token in tokens:
                 counts.update(token)
-        kept = sorted((c for c, n in counts.items() if n >= min_count),
-                      key=lambda c: (-counts[c], c))
-        return cls(kept, max_length)
+        return cls(_frequent(counts, min_count), max_length)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """(len(tokens), max_length) char ids, zero-padded on the right."""
@@ -252,3 +252,63 @@ def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, 
         inputs = words if chars is None else {"words": words, "chars": chars}
         batches.append((rows, inputs))
     return batches
+
+
+def build_vocabularies(sentences: Iterable[tuple[Sequence[str], Sequence[str]]],
+                       min_count: int = 1, max_size: int | None = None,
+                       lowercase: bool = False, normalize_digits: bool = False,
+                       char_length: int | None = None, char_min_count: int = 1):
+    """Words, labels and (with `char_length`) characters from one pass over (tokens, labels)
+    pairs: a corpus streamed from disk is read once, never held in memory."""
+    probe = Vocabulary([], lowercase, normalize_digits)
+    words: Counter[str] = Counter()
+    chars: Counter[str] = Counter()
+    seen_labels: set[str] = set()
+    for tokens, labels in sentences:
+        words.update(probe.normalize(t) for t in tokens)
+        seen_labels.update(labels)
+        if char_length:
+            for token in tokens:
+                chars.update(token)
+    vocab = Vocabulary(_frequent(words, min_count, max_size), lowercase, normalize_digits)
+    label_vocab = LabelVocabulary.build([sorted(seen_labels)])
+    char_vocab = CharVocabulary(_frequent(chars, char_min_count), char_length) \
+        if char_length else None
+    return vocab, label_vocab, char_vocab
+
+
+def stream_dataset(read, vocab: Vocabulary, labels: LabelVocabulary,
+                   chars: CharVocabulary | None, batch_size: int, seed: int,
+                   buffer: int = 8192, where: str = ""):
+    """Like `make_dataset`, for a corpus read from disk each epoch and encoded on the fly.
+
+    `read()` returns a fresh iterator of (tokens, labels) pairs. Memory stays bounded by the
+    shuffle buffer (`buffer` sentences, seeded) and the length buckets, whatever the corpus size.
+    """
+    import tensorflow as tf
+
+    def encoded():
+        for tokens, tags in read():
+            if not tokens:
+                continue
+            word_ids = vocab.encode(tokens)
+            tag_ids = labels.encode(tags, where)
+            if chars is None:
+                yield word_ids, tag_ids
+            else:
+                yield {"words": word_ids, "chars": chars.encode(tokens)}, tag_ids
+
+    words_spec = tf.TensorSpec([None], tf.int32)
+    inputs_spec = words_spec if chars is None else {
+        "words": words_spec, "chars": tf.TensorSpec([None, chars.max_length], tf.int32)}
+    dataset = tf.data.Dataset.from_generator(
+        encoded, output_signature=(inputs_spec, tf.TensorSpec([None], tf.int32)))
+    dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
+    bounds = _boundaries(1024)
+    dataset = dataset.bucket_by_sequence_length(
+        element_length_func=lambda inputs, *rest: tf.shape(
+            inputs["words"] if isinstance(inputs, dict) else inputs)[0],
+        bucket_boundaries=bounds,
+        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)

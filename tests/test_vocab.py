@@ -68,3 +68,31 @@ def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
     assert chars.chars[2:] == ["a", "b", "c"]  # by frequency
     ids = chars.encode(["ab", "abcxyzc"])
     assert ids.tolist() == [[2, 3, 0, 0], [2, 3, 1, 4]]  # 'x' unknown; cut to 'ab' + 'zc'
+
+
+def test_one_pass_vocabularies_equal_the_in_memory_ones():
+    from seqlab.vocab import CharVocabulary, build_vocabularies
+
+    pairs = [(["The", "EU", "1996"], ["O", "B-ORG", "O"]), (["EU", "x"], ["B-ORG", "B-PER"])]
+    vocab, labels, chars = build_vocabularies(iter(pairs), min_count=1, normalize_digits=True,
+                                              char_length=6)
+    tokens = [t for t, _ in pairs]
+    assert vocab.tokens == Vocabulary.build(tokens, normalize_digits=True).tokens
+    assert labels.labels == LabelVocabulary.build([lab for _, lab in pairs]).labels
+    assert chars.chars == CharVocabulary.build(tokens, max_length=6).chars
+
+
+def test_streamed_batches_cover_every_token_once():
+    from seqlab.vocab import CharVocabulary, stream_dataset
+
+    rng = np.random.default_rng(3)
+    pairs = [([f"w{int(i)}" for i in rng.integers(0, 30, n)], ["O"] * n)
+             for n in rng.integers(1, 30, size=50)]
+    vocab = Vocabulary.build([t for t, _ in pairs])
+    labels = LabelVocabulary(["O"])
+    chars = CharVocabulary.build([t for t, _ in pairs], max_length=4)
+    dataset = stream_dataset(lambda: iter(pairs), vocab, labels, chars, batch_size=8, seed=1,
+                             buffer=16)
+    seen = sorted(tuple(int(x) for x in row[row > 0])
+                  for inputs, _ in dataset for row in inputs["words"].numpy())
+    assert seen == sorted(tuple(vocab.encode(t).tolist()) for t, _ in pairs)
