@@ -200,3 +200,55 @@ def write_results(name, payload):
     path = RESULTS_DIR / f"{name}-{stamp}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+# ------------------------------------------------------------------ commands, corpora
+def venv_script(name):
+    """Path of a console script installed beside this interpreter (e.g. ``seqlab``)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def time_command(cmd, timeout_s=1800, env=None, cwd=None):
+    """Run a command in a fresh process and return ``{"wall_s", "returncode", "tail"}``:
+    its wall time (start of the process to its exit) and the last lines of its stderr."""
+    child_env = dict(os.environ, **(env or {}))
+    child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
+                              timeout=timeout_s, env=child_env, cwd=cwd or ROOT, check=False)
+    except subprocess.TimeoutExpired:
+        return {"wall_s": None, "returncode": None, "tail": f"timed out after {timeout_s} s"}
+    wall = time.perf_counter() - t0
+    tail = " | ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-5:])
+    return {"wall_s": wall, "returncode": proc.returncode, "tail": tail}
+
+
+def first_sentences(src, n, dst):
+    """Write the first ``n`` blank-line-separated sentences of a CoNLL file to ``dst``."""
+    text = Path(src).read_text(encoding="utf-8")
+    blocks = [b for b in text.split("\n\n") if b.strip()][:n]
+    Path(dst).write_text("\n\n".join(b.strip("\n") for b in blocks) + "\n", encoding="utf-8")
+    return Path(dst)
+
+
+def load_status():
+    """One line on what else is running: load averages and the busiest other processes."""
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    busy = []
+    try:
+        out = subprocess.run(["ps", "-eo", "pid,pcpu,etime,args", "--sort=-pcpu"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout
+        me = os.getpid()
+        for line in out.splitlines()[1:]:
+            parts = line.split(None, 3)
+            if len(parts) < 4 or int(parts[0]) == me or float(parts[1]) < 20.0:
+                continue
+            busy.append(f"{parts[3][:70]} ({parts[1]}% CPU)")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+    return f"load average {load}" + (
+        "; other busy processes: " + "; ".join(busy[:4]) if busy else "; no other busy process")

@@ -31,13 +31,15 @@ _MUL = "multiplicative"
 _BLOCK_ELEMENTS = 1 << 21
 # Query block sizes when the time dimension is not known while tracing (TF graphs with
 # ``None`` time): additive, multiplicative.
-_DYNAMIC_BLOCK = {_ADD: 32, _MUL: 256}
+_DYNAMIC_BLOCK = {_ADD: 32, _MUL: 1024}
 # With an unknown time dimension, windows up to this width use the band path, wider
 # windows the (masked) global path.
 _DYNAMIC_BAND_LIMIT = 512
 # Query chunk length of the band path's matmuls (at least ``attention_width``).
 _MIN_CHUNK = 32
-_NEG = -3.0e38  # below any float32 score; only used inside float32 where/max
+# Stands in for the scores of keys outside the window or padded, always in float32 (never
+# in float16, whose range ends at 65504): exp(_NEG - max) is exactly 0.
+_NEG = -3.0e38
 
 
 def _dim(x, axis):
@@ -50,18 +52,20 @@ def _ceil_div(a, b):
     return (a + b - 1) // b
 
 
-def _masked_softmax(e, valid):
+def _masked_softmax(e, valid, may_be_empty=True):
     """Softmax of ``e`` over the last axis in float32, over the entries where ``valid``.
 
-    Invalid entries get exactly 0; rows with no valid entry are all 0 (never NaN).
+    ``valid`` is a boolean tensor broadcastable to ``e``, or ``None`` (all valid).
+    Invalid entries get exactly 0 (``exp`` of a float32 score below any real one); rows
+    with no valid entry are all 0, never NaN (only possible when ``may_be_empty``).
     """
     e = ops.cast(e, "float32")
-    valid = ops.broadcast_to(valid, ops.shape(e))
-    m = ops.max(ops.where(valid, e, _NEG), axis=-1, keepdims=True)
-    m = ops.stop_gradient(ops.where(m > 0.5 * _NEG, m, 0.0))
-    p = ops.where(valid, ops.exp(ops.where(valid, e - m, 0.0)), 0.0)
-    s = ops.sum(p, axis=-1, keepdims=True)
-    return p / ops.where(s > 0.0, s, 1.0)
+    if valid is None:
+        return ops.softmax(e, axis=-1)
+    a = ops.softmax(ops.where(valid, e, _NEG), axis=-1)
+    if may_be_empty:
+        a = ops.where(ops.any(valid, axis=-1, keepdims=True), a, 0.0)
+    return a
 
 
 def _skew(a, chunk, width):
@@ -103,26 +107,30 @@ class SeqSelfAttention(keras.layers.Layer):
     from ``Embedding(mask_zero=True)``) a padded key gets exactly 0 weight from every
     query, a query whose window holds no real key gets an all-zero attention row and a
     zero output (never NaN), and the attention regulariser ignores padded rows and
-    columns. The original only penalised pairs where both positions were padding, so
-    real tokens attended to padding. Without a mask the results are the original's.
+    columns. The original only masked (query, key) pairs where *both* positions were
+    padding, so real tokens attended to padding. Without a mask, or wherever no padded
+    key is involved, the results are the original's.
 
     Cost: with ``attention_width`` (smaller than the sequence) only the band of ``w``
     keys per query is computed: ``O(batch * T * w * units)`` time and memory. Global
     additive attention is computed in rematerialised blocks of queries, so the
     ``(batch, T, T, units)`` tensor is never stored; global multiplicative attention is
-    two matrix products. ``return_attention=True`` and ``attention_regularizer_weight >
+    two matrix products (also in rematerialised query blocks once ``T`` is in the
+    thousands). ``return_attention=True`` and ``attention_regularizer_weight >
     0`` with global attention materialise the ``(batch, T, T)`` attention matrix; with a
     window, the regulariser is computed from the band in ``O(T * w)``, but
     ``return_attention=True`` still returns the dense ``(batch, T, T)`` matrix, so that
     returned tensor alone costs ``T**2`` memory.
 
     Scores are normalised in float32 (also under ``mixed_float16`` /
-    ``mixed_bfloat16``); masked scores are selected out, never offset by a constant.
+    ``mixed_bfloat16``); masked scores are replaced (``where``), in float32, by a value
+    below any score, never offset by a dtype-dependent constant, so they get exactly 0.
 
     Args:
         units: Size of the hidden vectors ``h`` of additive attention.
         attention_width: Width ``w`` of local attention, an int >= 1, or ``None`` for
-            global attention.
+            global attention. (The original stores ``10**9`` here for ``history_only``
+            without a width; such configs load and mean global causal attention.)
         attention_type: ``'additive'`` (``SeqSelfAttention.ATTENTION_TYPE_ADD``) or
             ``'multiplicative'`` (``SeqSelfAttention.ATTENTION_TYPE_MUL``).
         return_attention: Also return the attention weights ``a``.
@@ -284,7 +292,7 @@ class SeqSelfAttention(keras.layers.Layer):
                 f"(rank {len(inputs.shape)})."
             )
         x = inputs
-        if x.dtype != self.compute_dtype:
+        if keras.backend.standardize_dtype(x.dtype) != self.compute_dtype:
             x = ops.cast(x, self.compute_dtype)
         key_mask = None if mask is None else ops.cast(mask, "bool")
         if key_mask is not None and len(key_mask.shape) == 3:  # e.g. (batch, T, 1)
@@ -342,8 +350,9 @@ class SeqSelfAttention(keras.layers.Layer):
     def _query_block(self, t_static):
         if t_static is None:
             return _DYNAMIC_BLOCK[self.attention_type], True
-        per_pair = self.units if self.attention_type == _ADD else 1
-        block = max(8, (_BLOCK_ELEMENTS // (t_static * per_pair)) // 8 * 8)
+        # Multiplicative blocks hold no units axis: 4x more queries per block.
+        per_pair = self.units if self.attention_type == _ADD else 0.25
+        block = max(8, int(_BLOCK_ELEMENTS // (t_static * per_pair)) // 8 * 8)
         return block, block < t_static
 
     # -------------------------------------------------------- global attention
@@ -357,6 +366,8 @@ class SeqSelfAttention(keras.layers.Layer):
         else:
             q = ops.matmul(x, params["Wa"])
             keys = x
+        # Every window holds its own query, so rows can only be empty with a mask.
+        masked = key_mask is not None
         key_maskf = (
             ops.ones(ops.shape(x)[:2], dtype=x.dtype)
             if key_mask is None
@@ -375,11 +386,14 @@ class SeqSelfAttention(keras.layers.Layer):
             if "ba" in p:
                 e = e + p["ba"][0]
             e = self._activate(e)
-            valid = self._window_valid(q_pos, ops.arange(ops.shape(keys)[1]))
-            valid = ops.logical_and(
-                ops.expand_dims(valid, 0), ops.expand_dims(key_maskf > 0.5, 1)
-            )
-            a = _masked_softmax(e, valid)
+            valid = None
+            if self.history_only or self.attention_width is not None:
+                k_pos = ops.arange(ops.shape(keys)[1])
+                valid = ops.expand_dims(self._window_valid(q_pos, k_pos), 0)
+            if masked:
+                key_valid = ops.expand_dims(key_maskf > 0.5, 1)
+                valid = key_valid if valid is None else ops.logical_and(valid, key_valid)
+            a = _masked_softmax(e, valid, may_be_empty=masked)
             if need_attention:
                 return a
             return ops.matmul(ops.cast(a, x.dtype), x)
@@ -475,7 +489,7 @@ class SeqSelfAttention(keras.layers.Layer):
         if key_mask is not None:
             m_p = ops.pad(ops.cast(key_mask, "float32"), [[0, 0], [left, right]])
             valid = ops.logical_and(valid, ops.take(m_p, band_idx, axis=1) > 0.5)
-        a = _masked_softmax(e, valid)  # (batch, T, w) float32
+        a = _masked_softmax(e, valid, may_be_empty=key_mask is not None)  # (batch, T, w)
 
         a_skew = _skew(chunks(a), chunk, w)  # (batch * n, chunk, chunk + w - 1)
         out = ops.matmul(ops.cast(a_skew, x.dtype), x_frames)
