@@ -418,6 +418,34 @@ def attention(
         err.print(render_terminal(view))
 
 
+@app.command()
+@user_errors
+def export(
+    model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
+    out: Annotated[Path, typer.Argument(help="The directory to write.")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="saved_model: a TensorFlow SavedModel, string tokens in and tag "
+                               "strings out, for TensorFlow Serving or tf.saved_model.load "
+                               "without seqlab.")] = "saved_model",
+    force: Annotated[bool, typer.Option(help="Replace an existing SavedModel at OUT.")] = False,
+) -> None:
+    """Export a model for serving without seqlab (vocabulary lookup and decoding included)."""
+    from seqlab.export import FORMATS
+
+    if format not in FORMATS:
+        raise SeqlabError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    _existing(model, "model file")
+    if out.exists() and not force:
+        raise SeqlabError(f"{out}: already exists (use --force to replace it)")
+
+    load_tensorflow()
+    from seqlab.export import export_saved_model
+
+    info = export_saved_model(model, out, force=force)
+    err.print(f"wrote {out}: serving_default takes tokens (batch, time) strings and lengths "
+              f"(batch,) int32, gives tags in {info['scheme']}")
+
+
 @data_app.command("stats")
 @user_errors
 def data_stats(

@@ -33,6 +33,10 @@ class DataConfig(_Section):
     # The scheme the model trains in (null: the files' scheme); predictions are written
     # back in the files' scheme.
     train_scheme: Literal["iob1", "iob2", "iobes", "bilou"] | None = None
+    # Read the training file from disk every epoch instead of holding it in memory (for
+    # corpora larger than memory): vocabularies in one pass, batches encoded on the fly.
+    stream: bool = False
+    shuffle_buffer: int = Field(8192, ge=1)   # sentences, when streaming
 
 
 class VocabConfig(_Section):
@@ -47,6 +51,9 @@ class VocabConfig(_Section):
 class EmbeddingConfig(_Section):
     dim: int = Field(100, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # Drop whole word vectors (not single units) in training, so the tagger also learns to
+    # read a word from its characters and context: what it must do for unseen names.
+    word_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     trainable: bool = True
 
 
@@ -108,6 +115,12 @@ class LoggingConfig(_Section):
     plot: bool = True                    # DIR/training.png
 
 
+class DistributionConfig(_Section):
+    # none: one device; mirrored: every local GPU (or SEQLAB_CPU_DEVICES logical CPUs);
+    # multi_worker: several machines, the cluster read from the TF_CONFIG variable.
+    strategy: Literal["none", "mirrored", "multi_worker"] = "none"
+
+
 class Config(_Section):
     seed: int = 13
     data: DataConfig
@@ -115,6 +128,7 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     logging: LoggingConfig = LoggingConfig()
+    distribution: DistributionConfig = DistributionConfig()
 
     @field_validator("seed")
     @classmethod
@@ -130,7 +144,12 @@ class Config(_Section):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def sha256(self) -> str:
-        return hashlib.sha256(self.to_yaml().encode()).hexdigest()
+        """Fingerprint of what is trained. How the work is spread (`distribution`) is left
+        out: the batch size is global, so a run may resume under another strategy, and runs
+        made before the section existed keep their fingerprint."""
+        raw = self.to_dict()
+        raw.pop("distribution", None)
+        return hashlib.sha256(yaml.safe_dump(raw, sort_keys=False).encode()).hexdigest()
 
 
 def _describe(error: dict) -> str:

@@ -47,6 +47,9 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
                       lowercase=vocab.lowercase, normalize_digits=vocab.normalize_digits,
                       trainable=config.embedding.trainable, name="word_embedding")(words)
+    if config.embedding.word_dropout:
+        x = keras.layers.Dropout(config.embedding.word_dropout, noise_shape=(None, None, 1),
+                                 name="word_dropout")(x)
     inputs = [words]
     if chars is not None and config.chars.encoder != "none":
         char_inputs, char_x = char_features(config.chars, chars)

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -88,13 +89,69 @@ class Prepared:
     vocab: object
     labels: object
     chars: object
-    encoded: object
+    encoded: object      # the training set encoded in memory; None when streamed
     embeddings: np.ndarray | None = None
+    read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
+
+    def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192):
+        """One epoch of training batches, in an order fixed by `seed`."""
+        from seqlab.vocab import make_dataset, stream_dataset
+
+        if self.encoded is not None:
+            return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed)
+        return stream_dataset(self.read, self.vocab, self.labels, self.chars, batch_size, seed,
+                              buffer=shuffle_buffer, where=self.train.path)
+
+
+def _streamed(config: Config, console: Console):
+    """Vocabularies from one pass over the training file, and a reader for each epoch."""
+    import itertools
+
+    from seqlab.data import iter_corpus
+    from seqlab.schemes import convert, detect_scheme
+    from seqlab.vocab import build_vocabularies
+
+    d, v = config.data, config.vocab
+
+    def sentences():
+        return iter_corpus(d.train, format=d.format, token_column=d.token_column,
+                           label_column=d.label_column, label_field=d.label_field)
+
+    scheme = d.scheme
+    if scheme == "auto":  # from the first sentences: one look, not another pass
+        scheme = detect_scheme(s.labels for s in itertools.islice(sentences(), 20000))
+    train_scheme = d.train_scheme or scheme
+
+    def read():
+        for s in sentences():
+            labels = s.labels
+            if train_scheme != scheme:
+                labels = convert(labels, train_scheme, source=scheme)
+            yield s.tokens, labels
+
+    chars = config.model.chars
+    vocab, labels, char_vocab = build_vocabularies(
+        read(), v.min_count, v.max_size, v.lowercase, v.normalize_digits,
+        chars.max_length if chars.encoder != "none" else None, chars.min_count)
+    return scheme, train_scheme, vocab, labels, char_vocab, read
 
 
 def prepare_data(config: Config, console: Console) -> Prepared:
     from seqlab.schemes import convert, detect_scheme
     from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary, encode_corpus
+
+    if config.data.stream:
+        scheme, train_scheme, vocab, labels, chars, read = _streamed(config, console)
+        embeddings = None
+        if config.vocab.vectors:
+            vocab, embeddings = _with_vectors(config, vocab, console)
+        console.print(f"train: streamed from {config.data.train}, {len(vocab)} words, "
+                      f"{len(labels)} labels ({scheme})")
+        prep = Prepared(Corpus([], [], config.data.train), read_split(config, "dev"),
+                        read_split(config, "test"), scheme, train_scheme, vocab, labels, chars,
+                        None, embeddings)
+        prep.read = read
+        return prep
 
     train_set = read_split(config, "train")
     dev_set = read_split(config, "dev")
@@ -176,6 +233,8 @@ class Run:
     metrics: dict
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
+    weights_sha256: str = ""
+    distribution: dict = field(default_factory=dict)
 
 
 def make_optimizer(config: Config):
@@ -192,15 +251,43 @@ def make_optimizer(config: Config):
     return keras.optimizers.Adam(**kwargs)
 
 
+def _replica_scaled_crf_loss(crf):
+    """The CRF loss, divided by the replicas in sync as Keras' own losses are.
+
+    Under a distribution strategy each replica's loss is a mean over its share of the batch and
+    the replicas' gradients are summed, so Keras' built-in reductions divide by the number of
+    replicas (`scale_loss_for_distribution`). `CRFLoss` reduces by itself and skips that; with
+    one replica the factor is 1 and nothing changes.
+    """
+    from keras.src.losses.loss import scale_loss_for_distribution
+
+    from seqlab.layers.crf import CRFLoss
+
+    class ReplicaScaledCRFLoss(CRFLoss):
+        def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
+            value = super().__call__(y_true, y_pred, sample_weight, mask)
+            if self.reduction in (None, "none"):
+                return value
+            return scale_loss_for_distribution(value)
+
+    return ReplicaScaledCRFLoss(crf, normalize="token")
+
+
 def compile_model(model, config: Config) -> None:
     """Optimizer and loss: token cross-entropy, or the CRF's negative log-likelihood (per
     token, so clipping and learning rates mean the same for both outputs)."""
     import keras
 
     if config.model.output == "crf":
+        import tensorflow as tf
+
         from seqlab.layers.crf import CRFLoss
 
-        loss = CRFLoss(model.get_layer("crf"), normalize="token")
+        crf = model.get_layer("crf")
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            loss = _replica_scaled_crf_loss(crf)
+        else:
+            loss = CRFLoss(crf, normalize="token")
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     model.compile(optimizer=make_optimizer(config), loss=loss)
@@ -268,14 +355,36 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
           console: Console | None = None) -> Run:
     """Train the model a config describes and write the run into `output`.
 
+    Under `distribution.strategy: multi_worker` every worker calls this with the same config
+    and output; only the chief writes `output` (the others write into a temporary directory,
+    deleted at the end), and on `resume` every worker reads the chief's checkpoints there.
+
     Raises SeqlabError for bad data or an occupied directory, Interrupted on Ctrl-C (the last
     finished epoch's checkpoint stays usable for `--resume`).
     """
     import keras
 
+    from seqlab.distribute import setup
+
     console = console or Console(stderr=True)
     output = Path(output)
-    prepare_output(output, force, resume)
+    # First, before any TensorFlow op: logical CPU devices and the multi-worker runtime can
+    # only be set up while TensorFlow has not started.
+    placement = setup(config.distribution.strategy)
+    if placement.chief:
+        prepare_output(output, force, resume)
+        write_dir = output
+    else:
+        if resume and not (output / CHECKPOINTS / "state.json").is_file():
+            raise SeqlabError(f"{output}: nothing to resume (no {CHECKPOINTS}/state.json); "
+                              f"every worker reads the chief's checkpoints there")
+        write_dir = Path(tempfile.mkdtemp(prefix=f"seqlab-{placement.task.replace(':', '')}-"))
+    if placement.replicas > 1 or placement.workers > 1:
+        console.print(f"distribution: {placement.name}, {placement.replicas} replicas"
+                      + (f" on {placement.workers} workers, this one {placement.task}"
+                         + (" (chief)" if placement.chief else "")
+                         if placement.name == "multi_worker" else "")
+                      + f", global batch {config.training.batch_size}")
     att = config.model.attention
     if att.enabled and att.residual == "none":
         console.print("[yellow]warning:[/] model.attention.residual is 'none': each token's "
@@ -284,48 +393,85 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     previous_policy = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(config.training.precision)
     try:
-        return _train(config, output, resume, console)
+        run = _train(config, output, write_dir, resume, console, placement)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+        if write_dir != output:
+            shutil.rmtree(write_dir, ignore_errors=True)
+    return run
 
 
-def _train(config: Config, output: Path, resume: bool, console: Console) -> Run:
+def _distribute_options(dataset, placement):
+    """Each worker reads its share of every epoch: the global batches are split between the
+    workers' replicas by TensorFlow (`DATA` sharding), in the same order on every worker."""
+    if placement.workers <= 1:
+        return dataset
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _build_before_fit(model, prep) -> None:
+    """Build the model, loss and optimizer once, so that `fit` under a strategy never peeks.
+
+    Under a distribution strategy, each `model.fit` call (Keras 3.15) takes the first batch of
+    the epoch and averages it over the replicas to build the model symbolically; when that
+    batch splits unevenly (3 sentences over 2 replicas) the average fails. Build here from one
+    undistributed batch instead, and skip the peek: everything it would build is built.
+    """
+    batch = next(iter(prep.dataset(1, seed=0).take(1)))
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _train(config: Config, output: Path, write_dir: Path, resume: bool, console: Console,
+           placement) -> Run:
+    """The training loop. `output` holds the checkpoints a resumed run reads; `write_dir` gets
+    what this process writes (`output` itself, except on a worker that is not the chief)."""
     import keras
 
     from seqlab.predict import Tagger
-    from seqlab.vocab import make_dataset
 
     prep = prepare_data(config, console)
     seed_everything(config.seed)
-    folder = output / CHECKPOINTS
+    folder = write_dir / CHECKPOINTS
+    source = output / CHECKPOINTS
+    strategy = placement.strategy
     state = {"epoch": 0, "history": [], "best_score": None, "best_epoch": 0,
              "config_sha256": config.sha256(), "seconds": 0.0}
     if resume:
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        state = json.loads((source / "state.json").read_text(encoding="utf-8"))
         if state.get("config_sha256") != config.sha256():
             raise SeqlabError(f"{output}: the checkpoint was made with another config; "
                               "resume with the same config and --set values")
-        model = keras.models.load_model(folder / "last.keras", compile=False)
-        compile_model(model, config)
-        model.optimizer.build(model.trainable_variables)
-        saved = _load_arrays(folder / "optimizer.npz")
+        with strategy.scope():  # variables are made where the strategy places them
+            model = keras.models.load_model(source / "last.keras", compile=False)
+            compile_model(model, config)
+            model.optimizer.build(model.trainable_variables)
+        saved = _load_arrays(source / "optimizer.npz")
         for variable, value in zip(model.optimizer.variables, saved, strict=True):
             variable.assign(value)
-        for variable, value in zip(_rng_variables(model), _load_arrays(folder / "rng.npz")):
+        for variable, value in zip(_rng_variables(model), _load_arrays(source / "rng.npz")):
             variable.assign(value)
         console.print(f"resuming after epoch {state['epoch']}")
     else:
-        if output.is_dir():  # --force: clear the old run's files, never anything else
+        if write_dir.is_dir():  # --force: clear the old run's files, never anything else
             for name in RUN_FILES:
-                target = output / name
+                target = write_dir / name
                 if target.is_dir():
                     shutil.rmtree(target)
                 elif target.exists():
                     target.unlink()
-        model = build_compiled(config, prep)
+        with strategy.scope():
+            model = build_compiled(config, prep)
+    if placement.replicas > 1:
+        _build_before_fit(model, prep)
     best_weights = None
     if resume and state["best_epoch"]:
-        best_weights = _load_arrays(folder / "best.npz")
+        best_weights = _load_arrays(source / "best.npz")
 
     tagger = Tagger(model)
     t = config.training
@@ -343,8 +489,9 @@ def _train(config: Config, output: Path, resume: bool, console: Console) -> Run:
         for epoch in range(state["epoch"], t.epochs):
             if t.lr_decay:
                 model.optimizer.learning_rate.assign(t.learning_rate / (1 + t.lr_decay * epoch))
-            dataset = make_dataset(prep.encoded, t.batch_size, shuffle=True,
-                                   seed=config.seed * 1000 + epoch)
+            dataset = prep.dataset(t.batch_size, config.seed * 1000 + epoch,
+                                   config.data.shuffle_buffer)
+            dataset = _distribute_options(dataset, placement)
             with warnings.catch_warnings():
                 # Batches are bucketed by length, so Keras cannot know the steps per epoch and
                 # warns that the data "ran out" at each epoch's end: that is the expected end.
@@ -385,8 +532,12 @@ def _train(config: Config, output: Path, resume: bool, console: Console) -> Run:
     for name, split in (("dev", prep.dev), ("test", prep.test)):
         if split is not None:
             metrics[name] = score(tagger, split, t.batch_size)
-    write_run(output, config, model, metrics, state["history"])
-    return Run(output, metrics, state["history"], state["best_epoch"])
+    record = placement.record()
+    write_run(write_dir, config, model, metrics, state["history"], record)
+    digest = weights_digest(model)
+    if placement.workers > 1:  # every worker says what it ended with: they must agree
+        console.print(f"{placement.task}: weights sha256 {digest}")
+    return Run(output, metrics, state["history"], state["best_epoch"], digest, record)
 
 
 def file_digest(path: str | Path) -> str:
@@ -408,7 +559,7 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def run_record(config: Config, model, metrics: dict) -> dict:
+def run_record(config: Config, model, metrics: dict, distribution: dict | None = None) -> dict:
     """What run.json holds: enough to tell whether another run reproduced this one."""
     import platform
 
@@ -430,6 +581,7 @@ def run_record(config: Config, model, metrics: dict) -> dict:
         "best_epoch": metrics["best_epoch"],
         "metrics": {k: metrics[k] for k in ("dev", "test") if k in metrics},
         "weights_sha256": weights_digest(model),
+        "distribution": distribution or {"strategy": "none", "replicas": 1, "workers": 1},
     }
 
 
@@ -456,7 +608,8 @@ def plot_history(path: Path, history: list[dict]) -> None:
     plt.close(fig)
 
 
-def write_run(output: Path, config: Config, model, metrics: dict, history: list[dict]) -> None:
+def write_run(output: Path, config: Config, model, metrics: dict, history: list[dict],
+              distribution: dict | None = None) -> None:
     """Write the run's files; the model goes to a temporary name first, so a crash loses nothing."""
     output.mkdir(parents=True, exist_ok=True)
     model.save(output / "model.tmp.keras")
@@ -470,7 +623,7 @@ def write_run(output: Path, config: Config, model, metrics: dict, history: list[
         writer.writerows(history)
     if config.logging.plot and history:
         plot_history(output / "training.png", history)
-    record = run_record(config, model, metrics)
+    record = run_record(config, model, metrics, distribution)
     _atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")
 
 

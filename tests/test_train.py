@@ -135,3 +135,22 @@ def test_mixed_precision_trains_end_to_end(tmp_path):
     run = training.train(config, tmp_path / "run", console=QUIET)
     assert keras.config.dtype_policy().name == "float32"  # restored afterwards
     assert run.history[0]["loss"] == pytest.approx(run.history[0]["loss"])  # not NaN
+
+
+def test_streamed_training_builds_the_same_vocabularies(tmp_path):
+    """data.stream reads the training file each epoch; its one-pass vocabularies equal the
+    in-memory ones, and the model trains and tags."""
+    from seqlab.data import read_conll
+    from seqlab.predict import Tagger
+    from seqlab.vocab import CharVocabulary, Vocabulary
+
+    config = load_config(QUICK, TINY + ["training.epochs=2", "data.stream=true",
+                                        "data.shuffle_buffer=64"])
+    run = training.train(config, tmp_path / "run", console=QUIET)
+    assert [r["epoch"] for r in run.history] == [1, 2]
+    tagger = Tagger.load(tmp_path / "run" / "model.keras")
+    tokens = [s.tokens for s in read_conll(ROOT / "data/train.txt")]
+    assert tagger.vocab.tokens == Vocabulary.build(tokens, min_count=2,
+                                                   normalize_digits=True).tokens
+    assert tagger.chars.chars == CharVocabulary.build(tokens).chars
+    assert 0 <= run.metrics["test"]["f1"] <= 100
