@@ -65,7 +65,10 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out),
          *[x for kv in TINY for x in ("--set", kv)], "--set", "training.epochs=50"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell that starts jobs in the background (CI runners do) makes them ignore
+        # SIGINT, and children inherit that: give the trainer Ctrl-C back, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = out / "checkpoints" / "state.json"
     deadline = time.time() + 240
     while not state.exists() and time.time() < deadline and proc.poll() is None:
