@@ -375,6 +375,9 @@ class SeqSelfAttention(keras.layers.Layer):
         )
 
         def block(q_blk, q_pos, keys, x, key_maskf, *values):
+            # Positions travel as floats: the rematerialised block watches its arguments for
+            # gradients, and TensorFlow warns on every call about an integer one.
+            q_pos = ops.cast(q_pos, "int32")
             p = dict(zip(names, values))
             if self.attention_type == _ADD:
                 pre = ops.expand_dims(q_blk, 2) + ops.expand_dims(keys, 1)
@@ -408,7 +411,7 @@ class SeqSelfAttention(keras.layers.Layer):
             q_p = ops.pad(q, [[0, 0], [0, padded - t], [0, 0]])
             q_b = ops.reshape(q_p, (-1, n_blocks, size, q.shape[-1]))
             q_b = ops.transpose(q_b, (1, 0, 2, 3))  # (n_blocks, batch, size, f)
-            pos = ops.reshape(ops.arange(padded), (n_blocks, size))
+            pos = ops.cast(ops.reshape(ops.arange(padded), (n_blocks, size)), "float32")
             remat_block = keras.remat(block)
             out = ops.map(lambda el: remat_block(el[0], el[1], *args), (q_b, pos))
             out = ops.transpose(out, (1, 0, 2, 3))  # (batch, n_blocks, size, f)
