@@ -27,11 +27,15 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check seqlab tests bench
 
+# Every bench/*.py but the shared helpers, in name order. Every benchmark runs; the target
+# fails at the end if any of them crashed or missed its target. Tables go to stdout.
+BENCHES := $(sort $(filter-out bench/_common.py,$(wildcard bench/*.py)))
+
 bench: $(STAMP)
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	status=0; for f in $(BENCHES); do echo "== $$f"; $(PY) $$f || status=1; done; exit $$status
 
 bench-quick: $(STAMP)
-	for f in bench/*.py; do $(PY) $$f --quick || exit 1; done
+	status=0; for f in $(BENCHES); do echo "== $$f --quick"; $(PY) $$f --quick || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
