@@ -162,6 +162,13 @@ def run_child(script, spec, timeout_s=1800, env=None):
     return {"error": reason + ": " + " | ".join(tail)}
 
 
+def check(result, what):
+    """Parent: a child's result, or stop the benchmark saying which configuration failed."""
+    if "error" in result:
+        raise SystemExit(f"{what} failed: {result['error']}")
+    return result
+
+
 def fmt_time(stats):
     """'1.23 s (1.20–1.31)' from a summarize() dict, or '–'."""
     if not stats:

@@ -148,12 +148,6 @@ CHILDREN = {"prepare": child_prepare, "produce": child_produce, "consume": child
 
 
 # ------------------------------------------------------------------ parent
-def _check(res, what):
-    if "error" in res:
-        raise SystemExit(f"{what} failed: {res['error']}")
-    return res
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -177,7 +171,7 @@ def main(argv=None):
         row = {}
         for role in ("prepare", "produce", "consume"):
             common.log(f"{label}: {role} ...")
-            row[role] = _check(common.run_child(script, {
+            row[role] = common.check(common.run_child(script, {
                 "role": role, "config": name, "repeats": repeats, "sample": sample,
                 "budget_s": budget}), f"{label} {role}")
         results[label] = row

@@ -202,12 +202,6 @@ def seqlab_predict_command(model, test, out):
     return res["wall_s"]
 
 
-def _check(res, what):
-    if "error" in res:
-        raise SystemExit(f"{what} failed: {res['error']}")
-    return res
-
-
 # ------------------------------------------------------------------ parent
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -248,7 +242,7 @@ def main(argv=None):
         warm_path = common.first_sentences(train_path, 64, tmp / "warm.txt")
 
         common.log(f"(a) README baseline: training {args.epochs} epoch(s) ...")
-        base_train = _check(common.run_child(script, {
+        base_train = common.check(common.run_child(script, {
             "role": "baseline-train", "train": str(train_path), "epochs": args.epochs,
             "weights": str(tmp / "baseline.weights.h5"), "vocab": str(tmp / "vocab.json")},
             timeout_s=7200), "baseline training")
@@ -263,12 +257,12 @@ def main(argv=None):
         model_path = tmp / "run" / "model.keras"
 
         common.log("(a) README baseline: model.predict ...")
-        base_pred = _check(common.run_child(script, {
+        base_pred = common.check(common.run_child(script, {
             "role": "baseline-predict", "test": str(test_path), "repeats": repeats,
             "weights": str(tmp / "baseline.weights.h5"), "vocab": str(tmp / "vocab.json")}),
             "baseline prediction")
         common.log("(b) seqlab predict in process ...")
-        ours_pred = _check(common.run_child(script, {
+        ours_pred = common.check(common.run_child(script, {
             "role": "seqlab-predict", "test": str(test_path), "model": str(model_path),
             "out": str(tmp / "tagged.conll"), "batch_size": 64, "repeats": repeats}),
             "seqlab prediction")
