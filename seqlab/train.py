@@ -493,8 +493,8 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
                                    config.data.shuffle_buffer)
             dataset = _distribute_options(dataset, placement)
             with warnings.catch_warnings():
-                # Batches are bucketed by length, so Keras cannot know the steps per epoch and
-                # warns that the data "ran out" at each epoch's end: that is the expected end.
+                # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
+                # epoch and warns that the data "ran out" at each epoch's end: the expected end.
                 warnings.filterwarnings("ignore", message=".*ran out of data.*")
                 fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
                                 shuffle=False, callbacks=callbacks)

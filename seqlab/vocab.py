@@ -1,8 +1,8 @@
 """Vocabularies, encoding, and the tf.data pipeline that feeds the model.
 
 Encoding happens once per corpus: every sentence becomes a run of integer ids in one flat
-NumPy array (plus row lengths). Batching, per-batch padding, bucketing by length and shuffling
-are TensorFlow's own (`tf.data`), seeded from the config.
+NumPy array (plus row lengths). Each epoch's batches (similar lengths together, shuffled from
+the config's seed) are planned in NumPy; `tf.data` gathers, pads and prefetches them.
 """
 
 from __future__ import annotations
@@ -186,45 +186,77 @@ def _boundaries(max_len: int) -> list[int]:
     return bounds
 
 
-def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
-    """A tf.data pipeline of (words, labels) batches, bucketed by length and padded per batch.
+def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 pool: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch's batches as (order, starts): batch k holds sentences
+    `order[starts[k]:starts[k + 1]]` (the last batch runs to the end).
 
-    Sentences of similar length share a batch, so little time goes to padding. With `shuffle`,
-    the order changes each epoch, deterministically from `seed`.
+    Sentences are cut into pools of `pool` batches; each pool is sorted by length and cut
+    into batches, so sentences of similar length share a batch and little goes to padding.
+    With `shuffle`, the sentences are permuted before pooling and the batches are permuted
+    after, both from `seed` alone, so an epoch's batches depend only on the seed.
+    """
+    n = len(lengths)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    span = batch_size * pool
+    starts = []
+    for first in range(0, n, span):
+        chunk = order[first:first + span]
+        order[first:first + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
+        starts.extend(range(first, first + len(chunk), batch_size))
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.append(starts[1:], n)
+    if shuffle:
+        pick = rng.permutation(len(starts))
+        # Re-lay the sentences batch after batch in the new batch order.
+        order = np.concatenate([order[starts[k]:ends[k]] for k in pick]) if n else order
+        sizes = (ends - starts)[pick]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return order, starts
+
+
+def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A tf.data pipeline of (words, labels) batches of similar-length sentences, padded per
+    batch with 0.
+
+    The epoch's batches are planned in NumPy (`plan_batches`); tf.data then gathers and pads
+    each whole batch in one vectorised step. With `shuffle`, the order is fixed by `seed`.
     """
     import tensorflow as tf
 
+    order, starts = plan_batches(encoded.lengths, batch_size, shuffle, seed)
+    ends = np.append(starts[1:], len(order))
     words = tf.constant(encoded.words)
-    offsets = tf.constant(encoded.offsets)
+    offsets = tf.constant(encoded.offsets[:-1])
+    lengths = tf.constant(encoded.lengths)
     labels = tf.constant(encoded.labels) if encoded.labels is not None else None
     chars = tf.constant(encoded.chars) if encoded.chars is not None else None
+    order = tf.constant(order)
 
-    def sentence(i):
-        start, end = offsets[i], offsets[i + 1]
+    def batch(start, end):
+        rows = order[start:end]
+        row_lengths = tf.gather(lengths, rows)
+        steps = tf.range(tf.reduce_max(row_lengths))
+        real = steps[None, :] < row_lengths[:, None]
+        # Token positions in the flat arrays; padding points at row starts, then is zeroed.
+        at = tf.gather(offsets, rows)[:, None] + tf.where(real, steps[None, :], 0)
+
+        def take(flat):
+            values = tf.gather(flat, at)
+            mask = real if values.shape.rank == 2 else real[..., None]
+            return tf.where(mask, values, tf.zeros_like(values))
+
         # A model without a char encoder has one plain input; with one, inputs by name.
-        inputs = words[start:end]
+        inputs = take(words)
         if chars is not None:
-            inputs = {"words": inputs, "chars": chars[start:end]}
+            inputs = {"words": inputs, "chars": take(chars)}
         if labels is None:
             return inputs
-        return inputs, labels[start:end]
+        return inputs, take(labels)
 
-    dataset = tf.data.Dataset.range(len(encoded))
-    if shuffle:
-        dataset = dataset.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(sentence, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    max_len = int(encoded.lengths.max()) if len(encoded) else 1
-    bounds = _boundaries(max_len + 1)
-    dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda inputs, *rest: tf.shape(
-            inputs["words"] if isinstance(inputs, dict) else inputs)[0],
-        bucket_boundaries=bounds,
-        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
-        pad_to_bucket_boundary=False,
-    )
-    if shuffle:
-        # Buckets fill at different rates; shuffle whole batches too so lengths mix across steps.
-        dataset = dataset.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
+    dataset = tf.data.Dataset.from_tensor_slices((starts, ends))
+    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -42,22 +42,50 @@ def test_encoded_corpus_is_flat_and_batches_restore_order():
     assert seen == {i: vocab.encode(s).tolist() for i, s in enumerate(sents)}
 
 
-def test_dataset_batches_cover_every_token_once():
+def test_dataset_batches_hold_every_sentence_once_padded_with_zeros():
     from seqlab.vocab import make_dataset
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 40, size=100)
-    words = rng.integers(2, 50, size=int(lengths.sum())).astype(np.int32)
-    labels = rng.integers(0, 5, size=int(lengths.sum())).astype(np.int32)
-    enc = Encoded(words, lengths, labels)
-    total, rows = 0, 0
-    for w, y in make_dataset(enc, batch_size=8, shuffle=True, seed=1):
-        w, y = w.numpy(), y.numpy()
-        assert w.shape == y.shape and w.shape[0] <= 8
-        assert (w > 0).sum(axis=1).min() > 0  # no all-padding rows
-        total += int((w > 0).sum())
-        rows += w.shape[0]
-    assert rows == 100 and total == int(lengths.sum())
+    n = int(lengths.sum())
+    enc = Encoded(rng.integers(2, 50, size=n).astype(np.int32), lengths,
+                  rng.integers(1, 5, size=n).astype(np.int32),
+                  rng.integers(1, 9, size=(n, 4)).astype(np.int32))
+    offsets = enc.offsets
+    expected = sorted((tuple(enc.words[a:b]), tuple(enc.labels[a:b]), enc.chars[a:b].tobytes())
+                      for a, b in zip(offsets[:-1], offsets[1:]))
+    seen = []
+    for x, y in make_dataset(enc, batch_size=8, shuffle=True, seed=1):
+        w, c, y = x["words"].numpy(), x["chars"].numpy(), y.numpy()
+        assert w.shape == y.shape == c.shape[:2] and w.shape[0] <= 8
+        for r in range(len(w)):
+            size = int((w[r] > 0).sum())
+            assert size > 0 and (w[r, size:] == 0).all() and (y[r, size:] == 0).all()
+            assert (c[r, size:] == 0).all()
+            seen.append((tuple(w[r, :size]), tuple(y[r, :size]), c[r, :size].tobytes()))
+    assert sorted(seen) == expected
+
+
+def test_batch_plan_depends_on_the_seed_alone_and_pads_little():
+    from seqlab.vocab import plan_batches
+
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 60, size=5000)
+
+    def cells(order, starts):
+        ends = np.append(starts[1:], len(order))
+        return sum(int(lengths[order[a:b]].max()) * (b - a) for a, b in zip(starts, ends))
+
+    order, starts = plan_batches(lengths, 32, shuffle=True, seed=7)
+    again = plan_batches(lengths.copy(), 32, shuffle=True, seed=7)
+    assert np.array_equal(order, again[0]) and np.array_equal(starts, again[1])
+    assert not np.array_equal(order, plan_batches(lengths, 32, shuffle=True, seed=8)[0])
+    assert sorted(order.tolist()) == list(range(5000))
+    assert np.diff(np.append(starts, 5000)).max() == 32
+    # Random batches pad to about 1.9x the tokens here; length-sorted pools stay near 1x.
+    assert cells(order, starts) < 1.1 * lengths.sum()
+    unsorted = plan_batches(lengths, 32, shuffle=True, seed=7, pool=1)
+    assert cells(*unsorted) > 1.5 * lengths.sum()
 
 
 def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
