@@ -6,6 +6,7 @@ TensorFlow is imported inside the commands that need it, so `seqlab --help` stay
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from pathlib import Path
@@ -197,6 +198,9 @@ def predict(
 
     tagger = Tagger.load(model, max_length=max_length,
                          warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"))
+    # The TensorFlow and Keras objects loaded so far live as long as this process: keep the
+    # cyclic collector from walking them again and again while the input is tagged.
+    gc.freeze()
     if input == "-":
         source, name = sys.stdin, "<stdin>"
         # A pipe gets its answers batch by batch; a file redirected to stdin is read in big
