@@ -16,7 +16,7 @@ README model of ``configs/bench_readme_model.yaml`` (words only, softmax). Each 
 runs in its own process after a warm-up run; median, min and max of the repeats.
 
     python bench/data.py            # 5 repeats; 64 sampled batches per model
-    python bench/data.py --quick    # README model only; 3 repeats; 16 sampled batches
+    python bench/data.py --quick    # README model only; 2 repeats; 8 sampled batches
 """
 
 from __future__ import annotations
@@ -151,14 +151,14 @@ CHILDREN = {"prepare": child_prepare, "produce": child_produce, "consume": child
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="the README model only, 3 repeats, 16 sampled batches")
+                        help="the README model only, 2 repeats, 8 sampled batches")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
         CHILDREN[spec["role"]](spec)
         return 0
-    repeats, sample, budget = (3, 16, 20.0) if args.quick else (5, 64, 120.0)
+    repeats, sample, budget = (2, 8, 20.0) if args.quick else (5, 64, 120.0)
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))
     load_before = common.load_status()

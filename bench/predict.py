@@ -16,7 +16,7 @@ The model is trained here for one epoch on CoNLL-2003 train (a small config), or
 after a warm-up run that traces the model for every batch shape.
 
     python bench/predict.py                 # full: 3,453 test sentences, 5 repeats
-    python bench/predict.py --quick         # train on 2,000 sentences, 3 repeats
+    python bench/predict.py --quick         # train on 500 sentences, tag 500; 2 repeats
     python bench/predict.py --model runs/conll2003_ner/model.keras
 """
 
@@ -41,7 +41,7 @@ SMALL = ["model.embedding.dim=64", "model.lstm.units=64", "model.attention.units
 
 
 def train_model(workdir: Path, quick: bool) -> Path:
-    """One epoch of a small model on CoNLL-2003 train (the first 2,000 sentences if quick)."""
+    """One epoch of a small model on CoNLL-2003 train (the first 500 sentences if quick)."""
     from rich.console import Console
 
     from seqlab.config import load_config
@@ -49,9 +49,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
 
     train_path = DATA / "train.txt"
     if quick:
-        text = train_path.read_text(encoding="utf-8").split("\n\n")[:2000]
-        train_path = workdir / "train-2000.txt"
-        train_path.write_text("\n\n".join(text) + "\n", encoding="utf-8")
+        train_path = common.first_sentences(train_path, 500, workdir / "train-500.txt")
     overrides = SMALL + [f"data.train={train_path}", "data.dev=null", "data.test=null"]
     config = load_config(common.ROOT / "configs" / "conll2003_ner.yaml", overrides)
     out = workdir / "run"
@@ -64,12 +62,13 @@ def train_model(workdir: Path, quick: bool) -> Path:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="train on 2,000 sentences; 3 repeats")
+                        help="train on 500 sentences, tag the first 500 test sentences; "
+                             "2 repeats")
     parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, help="timed runs of each path")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 5)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     machine, vers = common.machine_info(), common.versions()
@@ -85,6 +84,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_path = args.model or train_model(tmp, args.quick)
+        if args.quick:
+            test_path = common.first_sentences(test_path, 500, tmp / "test-500.txt")
         tagger = Tagger.load(model_path)
         model = tagger.model
         sentences = [s.tokens for s in read_conll(test_path, labelled=False)]

@@ -1,7 +1,7 @@
 """Training on a corpus streamed from disk: throughput and peak memory as the corpus grows.
 
 Generates synthetic CoNLL corpora (Zipf-distributed words, entity-like spans) of 1 and 5 million
-tokens (quick: 0.2 and 1 million), trains one epoch of a small model on each with
+tokens (quick: 20,000 and 100,000), trains one epoch of a small model on each with
 `data.stream: true` (vocabularies in one pass, batches encoded on the fly), each in its own
 process, and reports tokens per second and peak RSS. The ratio column compares each size with
 the smallest one: flat memory means the corpus never has to fit in memory.
@@ -80,7 +80,7 @@ def main() -> None:
     if args.child:
         child(json.loads(args.child))
         return
-    sizes = [200_000, 1_000_000] if args.quick else [1_000_000, 5_000_000]
+    sizes = [20_000, 100_000] if args.quick else [1_000_000, 5_000_000]
     machine, vers = common.machine_info(), common.versions()
     print(common.describe_environment(machine, vers))
     rows, results = [], []

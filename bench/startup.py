@@ -10,7 +10,7 @@ turns, so drift in the machine's load hits all of them alike. Median, min and ma
 Target: ``--help`` at most 0.2x the TensorFlow import.
 
     python bench/startup.py            # 10 repeats
-    python bench/startup.py --quick    # 3 repeats
+    python bench/startup.py --quick    # 2 repeats, no untimed round
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def commands():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repeats")
+    parser.add_argument("--quick", action="store_true", help="2 repeats, no untimed round")
     parser.add_argument("--repeats", type=int)
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 10)
+    repeats = args.repeats or (2 if args.quick else 10)
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))
     load_before = common.load_status()
@@ -50,7 +50,8 @@ def main(argv=None):
 
     cmds = commands()
     times = {label: [] for label, _, _ in cmds}
-    for rep in range(repeats + 1):  # round 0 is the warm-up
+    warm_up = 0 if args.quick else 1
+    for rep in range(1 - warm_up, repeats + 1):  # round 0 is the warm-up
         for label, cmd, expected in cmds:
             res = common.time_command(cmd, timeout_s=300)
             if res["returncode"] != expected:
@@ -77,7 +78,8 @@ def main(argv=None):
                         "met": ratio <= TARGET, "measured": f"{ratio:.3f}x"})
     print(common.describe_environment(machine, vers))
     print(f"Load: before {load_before}; after {load_after}")
-    print(f"\nEach command a fresh process, {repeats} repeats after one untimed round; "
+    print(f"\nEach command a fresh process, {repeats} repeats"
+          f"{' after one untimed round' if warm_up else ' (no untimed round)'}; "
           "wall time from start to exit.\n")
     print(table)
     print()
