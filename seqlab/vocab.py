@@ -206,13 +206,13 @@ def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, se
         order[first:first + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
         starts.extend(range(first, first + len(chunk), batch_size))
     starts = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts[1:], n)
+    ends = np.append(starts[1:], n)[:len(starts)]
     if shuffle:
         pick = rng.permutation(len(starts))
         # Re-lay the sentences batch after batch in the new batch order.
         order = np.concatenate([order[starts[k]:ends[k]] for k in pick]) if n else order
         sizes = (ends - starts)[pick]
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        starts = (np.cumsum(sizes) - sizes).astype(np.int64)
     return order, starts
 
 
@@ -226,7 +226,7 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     import tensorflow as tf
 
     order, starts = plan_batches(encoded.lengths, batch_size, shuffle, seed)
-    ends = np.append(starts[1:], len(order))
+    ends = np.append(starts[1:], len(order))[:len(starts)]
     words = tf.constant(encoded.words)
     offsets = tf.constant(encoded.offsets[:-1])
     lengths = tf.constant(encoded.lengths)

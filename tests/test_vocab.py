@@ -86,6 +86,8 @@ def test_batch_plan_depends_on_the_seed_alone_and_pads_little():
     assert cells(order, starts) < 1.1 * lengths.sum()
     unsorted = plan_batches(lengths, 32, shuffle=True, seed=7, pool=1)
     assert cells(*unsorted) > 1.5 * lengths.sum()
+    empty = plan_batches(np.zeros(0, dtype=np.int64), 32, shuffle=True, seed=7)
+    assert len(empty[0]) == 0 and len(empty[1]) == 0
 
 
 def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
