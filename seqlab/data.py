@@ -159,7 +159,7 @@ def iter_lines(path) -> Iterator[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def _gc_paused():
+def gc_paused():
     """Pause the cyclic garbage collector while a whole corpus is built: the millions of small
     lists of a corpus trigger collections that walk every object already read (this halves the
     reading time). Reference counting still frees memory as usual."""
@@ -277,7 +277,7 @@ def iter_conll(path, token_column=0, label_column=-1, labelled=True) -> Iterator
 
 def read_conll(path, token_column=0, label_column=-1, labelled=True) -> list[Sentence]:
     """All sentences of a column file; see :func:`iter_conll`."""
-    with _gc_paused():
+    with gc_paused():
         return list(iter_conll(path, token_column, label_column, labelled))
 
 
@@ -391,7 +391,7 @@ def iter_conllu(path, label_field="upos", labelled=True) -> Iterator[Sentence]:
 
 def read_conllu(path, label_field="upos", labelled=True) -> list[Sentence]:
     """All sentences of a CoNLL-U file; see :func:`iter_conllu`."""
-    with _gc_paused():
+    with gc_paused():
         return list(iter_conllu(path, label_field, labelled))
 
 
@@ -441,7 +441,7 @@ def read_corpus(
 ) -> list[Sentence]:
     """All sentences of a corpus in either format; ``format`` None guesses it from the extension
     (.conllu/.conllu.gz: CoNLL-U; .txt/.conll/.iob/.bio/.tsv and their .gz: column file)."""
-    with _gc_paused():
+    with gc_paused():
         return list(iter_corpus(path, format, token_column, label_column, label_field, labelled))
 
 

@@ -584,7 +584,7 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO,
     if probs and fmt != "jsonl":
         raise SeqlabError("--probs needs --format jsonl (CoNLL output keeps the tag as the "
                           "last column for conlleval)")
-    from seqlab.data import _gc_paused
+    from seqlab.data import gc_paused
 
     write = writer_for(fmt, input_format, label_field)
     iterator = iter(records)
@@ -594,7 +594,7 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO,
         # small objects would otherwise trigger collections that walk the whole TensorFlow
         # heap (a third of the time on large files). Between blocks the collector runs as
         # usual, so an endless stream keeps memory bounded.
-        with _gc_paused():
+        with gc_paused():
             block = list(itertools.islice(iterator, chunk))
             if block:
                 count += _tag_block(tagger, block, out, write, batch_size, probs)
