@@ -178,6 +178,18 @@ def exit_status(targets, quick):
     return 0 if all(t["met"] for t in targets) else 1
 
 
+def finish(name, payload, targets, quick):
+    """Parent: print the targets as a checklist, write ``payload`` (with the targets) to
+    bench/results/, and return the exit status (see :func:`exit_status`)."""
+    if targets:
+        print()
+    for t in targets:
+        print(f"- [{'x' if t['met'] else ' '}] {t['target']}: {t['measured']}")
+    path = write_results(name, dict(payload, quick=quick, targets=targets))
+    log(f"results written to {path}")
+    return exit_status(targets, quick)
+
+
 def fmt_time(stats):
     """'1.23 s (1.20–1.31)' from a summarize() dict, or '–'."""
     if not stats:

@@ -214,17 +214,12 @@ def main(argv=None):
           "model's epoch is train_on_batch over an evenly spaced sample of the epoch's "
           "batches (after an untimed pass), scaled by tokens to the whole epoch.\n")
     print(batch_table)
-    print()
-    for t in targets:
-        print(f"- [{'x' if t['met'] else ' '}] {t['target']}: {t['measured']}")
-    path = common.write_results("data", {
+    return common.finish("data", {
         "benchmark": "reading, vocabularies, encoding and batching CoNLL-2003 train",
-        "quick": args.quick, "machine": machine, "versions": vers,
+        "machine": machine, "versions": vers,
         "load_before": load_before, "load_after": load_after, "repeats": repeats,
-        "sampled_batches": sample, "results": results, "targets": targets,
-    })
-    common.log(f"results written to {path}")
-    return common.exit_status(targets, args.quick)
+        "sampled_batches": sample, "results": results,
+    }, targets, args.quick)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ The naive reference is skipped, with the reason printed, where its estimated mem
 exceeds what the machine has available.
 
     python bench/layer.py            # full run (make bench)
-    python bench/layer.py --quick    # width 15 at T = 512 only, 3 repeats (a smoke test)
+    python bench/layer.py --quick    # additive, width 15, T = 512 only (a smoke test)
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def child(spec):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="width 15 at T = 512 only, 3 repeats (a smoke test)")
+                        help="additive, width 15, T = 512 only; 3 repeats (a smoke test)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--lengths", type=int, nargs="*", help="override the T values")
     args = parser.parse_args(argv)
@@ -91,12 +91,13 @@ def main(argv=None):
 
     lengths = args.lengths or ([512] if args.quick else [128, 512, 2048, 8192])
     widths = (WIDTH,) if args.quick else (None, WIDTH)
+    kinds = ("additive",) if args.quick else ("additive", "multiplicative")
     repeats, budget = (3, 10.0) if args.quick else (5, 60.0)
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))
 
     results = []
-    for kind in ("additive", "multiplicative"):
+    for kind in kinds:
         for width in widths:
             for t in lengths:
                 row = {"kind": kind, "width": width, "T": t}
@@ -132,17 +133,11 @@ def main(argv=None):
           "(TensorFlow runtime included); growth: peak RSS minus the RSS before the "
           "first step\n")
     print(table)
-    if targets:
-        print()
-        for t in targets:
-            print(f"- [{'x' if t['met'] else ' '}] {t['target']}: {t['measured']}")
-    path = common.write_results("layer", {
-        "benchmark": "SeqSelfAttention layer", "quick": args.quick, "machine": machine,
+    return common.finish("layer", {
+        "benchmark": "SeqSelfAttention layer", "machine": machine,
         "versions": vers, "batch": BATCH, "features": FEATURES, "units": UNITS,
-        "results": results, "targets": targets,
-    })
-    common.log(f"results written to {path}")
-    return 0 if all(t["met"] for t in targets) else 1
+        "results": results,
+    }, targets, args.quick)
 
 
 def _ok(res):

@@ -16,7 +16,7 @@ The model is trained here for one epoch on CoNLL-2003 train (a small config), or
 after a warm-up run that traces the model for every batch shape.
 
     python bench/predict.py                 # full: 3,453 test sentences, 5 repeats
-    python bench/predict.py --quick         # train on 500 sentences, tag 500; 2 repeats
+    python bench/predict.py --quick         # train on 500 sentences, tag 300; 2 repeats
     python bench/predict.py --model runs/conll2003_ner/model.keras
 """
 
@@ -62,7 +62,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="train on 500 sentences, tag the first 500 test sentences; "
+                        help="train on 500 sentences, tag the first 300 test sentences; "
                              "2 repeats")
     parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -85,7 +85,7 @@ def main(argv=None):
         tmp = Path(tmp)
         model_path = args.model or train_model(tmp, args.quick)
         if args.quick:
-            test_path = common.first_sentences(test_path, 500, tmp / "test-500.txt")
+            test_path = common.first_sentences(test_path, 300, tmp / "test-300.txt")
         tagger = Tagger.load(model_path)
         model = tagger.model
         sentences = [s.tokens for s in read_conll(test_path, labelled=False)]
@@ -145,17 +145,15 @@ def main(argv=None):
           f"{'loaded from ' + str(args.model) if args.model else 'small, 1 epoch'}"
           f"; {repeats} repeats\n")
     print(table)
-    print(f"\n- [{'x' if met else ' '}] end to end at most {TARGET}× slower than model.predict: "
-          f"{ratio:.2f}×")
-    path = common.write_results("predict", {
-        "benchmark": "seqlab predict end to end vs model.predict", "quick": args.quick,
+    targets = [{"target": f"end to end at most {TARGET}× slower than model.predict",
+                "met": met, "measured": f"{ratio:.2f}×"}]
+    return common.finish("predict", {
+        "benchmark": "seqlab predict end to end vs model.predict",
         "machine": machine, "versions": vers, "sentences": n_sent, "tokens": n_tok,
         "batch_size": args.batch_size, "repeats": repeats,
         "model": str(args.model) if args.model else "trained: small config, 1 epoch",
         "times": stats, "ratio_end_to_end_over_predict": ratio, "target": TARGET, "met": met,
-    })
-    common.log(f"results written to {path}")
-    return 0 if met else 1
+    }, targets, args.quick)
 
 
 if __name__ == "__main__":

@@ -82,18 +82,13 @@ def main(argv=None):
           f"{' after one untimed round' if warm_up else ' (no untimed round)'}; "
           "wall time from start to exit.\n")
     print(table)
-    print()
-    for t in targets:
-        print(f"- [{'x' if t['met'] else ' '}] {t['target']}: {t['measured']}")
-    path = common.write_results("startup", {
-        "benchmark": "seqlab start-up vs import tensorflow", "quick": args.quick,
+    return common.finish("startup", {
+        "benchmark": "seqlab start-up vs import tensorflow",
         "machine": machine, "versions": vers, "load_before": load_before,
         "load_after": load_after, "repeats": repeats,
         "commands": {label: [str(c) for c in cmd] for label, cmd, _ in cmds},
-        "times": stats, "targets": targets,
-    })
-    common.log(f"results written to {path}")
-    return common.exit_status(targets, args.quick)
+        "times": stats,
+    }, targets, args.quick)
 
 
 if __name__ == "__main__":

@@ -436,21 +436,15 @@ def main(argv=None):
               f"exit, {cmd_repeats} run(s) each; the last column compares the command's tokens/s "
               "with (a)'s model.predict alone (the table above).\n")
         print(whole_table)
-    print()
-    for t in targets:
-        print(f"- [{'x' if t['met'] else ' '}] {t['target']}: {t['measured']}")
-    path = common.write_results("train", {
+    return common.finish("train", {
         "benchmark": "training and prediction vs the keras-self-attention README way",
-        "quick": args.quick, "machine": machine, "versions": vers,
+        "machine": machine, "versions": vers,
         "load_before": load_before, "load_after": load_after, "epochs": epochs,
         "baseline_train": base_train, "seqlab_train": ours_train,
         "baseline_predict": base_pred, "seqlab_predict": ours_pred,
         "seqlab_predict_command": {"times": cmd_times, "time": cmd_stats},
         "whole_process": whole,
-        "targets": targets,
-    })
-    common.log(f"results written to {path}")
-    return common.exit_status(targets, args.quick)
+    }, targets, args.quick)
 
 
 if __name__ == "__main__":
