@@ -48,9 +48,9 @@ def _config(name):
 def _prepare(config):
     from rich.console import Console
 
-    from seqlab.train import prepare_data
+    from seqlab.training.data import prepare_data
 
-    return prepare_data(config, Console(stderr=True, quiet=True))
+    return prepare_data(config, Console(stderr=True, quiet=True).print)
 
 
 # ------------------------------------------------------------------ children
@@ -85,7 +85,7 @@ def child_prepare(spec):
 
 
 def child_produce(spec):
-    from seqlab.vocab import make_dataset
+    from seqlab.batching import make_dataset
 
     config = _config(spec["config"])
     prep = _prepare(config)
@@ -114,8 +114,8 @@ def child_produce(spec):
 def child_consume(spec):
     import numpy as np
 
-    from seqlab.train import build_compiled, seed_everything
-    from seqlab.vocab import make_dataset
+    from seqlab.batching import make_dataset
+    from seqlab.training.loop import build_compiled, seed_everything
 
     config = _config(spec["config"])
     prep = _prepare(config)

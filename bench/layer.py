@@ -3,7 +3,7 @@
 Forward + backward time and peak memory (peak RSS of the process, TensorFlow runtime
 included) for batch 8, d = 128, units 32, T in {128, 512, 2048, 8192}, width in
 {none, 15}, additive and multiplicative attention; each configuration in its own
-process, ours and ``seqlab.layers.reference.NaiveSeqSelfAttention`` (which
+process, ours and ``tests/naive_attention.NaiveSeqSelfAttention`` (which
 materialises the full (T x T) tensors, as keras-self-attention does) in the same run.
 The naive reference is skipped, with the reason printed, where its estimated memory
 exceeds what the machine has available.
@@ -41,7 +41,8 @@ def child(spec):
     import tensorflow as tf
 
     from seqlab.layers import SeqSelfAttention
-    from seqlab.layers.reference import NaiveSeqSelfAttention
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from naive_attention import NaiveSeqSelfAttention
 
     cls = SeqSelfAttention if spec["impl"] == "seqlab" else NaiveSeqSelfAttention
     layer = cls(units=UNITS, attention_width=spec["width"], attention_type=spec["kind"])

@@ -45,7 +45,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
     from rich.console import Console
 
     from seqlab.config import load_config
-    from seqlab.train import train
+    from seqlab.training import train
 
     train_path = DATA / "train.txt"
     if quick:
@@ -76,9 +76,11 @@ def main(argv=None):
     import numpy as np
 
     import seqlab  # noqa: F401  (registers the layers)
-    from seqlab.data import read_conll
-    from seqlab.predict import Tagger, predict_file
-    from seqlab.vocab import encode_corpus, padded_batches
+    from seqlab.batching import padded_batches
+    from seqlab.formats import Reading, read_corpus
+    from seqlab.predict import predict_file
+    from seqlab.tagger import Tagger
+    from seqlab.vocab import encode_corpus
 
     test_path = DATA / "test.txt"
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,14 +90,14 @@ def main(argv=None):
             test_path = common.first_sentences(test_path, 300, tmp / "test-300.txt")
         tagger = Tagger.load(model_path)
         model = tagger.model
-        sentences = [s.tokens for s in read_conll(test_path, labelled=False)]
+        sentences = [s.tokens for s in read_corpus(test_path, labelled=False)]
         n_sent, n_tok = len(sentences), sum(map(len, sentences))
         out_path = tmp / "tagged.conll"
 
         def end_to_end():
-            with open(test_path, "rb") as src, open(out_path, "w", encoding="utf-8") as out:
-                count = predict_file(tagger, src, out, "conll", args.batch_size, str(test_path),
-                                     2048, input_format="conll")
+            with open(out_path, "w", encoding="utf-8") as out:
+                count = predict_file(tagger, test_path, out, "conll", Reading(format="conll"),
+                                     batch_size=args.batch_size)
             assert count == n_sent, count
 
         encoded = encode_corpus(tagger.vocab, sentences, chars=tagger.chars)

@@ -53,7 +53,7 @@ def child(spec: dict) -> None:
     from rich.console import Console
 
     from seqlab.config import validate
-    from seqlab.train import train
+    from seqlab.training import train
 
     config = validate({
         "seed": 13,

@@ -87,9 +87,9 @@ def child_baseline_train(spec):
     t_start = time.perf_counter()
     from tensorflow import keras
 
-    from seqlab.data import read_conll
+    from seqlab.formats import read_corpus
 
-    train = read_conll(spec["train"])
+    train = read_corpus(spec["train"])
     words = sorted({w for s in train for w in s.tokens})
     word_index = {w: i + 2 for i, w in enumerate(words)}  # 0: padding, 1: unknown
     tags = sorted({t for s in train for t in s.labels})
@@ -121,7 +121,7 @@ def child_baseline_train(spec):
 def child_baseline_predict(spec):
     import numpy as np
 
-    from seqlab.data import read_conll
+    from seqlab.formats import read_corpus
     from seqlab.metrics import evaluate
 
     vocab = json.loads(Path(spec["vocab"]).read_text())
@@ -129,7 +129,7 @@ def child_baseline_predict(spec):
     tags = vocab["tags"]
     model = _readme_model(len(word_index) + 2, len(tags))
     model.load_weights(spec["weights"])
-    test = read_conll(spec["test"])
+    test = read_corpus(spec["test"])
     x, _ = _pad(test, word_index)
     out = {}
 
@@ -157,7 +157,7 @@ def child_baseline_script(spec):
     import numpy as np
     from tensorflow import keras  # noqa: F401
 
-    from seqlab.data import read_conll
+    from seqlab.formats import read_corpus
 
     t_import = time.perf_counter()
     vocab = json.loads(Path(spec["vocab"]).read_text())
@@ -166,7 +166,7 @@ def child_baseline_script(spec):
     model = _readme_model(len(word_index) + 2, len(tags))
     model.load_weights(spec["weights"])
     t_load = time.perf_counter()
-    test = read_conll(spec["test"])
+    test = read_corpus(spec["test"])
     x, _ = _pad(test, word_index)
     best = np.argmax(model.predict(x, batch_size=BATCH, verbose=0), axis=-1)
     with open(spec["out"], "w", encoding="utf-8") as out:
@@ -181,24 +181,25 @@ def child_baseline_script(spec):
 # ------------------------------------------------------------------ (b) seqlab, in process
 def child_seqlab_predict(spec):
     import seqlab  # noqa: F401
-    from seqlab.data import read_conll
+    from seqlab.formats import Reading, read_corpus
     from seqlab.metrics import evaluate
-    from seqlab.predict import Tagger, predict_file
+    from seqlab.predict import predict_file
+    from seqlab.tagger import Tagger
 
     tagger = Tagger.load(spec["model"])
     test = spec["test"]
     out_path = Path(spec["out"])
 
     def run():
-        with open(test, "rb") as src, open(out_path, "w", encoding="utf-8") as out:
-            predict_file(tagger, src, out, "conll", spec["batch_size"], str(test), 2048,
-                         input_format="conll")
+        with open(out_path, "w", encoding="utf-8") as out:
+            predict_file(tagger, test, out, "conll", Reading(format="conll"),
+                         batch_size=spec["batch_size"])
 
     t0 = time.perf_counter()
     run()
     warmup_s = time.perf_counter() - t0
     times = common.time_repeats(run, spec["repeats"])
-    sentences = read_conll(test)
+    sentences = read_corpus(test)
     scores = evaluate([s.labels for s in sentences],
                       tagger.tag([s.tokens for s in sentences], spec["batch_size"]))
     common.emit({"time": common.summarize(times), "warmup_s": warmup_s,

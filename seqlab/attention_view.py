@@ -16,7 +16,6 @@ import numpy as np
 
 from seqlab.errors import SeqlabError
 
-ATTENTION_LAYER = "attention"
 DPI = 100
 
 
@@ -60,34 +59,35 @@ def attention_view(tagger, tokens: Sequence[str]) -> AttentionView:
     A sub-model runs the loaded model up to the attention layer's input; a copy of the layer
     with ``return_attention=True`` and the same weights then gives the ``(T, T)`` matrix.
     """
-    import keras
-
+    from seqlab.batching import padded_batches
     from seqlab.layers import SeqSelfAttention
-    from seqlab.vocab import encode_corpus, padded_batches
+    from seqlab.vocab import encode_corpus
 
     tokens = list(tokens)
     if not tokens:
         raise SeqlabError("the sentence is empty: expected at least one token")
-    model = tagger.model
-    try:
-        layer = model.get_layer(ATTENTION_LAYER)
-    except ValueError:
+    parts = tagger.parts
+    layer = parts.attention
+    if layer is None:
         raise SeqlabError("the model has no attention layer (it was trained with "
-                          "model.attention.enabled: false)") from None
-    features = keras.Model(model.input, layer.input)
+                          "model.attention.enabled: false)")
+    if not isinstance(layer, SeqSelfAttention):
+        raise SeqlabError(f"the model's attention is {type(layer).__name__}; only "
+                          "SeqSelfAttention weights can be shown")
+    features = parts.features_model()
     config = {**layer.get_config(), "return_attention": True, "name": "attention_weights"}
     probe = SeqSelfAttention.from_config(config)
     encoded = encode_corpus(tagger.vocab, [tokens], chars=tagger.chars)
     (_, inputs), = padded_batches(encoded, 1)
-    if len(model.inputs) == 1 and isinstance(inputs, dict):
-        inputs = inputs["words"]
     hidden = features(inputs, training=False)
     if isinstance(hidden, (list, tuple)):
         hidden = hidden[0]
     probe.build(hidden.shape)
     probe.set_weights(layer.get_weights())
     _, weights = probe(hidden, training=False)
-    weights = np.asarray(keras.ops.convert_to_numpy(weights))[0].astype(np.float64)
+    from keras import ops
+
+    weights = np.asarray(ops.convert_to_numpy(weights))[0].astype(np.float64)
     width, history = layer.attention_width, layer.history_only
     return AttentionView(tokens, tagger.tag([tokens])[0], weights,
                          window_mask(len(tokens), width, history), width, history)

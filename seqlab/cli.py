@@ -27,24 +27,53 @@ app.add_typer(data_app, name="data")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def user_errors(command):
-    """Turn SeqlabError into one red line on stderr and exit status 2; Ctrl-C into one line."""
+# How each command sets the library argument a SeqlabError names (SeqlabError.argument).
+_FLAG_HINTS = {
+    "encoding": "with --encoding",
+    "force": "(use --force to replace it)",
+    "max_length": "(--max-length)",
+    "tokenizer": "(--tokenizer)",
+    "label_field": "(--label-field)",
+    "label_column": "(--label-column)",
+    "token_column": "(--token-column)",
+}
+_CONFIG_HINTS = {
+    "encoding": "in data.encoding",
+    "force": "(use --force to replace the run in it, or --resume)",
+    "scheme": "(data.scheme in the config)",
+    "label_field": "(data.label_field in the config)",
+    "label_column": "(data.label_column in the config)",
+    "token_column": "(data.token_column in the config)",
+}
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except Interrupted as exc:
-            err.print(f"[yellow]{escape(str(exc))}[/]")
-            raise typer.Exit(130) from None
-        except SeqlabError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
 
-    return wrapper
+def user_errors(hints: dict | None = None):
+    """Turn SeqlabError into one red line on stderr and exit status 2 (with the flag or key
+    that sets the argument it names, from ``hints``); Ctrl-C into one line, status 130."""
+    hints = _FLAG_HINTS if hints is None else hints
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except Interrupted as exc:
+                err.print(f"[yellow]{escape(str(exc))}[/]")
+                raise typer.Exit(130) from None
+            except SeqlabError as exc:
+                message = str(exc)
+                hint = hints.get(getattr(exc, "argument", None) or "")
+                if hint:
+                    message = f"{message} {hint}"
+                err.print(f"[red]error:[/] {escape(message)}")
+                raise typer.Exit(2) from None
+            except KeyboardInterrupt:
+                err.print("[yellow]interrupted[/]")
+                raise typer.Exit(130) from None
+
+        return wrapper
+
+    return decorate
 
 
 def load_tensorflow() -> None:
@@ -81,31 +110,37 @@ def _existing(path: Path, what: str) -> Path:
 
 
 @app.command()
-@user_errors
+@user_errors(_CONFIG_HINTS)
 def train(
     config: Annotated[Path, typer.Argument(help="YAML config file.")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Run directory (default: runs/CONFIG_NAME).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing run directory.")] = False,
     resume: Annotated[bool, typer.Option(
-        help="Continue an interrupted run in --output from its last checkpoint.")] = False,
+        "--resume", help="Continue an interrupted run in --output from its last "
+                         "checkpoint.")] = False,
     overrides: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override a config value: --set model.lstm.units=64 (repeatable).")] = None,
+        "--set", help="Override a config value: --set model.lstm.units=64 (repeatable; paths "
+                      "relative to the current directory).")] = None,
 ) -> None:
     """Train a tagger from a YAML config and save DIR/model.keras."""
     from seqlab.config import load_config
-    from seqlab.train import prepare_output
+    from seqlab.training.rundir import check_output
 
     cfg = load_config(config, overrides or [])
     output = output or Path("runs") / config.stem
     if force and resume:
         raise SeqlabError("--force and --resume contradict each other: pick one")
-    prepare_output(output, force, resume)  # fail before the slow imports
+    check_output(output, force, resume)  # fail before the slow imports
 
     load_tensorflow()
-    from seqlab.train import train as run_training
+    from seqlab.training import train as run_training
 
-    run = run_training(cfg, output, force=force, resume=resume, console=err)
+    try:
+        run = run_training(cfg, output, force=force, resume=resume, console=err)
+    except Interrupted as exc:
+        raise _interrupted(exc, config, output, overrides or []) from None
     err.print(f"saved {output / 'model.keras'} (best epoch {run.best_epoch})")
     for split in ("dev", "test"):
         if split in run.metrics:
@@ -114,14 +149,29 @@ def train(
             err.print(f"{split} {key}: {result[key]:.2f}")
 
 
+def _interrupted(exc: Interrupted, config: Path, output: Path, overrides: list[str]):
+    """The one line after Ctrl-C: how to go on, with the real config path and overrides."""
+    import shlex
+
+    from seqlab.training.rundir import LOCK
+
+    sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    command = f"seqlab train {shlex.quote(str(config))} --output {shlex.quote(str(output))}{sets}"
+    if exc.epoch:
+        return Interrupted(exc.epoch, output, f"{exc}; continue with: {command} --resume")
+    leftovers = output.is_dir() and any(p.name != LOCK for p in output.iterdir())
+    return Interrupted(exc.epoch, output, f"{exc}: nothing to resume yet; start again with: "
+                                          f"{command}" + (" --force" if leftovers else ""))
+
+
 @app.command()
-@user_errors
+@user_errors()
 def reproduce(
     run_dir: Annotated[Path, typer.Argument(help="A directory written by `seqlab train`.")],
 ) -> None:
     """Retrain a run from its config.yaml and check that weights and metrics are identical."""
     load_tensorflow()
-    from seqlab.train import reproduce as check
+    from seqlab.training import reproduce as check
 
     differences = check(run_dir, console=err)
     if differences:
@@ -132,7 +182,7 @@ def reproduce(
 
 
 @app.command()
-@user_errors
+@user_errors()
 def predict(
     model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin (streamed).")],
@@ -140,20 +190,25 @@ def predict(
         "--output", "-o", help="Write here instead of stdout.")] = None,
     input_format: Annotated[str | None, typer.Option(
         "--input-format", "-i",
-        help="text (one sentence a line), conll (token column; every column kept, the tag "
+        help="text (one sentence a line), conll (columns; every column kept, the tag "
              "appended), conllu, or jsonl ({\"tokens\": [...]}, other keys kept). Default: from "
-             "the extension (.conll, .conllu, .jsonl; anything else and stdin: text).")] = None,
+             "the extension (.conll, .conllu, .jsonl; anything else and stdin: text). conll and "
+             "conllu are read as the model's training files were (columns, encoding).")] = None,
     format: Annotated[str | None, typer.Option(
         "--format", "-f", help="conll, jsonl or conllu (default: conllu for CoNLL-U input, "
                                "jsonl for JSON-lines input, else conll).")] = None,
     tokenizer: Annotated[str, typer.Option(
         help="Text input: whitespace, or simple (also splits punctuation off words).")
     ] = "whitespace",
-    token_column: Annotated[int, typer.Option(
-        help="CoNLL input: the token column (negative counts from the end).")] = 0,
-    label_field: Annotated[str, typer.Option(
+    token_column: Annotated[int | None, typer.Option(
+        help="CoNLL input: the token column (negative counts from the end; default: the "
+             "model's).")] = None,
+    label_field: Annotated[str | None, typer.Option(
         help="CoNLL-U output: the field the tags go into (upos, xpos, ... or a MISC key "
-             "such as misc:NER).")] = "upos",
+             "such as misc:NER; default: the one the model was trained on).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="The input's encoding when it has no byte-order mark (default: the model's for "
+             "conll and conllu input, else utf-8). Output is UTF-8.")] = None,
     probs: Annotated[bool, typer.Option(
         "--probs", help="JSON lines: add the probability of each chosen tag.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.")] = 64,
@@ -161,30 +216,41 @@ def predict(
         min=0, help="Tag longer sentences in overlapping windows of this many tokens (default: "
                     "4096 for models with global attention, no limit for local attention; "
                     "0: never split).")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Tag text, CoNLL, CoNLL-U or JSON lines; `-` streams stdin to stdout batch by batch."""
-    from seqlab.predict import (
+    from seqlab.formats import (
         INPUT_FORMATS,
         OUTPUT_FORMATS,
-        TOKENIZERS,
+        Reading,
+        check_encoding,
+        check_tokenizer,
         guess_input_format,
-        writer_for,
+        is_regular_stream,
+        writer,
     )
 
-    input_format = input_format or ("text" if input == "-" else guess_input_format(input))
+    if encoding is not None:
+        check_encoding(encoding)
+    if input_format is None:
+        input_format = "text" if input == "-" else guess_input_format(input, encoding)
     if input_format not in INPUT_FORMATS:
         raise SeqlabError(f"--input-format {input_format!r}: expected one of "
                           f"{', '.join(INPUT_FORMATS)}")
     format = format or {"conllu": "conllu", "jsonl": "jsonl"}.get(input_format, "conll")
     if format not in OUTPUT_FORMATS:
         raise SeqlabError(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
-    if tokenizer not in TOKENIZERS:
-        raise SeqlabError(f"--tokenizer {tokenizer!r}: expected one of {', '.join(TOKENIZERS)}")
+    if format == "conllu" and input_format != "conllu":
+        raise SeqlabError("--format conllu needs CoNLL-U input (--input-format conllu)")
+    check_tokenizer(tokenizer)
     if probs and format != "jsonl":
         raise SeqlabError("--probs needs --format jsonl (CoNLL output keeps the tag as the "
                           "last column, for conlleval)")
-    writer_for(format, input_format, label_field)  # check the combination before loading
+    if max_length is not None and 0 < max_length < 4:
+        raise SeqlabError(f"--max-length {max_length}: expected 0 (never split) or at least 4")
+    if label_field is not None:
+        writer(format, input_format, label_field)  # a bad field fails before loading
     _existing(model, "model file")
     if input != "-":
         _existing(Path(input), "input file")
@@ -194,52 +260,47 @@ def predict(
         raise SeqlabError(f"{output}: already exists (use --force to overwrite it)")
 
     load_tensorflow()
-    from seqlab.predict import Tagger, predict_file
+    from seqlab.predict import predict_file
+    from seqlab.tagger import Tagger
 
     tagger = Tagger.load(model, max_length=max_length,
                          warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"))
+    # conll and conllu input are read as the training files were; text and JSON lines as UTF-8.
+    base = tagger.reading if input_format in ("conll", "conllu") else Reading()
+    reading = base.updated(format=input_format, token_column=token_column, encoding=encoding)
     # The TensorFlow and Keras objects loaded so far live as long as this process: keep the
     # cyclic collector from walking them again and again while the input is tagged.
     gc.freeze()
     if input == "-":
-        source, name = sys.stdin, "<stdin>"
+        source, name = sys.stdin.buffer, "<stdin>"
         # A pipe gets its answers batch by batch; a file redirected to stdin is read in big
         # blocks, sorted by length within each, like a named file.
-        chunk = 2048 if _is_regular_file(sys.stdin) else batch_size
+        chunk = 2048 if is_regular_stream(sys.stdin) else batch_size
     else:
-        source, name, chunk = open(input, "rb"), input, 2048
-    options = dict(input_format=input_format, tokenizer=tokenizer, token_column=token_column,
-                   probs=probs, label_field=label_field)
-    try:
-        if output is None:
-            try:
-                predict_file(tagger, source, sys.stdout, format, batch_size, name, chunk,
-                             **options)
-            except BrokenPipeError:  # `seqlab predict ... | head`: the reader left; so do we
-                _silence_stdout()
-        else:
-            tmp = output.with_name(output.name + ".tmp")
-            try:
-                with open(tmp, "w", encoding="utf-8") as out:
-                    count = predict_file(tagger, source, out, format, batch_size, name, chunk,
-                                         **options)
+        source, name, chunk = input, input, 2048
+    options = dict(output_format=format, reading=reading, name=name, batch_size=batch_size,
+                   chunk=chunk, tokenizer=tokenizer, probs=probs, label_field=label_field)
+    if output is None:
+        try:
+            count = predict_file(tagger, source, sys.stdout, **options)
+        except BrokenPipeError:  # `seqlab predict ... | head`: the reader left; so do we
+            _silence_stdout()
+            return
+    else:
+        tmp = output.with_name(output.name + ".tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                count = predict_file(tagger, source, out, **options)
+            if count or input == "-":
                 tmp.replace(output)
-            finally:
-                tmp.unlink(missing_ok=True)
-            err.print(f"tagged {count} sentences into {output}")
-    finally:
-        if source is not sys.stdin:
-            source.close()
-
-
-def _is_regular_file(stream) -> bool:
-    import os
-    import stat
-
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return False
+        finally:
+            tmp.unlink(missing_ok=True)
+    if not count:
+        if input != "-":
+            raise SeqlabError(f"{input}: the file holds no sentence to tag")
+        err.print("[yellow]warning:[/] the input held no sentence")
+    elif output is not None:
+        err.print(f"tagged {count} {'sentence' if count == 1 else 'sentences'} into {output}")
 
 
 def _silence_stdout() -> None:
@@ -253,11 +314,12 @@ def _silence_stdout() -> None:
 
 
 @app.command()
-@user_errors
+@user_errors()
 def evaluate(
     model: Annotated[Path | None, typer.Argument(help="A model.keras.")] = None,
     data: Annotated[Path | None, typer.Argument(
-        help="Gold corpus (CoNLL or CoNLL-U, by extension).")] = None,
+        help="Gold corpus, read as the model's training files were (format, columns, "
+             "encoding) unless the options below say otherwise.")] = None,
     predictions: Annotated[Path | None, typer.Option(
         "--predictions", "-p",
         help="Score a conlleval file instead (last two columns: gold, predicted).")] = None,
@@ -275,13 +337,23 @@ def evaluate(
     rounds: Annotated[int, typer.Option(min=1, help="--compare: shuffles of the approximate "
                                                     "randomisation test.")] = 10000,
     seed: Annotated[int, typer.Option(help="--compare: seed of the test.")] = 0,
-    token_column: Annotated[int, typer.Option(help="DATA: token column.")] = 0,
-    label_column: Annotated[int, typer.Option(help="DATA: gold label column.")] = -1,
-    label_field: Annotated[str, typer.Option(help="CoNLL-U DATA: gold label field.")] = "upos",
+    input_format: Annotated[str | None, typer.Option(
+        "--format", help="DATA: conll or conllu (default: the model's).")] = None,
+    token_column: Annotated[int | None, typer.Option(
+        help="DATA: token column (default: the model's).")] = None,
+    label_column: Annotated[int | None, typer.Option(
+        help="DATA: gold label column (default: the model's).")] = None,
+    label_field: Annotated[str | None, typer.Option(
+        help="CoNLL-U DATA: gold label field (default: the model's).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="DATA or --predictions: encoding without a byte-order mark (default: the "
+             "model's; utf-8 for --predictions).")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --errors file.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite an existing --errors file.")] = False,
 ) -> None:
     """Score a model on gold data, or a predictions file, by the conlleval rules."""
+    from seqlab.formats import CORPUS_FORMATS, check_encoding
     from seqlab.metrics import compare, confusion_matrix, conlleval_text, read_predictions
     from seqlab.metrics import evaluate as score
 
@@ -289,35 +361,48 @@ def evaluate(
         raise SeqlabError(f"{errors}: already exists (use --force to overwrite it)")
     if compare_with is not None:
         _existing(compare_with, "predictions file to compare with")
+    if input_format is not None and input_format not in CORPUS_FORMATS:
+        raise SeqlabError(f"--format {input_format!r}: expected one of "
+                          f"{', '.join(CORPUS_FORMATS)}")
+    if encoding is not None:
+        check_encoding(encoding)
+    chunks = None
     if predictions is not None:
         if model is not None:
             raise SeqlabError("give either MODEL DATA or --predictions FILE, not both")
         _existing(predictions, "predictions file")
         # conlleval counts -DOCSTART- lines as tokens; keep them for its exact report.
-        tokens, gold, pred = read_predictions(predictions, keep_docstart=conlleval)
+        tokens, gold, pred = read_predictions(predictions, keep_docstart=conlleval,
+                                              encoding=encoding or "utf-8")
         title = str(predictions)
     else:
         if model is None or data is None:
-            raise SeqlabError("expected MODEL DATA (a model.keras and a CoNLL file with gold "
-                              "labels) or --predictions FILE")
+            raise SeqlabError("expected MODEL DATA (a model.keras and a file with gold labels) "
+                              "or --predictions FILE")
         _existing(model, "model file")
         _existing(data, "data file")
         load_tensorflow()
-        from seqlab.predict import Tagger, tag_corpus
+        from seqlab.predict import tag_corpus
+        from seqlab.tagger import Tagger
 
-        tokens, gold, pred = tag_corpus(Tagger.load(model), data, batch_size, token_column,
-                                        label_column, label_field)
+        tagger = Tagger.load(model)
+        reading = tagger.reading.updated(format=input_format, token_column=token_column,
+                                         label_column=label_column, label_field=label_field,
+                                         encoding=encoding)
+        tokens, gold, pred = tag_corpus(tagger, data, reading, batch_size)
+        chunks = tagger.chunked
         title = str(data)
     if not gold:
         raise SeqlabError(f"{title}: no sentences found")
-    result = score(gold, pred)
+    result = score(gold, pred, chunks=chunks)
     if conlleval and result["task"] != "chunk":
         raise SeqlabError(f"{title}: --conlleval needs chunk tags (B-/I-/E-/S- and O); these "
                           "are plain labels, scored per label")
 
     comparison = None
     if compare_with is not None:
-        _, other_gold, other = read_predictions(compare_with, keep_docstart=conlleval)
+        _, other_gold, other = read_predictions(compare_with, keep_docstart=conlleval,
+                                                encoding=encoding or "utf-8")
         if other_gold != gold:
             raise SeqlabError(f"{compare_with}: its sentences or gold tags differ from "
                               f"{title}'s; expected predictions of the same gold data")
@@ -330,7 +415,7 @@ def evaluate(
     if errors is not None:
         from seqlab.report import write_errors
 
-        wrong = write_errors(errors, tokens, gold, pred)
+        wrong = write_errors(errors, tokens, gold, pred, chunks=result["task"] == "chunk")
 
     if conlleval:
         typer.echo(conlleval_text(result), nl=False)
@@ -367,7 +452,7 @@ def evaluate(
 
 
 @app.command()
-@user_errors
+@user_errors()
 def attention(
     model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
     sentence: Annotated[str, typer.Argument(help="The sentence to look at, in quotes.")],
@@ -380,11 +465,13 @@ def attention(
         help="whitespace, or simple (also splits punctuation off words).")] = "whitespace",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print tokens, tags and weights as JSON.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Show the attention weights of a model for one sentence, with the predicted tags."""
-    from seqlab.data import tokenize
+    from seqlab.formats import check_tokenizer, tokenize
 
+    check_tokenizer(tokenizer)
     format = format or ("png" if output is not None else "terminal")
     if format not in ("png", "terminal"):
         raise SeqlabError(f"--format {format!r}: expected png or terminal")
@@ -400,7 +487,7 @@ def attention(
 
     load_tensorflow()
     from seqlab.attention_view import attention_view, render_png, render_terminal
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
 
     view = attention_view(Tagger.load(model), tokens)
     if as_json:
@@ -423,7 +510,7 @@ def attention(
 
 
 @app.command()
-@user_errors
+@user_errors()
 def export(
     model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
     out: Annotated[Path, typer.Argument(help="The directory to write.")],
@@ -431,7 +518,8 @@ def export(
         "--format", "-f", help="saved_model: a TensorFlow SavedModel, string tokens in and tag "
                                "strings out, for TensorFlow Serving or tf.saved_model.load "
                                "without seqlab.")] = "saved_model",
-    force: Annotated[bool, typer.Option(help="Replace an existing SavedModel at OUT.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing SavedModel at OUT.")] = False,
 ) -> None:
     """Export a model for serving without seqlab (vocabulary lookup and decoding included)."""
     from seqlab.export import FORMATS
@@ -451,25 +539,29 @@ def export(
 
 
 @data_app.command("stats")
-@user_errors
+@user_errors()
 def data_stats(
     files: Annotated[list[Path], typer.Argument(help="Corpus files; OOV is measured against "
                                                      "the first.")],
-    format: Annotated[str | None, typer.Option(help="conll or conllu (default: by "
-                                                       "extension).")] = None,
+    format: Annotated[str | None, typer.Option(
+        help="conll or conllu (default: by extension, else by content).")] = None,
     token_column: Annotated[int, typer.Option()] = 0,
     label_column: Annotated[str, typer.Option(help="Index (CoNLL) or field name "
                                                    "(CoNLL-U).")] = "-1",
+    encoding: Annotated[str, typer.Option(
+        help="Encoding of files without a byte-order mark.")] = "utf-8",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Sentences, tokens, labels, entities, lengths, OOV and scheme problems of corpus files."""
     from seqlab.corpus import corpus_stats, render_stats
+    from seqlab.formats import CORPUS_FORMATS
 
+    if format is not None and format not in CORPUS_FORMATS:
+        raise SeqlabError(f"--format {format!r}: expected one of {', '.join(CORPUS_FORMATS)}")
     for path in files:
         _existing(path, "corpus file")
-    column, field = _label_column(label_column)
     stats = corpus_stats([str(p) for p in files], format=format, token_column=token_column,
-                         label_column=column, label_field=field)
+                         label_column=label_column, encoding=encoding)
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
     else:
@@ -477,7 +569,7 @@ def data_stats(
 
 
 @data_app.command("convert")
-@user_errors
+@user_errors(dict(_FLAG_HINTS, force="(use --force to overwrite it)", scheme="(--to / --from)"))
 def data_convert(
     src: Annotated[Path, typer.Argument(help="Input CoNLL file.")],
     dst: Annotated[Path, typer.Argument(help="Output file.")],
@@ -486,22 +578,17 @@ def data_convert(
                                                                "detected).")] = None,
     token_column: Annotated[int, typer.Option()] = 0,
     label_column: Annotated[int, typer.Option()] = -1,
-    force: Annotated[bool, typer.Option(help="Overwrite DST.")] = False,
+    encoding: Annotated[str, typer.Option(
+        help="Encoding of SRC without a byte-order mark (DST is UTF-8).")] = "utf-8",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite DST.")] = False,
 ) -> None:
     """Rewrite the label column of a CoNLL file in another tag scheme."""
     from seqlab.corpus import convert_file
 
     _existing(src, "input file")
     count = convert_file(str(src), str(dst), to, source=source, token_column=token_column,
-                         label_column=label_column, force=force)
-    err.print(f"wrote {count} sentences to {dst}")
-
-
-def _label_column(text: str) -> tuple[int, str]:
-    try:
-        return int(text), "upos"
-    except ValueError:
-        return -1, text
+                         label_column=label_column, encoding=encoding, force=force)
+    err.print(f"wrote {count} {'sentence' if count == 1 else 'sentences'} to {dst}")
 
 
 def main() -> None:

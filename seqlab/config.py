@@ -1,20 +1,43 @@
 """The training config: YAML in, a validated `Config` out.
 
-Validation is pydantic's (unknown keys and wrong types are errors that name the dotted key);
-paths are resolved against the folder of the config file, and `--set a.b.c=VALUE` overrides are
-applied to the raw mapping before validation so they are checked like the file itself.
+Validation is pydantic's, with strict types (unknown keys and wrong types are errors that name
+the dotted key; ``true`` or ``16.0`` are not integers). Paths written in the file resolve
+against the file's folder; overrides (``dotted.key=VALUE``, the CLI's ``--set``) are applied
+to the raw mapping before validation, so they are checked like the file itself, and the paths
+they give resolve against the current directory, as paths typed on a command line do.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from seqlab.errors import SeqlabError
+
+
+def _no_bool(value):
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+# Strict scalars: YAML's `yes`/`true` are not numbers and `16.0` is not an integer.
+Int = StrictInt
+Bool = StrictBool
+Float = Annotated[float, BeforeValidator(_no_bool)]
 
 
 class _Section(BaseModel):
@@ -26,8 +49,9 @@ class DataConfig(_Section):
     dev: str | None = None
     test: str | None = None
     format: Literal["conll", "conllu"] | None = None
-    token_column: int = 0
-    label_column: int = -1
+    encoding: str = "utf-8"              # any codec Python knows (latin-1, cp1252, ...)
+    token_column: Int = 0
+    label_column: Int = -1
     label_field: str = "upos"
     scheme: Literal["auto", "iob1", "iob2", "iobes", "bilou", "plain"] = "auto"
     # The scheme the model trains in (null: the files' scheme); predictions are written
@@ -35,56 +59,67 @@ class DataConfig(_Section):
     train_scheme: Literal["iob1", "iob2", "iobes", "bilou"] | None = None
     # Read the training file from disk every epoch instead of holding it in memory (for
     # corpora larger than memory): vocabularies in one pass, batches encoded on the fly.
-    stream: bool = False
-    shuffle_buffer: int = Field(8192, ge=1)   # sentences, when streaming
+    stream: Bool = False
+    shuffle_buffer: Int = Field(8192, ge=1)   # sentences, when streaming
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        from seqlab.formats.lines import check_encoding
+
+        try:
+            check_encoding(value)
+        except SeqlabError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class VocabConfig(_Section):
-    min_count: int = Field(1, ge=1)
-    max_size: int | None = Field(None, ge=1)
-    lowercase: bool = False
-    normalize_digits: bool = False
+    min_count: Int = Field(1, ge=1)
+    max_size: Int | None = Field(None, ge=1)
+    lowercase: Bool = False
+    normalize_digits: Bool = False
     vectors: str | None = None           # GloVe / word2vec / fastText text file (.gz too)
-    vectors_add_words: bool = False      # also add vector-file words never seen in train
+    vectors_add_words: Bool = False      # also add vector-file words never seen in train
 
 
 class EmbeddingConfig(_Section):
-    dim: int = Field(100, ge=1)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dim: Int = Field(100, ge=1)
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     # Drop whole word vectors (not single units) in training, so the tagger also learns to
     # read a word from its characters and context: what it must do for unseen names.
-    word_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    trainable: bool = True
+    word_dropout: Float = Field(0.0, ge=0.0, lt=1.0)
+    trainable: Bool = True
 
 
 class CharsConfig(_Section):
     encoder: Literal["none", "cnn", "bilstm"] = "none"
-    dim: int = Field(30, ge=1)
-    filters: int = Field(50, ge=1)       # cnn
-    kernel_size: int = Field(3, ge=1)    # cnn
-    units: int = Field(25, ge=1)         # bilstm, per direction
-    max_length: int = Field(20, ge=2)
-    min_count: int = Field(1, ge=1)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dim: Int = Field(30, ge=1)
+    filters: Int = Field(50, ge=1)       # cnn
+    kernel_size: Int = Field(3, ge=1)    # cnn
+    units: Int = Field(25, ge=1)         # bilstm, per direction
+    max_length: Int = Field(20, ge=2)
+    min_count: Int = Field(1, ge=1)
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class LstmConfig(_Section):
-    units: int = Field(100, ge=1)
-    layers: int = Field(1, ge=1, le=3)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    units: Int = Field(100, ge=1)
+    layers: Int = Field(1, ge=1, le=3)
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0)
+    recurrent_dropout: Float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class AttentionConfig(_Section):
-    enabled: bool = True
-    units: int = Field(32, ge=1)
+    enabled: Bool = True
+    units: Int = Field(32, ge=1)
     type: Literal["additive", "multiplicative"] = "additive"
-    width: int | None = Field(None, ge=1)
-    history_only: bool = False
+    width: Int | None = Field(None, ge=1)
+    history_only: Bool = False
     activation: str | None = None
-    regularizer_weight: float = Field(0.0, ge=0.0)
-    use_additive_bias: bool = True
-    use_attention_bias: bool = True
+    regularizer_weight: Float = Field(0.0, ge=0.0)
+    use_additive_bias: Bool = True
+    use_attention_bias: Bool = True
     residual: Literal["concat", "add", "none"] = "concat"
 
 
@@ -93,26 +128,26 @@ class ModelConfig(_Section):
     chars: CharsConfig = CharsConfig()
     lstm: LstmConfig = LstmConfig()
     attention: AttentionConfig = AttentionConfig()
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     output: Literal["softmax", "crf"] = "softmax"
 
 
 class TrainingConfig(_Section):
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=1)
+    epochs: Int = Field(10, ge=1)
+    batch_size: Int = Field(32, ge=1)
     optimizer: Literal["adam", "nadam", "sgd"] = "adam"
-    learning_rate: float = Field(0.001, gt=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    clipnorm: float | None = Field(None, gt=0.0)
-    patience: int | None = Field(None, ge=1)
+    learning_rate: Float = Field(0.001, gt=0.0)
+    momentum: Float = Field(0.9, ge=0.0, lt=1.0)
+    clipnorm: Float | None = Field(None, gt=0.0)
+    patience: Int | None = Field(None, ge=1)
     metric: Literal["auto", "f1", "accuracy"] = "auto"
-    lr_decay: float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
+    lr_decay: Float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
 
 
 class LoggingConfig(_Section):
-    tensorboard: bool = False            # DIR/logs for TensorBoard
-    plot: bool = True                    # DIR/training.png
+    tensorboard: Bool = False            # DIR/logs for TensorBoard
+    plot: Bool = True                    # DIR/training.png
 
 
 class DistributionConfig(_Section):
@@ -122,7 +157,7 @@ class DistributionConfig(_Section):
 
 
 class Config(_Section):
-    seed: int = 13
+    seed: Int = 13
     data: DataConfig
     vocab: VocabConfig = VocabConfig()
     model: ModelConfig = ModelConfig()
@@ -152,15 +187,31 @@ class Config(_Section):
         return hashlib.sha256(yaml.safe_dump(raw, sort_keys=False).encode()).hexdigest()
 
 
+_WORDS = {
+    "int_type": "expected an integer",
+    "bool_type": "expected true or false",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "string_type": "expected a string",
+    "model_type": "expected a section (a mapping of keys)",
+    "dict_type": "expected a section (a mapping of keys)",
+}
+
+
 def _describe(error: dict) -> str:
+    """One line for a pydantic error, in the config's words (no internal class names)."""
     key = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"unknown key '{key}'"
     if kind == "missing":
         return f"missing key '{key}'"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"key '{key}': {message[0].lower()}{message[1:]}, got {error.get('input')!r}"
+    message = _WORDS.get(kind) or error["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:]
+    value = error.get("input")
+    if "got" in message.split() or isinstance(value, dict) or repr(value) in message:
+        return f"key '{key}': {message}"
+    return f"key '{key}': {message}, got {value!r}"
 
 
 def validate(raw: Any, source: str = "config") -> Config:
@@ -174,39 +225,53 @@ def validate(raw: Any, source: str = "config") -> Config:
         raise SeqlabError(f"{source}: {_describe(exc.errors()[0])}") from None
 
 
-def apply_override(raw: dict, assignment: str) -> None:
-    """Apply one `dotted.key=value` override to a raw config mapping (the value is YAML)."""
+def apply_override(raw: dict, assignment: str, base: Path | None = None) -> None:
+    """Apply one ``dotted.key=value`` override to a raw config mapping (the value is YAML).
+
+    A relative path given to a path key (``data.train``, ...) resolves against ``base``
+    (default: the current directory), where the user typed it.
+    """
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
-        raise SeqlabError(f"--set {assignment!r}: expected KEY=VALUE, e.g. model.lstm.units=64")
+        raise SeqlabError(f"override {assignment!r}: expected KEY=VALUE, e.g. "
+                          "model.lstm.units=64")
     parts = key.strip().split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             prefix = ".".join(parts[: depth + 1])
-            raise SeqlabError(f"--set {assignment!r}: '{prefix}' is a value, not a section")
+            raise SeqlabError(f"override {assignment!r}: '{prefix}' is a value, not a section")
         node = child
     try:
-        node[parts[-1]] = yaml.safe_load(text) if text.strip() else None
+        value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
-        raise SeqlabError(f"--set {assignment!r}: the value is not valid YAML") from None
+        raise SeqlabError(f"override {assignment!r}: the value is not valid YAML") from None
+    if tuple(parts) in _PATH_KEYS and isinstance(value, str) and value:
+        value = _resolved(value, base or Path.cwd())
+    node[parts[-1]] = value
 
 
 _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "vectors"))
+
+
+def _resolved(value: str, base: Path) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:
     for section, key in _PATH_KEYS:
         node = raw.get(section)
         value = node.get(key) if isinstance(node, dict) else None
-        if isinstance(value, str) and value and not Path(value).is_absolute():
-            node[key] = str((base / value).resolve())
+        if isinstance(value, str) and value:
+            node[key] = _resolved(value, base)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None,
                 check_files: bool = True) -> Config:
-    """Read, override, resolve and validate a YAML config file."""
+    """Read, resolve, override and validate a YAML config file: paths in the file against its
+    folder, paths in ``overrides`` against the current directory."""
     path = Path(path)
     if not path.is_file():
         raise SeqlabError(f"{path}: config file not found")
@@ -224,9 +289,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None,
     if not isinstance(raw, dict):
         raise SeqlabError(f"{path}: expected a mapping of sections (data, model, ...), "
                           f"found {type(raw).__name__}")
+    _resolve_paths(raw, path.resolve().parent)
     for assignment in overrides or []:
         apply_override(raw, assignment)
-    _resolve_paths(raw, path.resolve().parent)
     config = validate(raw, str(path))
     if check_files:
         for section, key in _PATH_KEYS:

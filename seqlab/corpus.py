@@ -8,10 +8,11 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from .data import _FIELD, check_format, guess_format, iter_lines, read_corpus
-from .errors import SeqlabError
-from .schemes import convert as convert_tags
-from .schemes import (
+from seqlab.errors import SeqlabError
+from seqlab.formats import Reading, guess_corpus_format, read_corpus, read_records
+from seqlab.formats.columns import resolve_column, write_columns
+from seqlab.schemes import convert as convert_tags
+from seqlab.schemes import (
     detect_scheme,
     expected_tags,
     get_chunks,
@@ -26,19 +27,22 @@ MAX_LINES = 5
 PERCENTILES = (50, 90, 95, 99)
 
 
-def _label_args(fmt: str, label_column, label_field) -> tuple[int, str]:
-    """Accept ``label_column`` as a number or, for CoNLL-U, a field name (``xpos``)."""
+def corpus_reading(path, format=None, token_column=0, label_column=-1,
+                   label_field="upos", encoding="utf-8") -> Reading:
+    """The :class:`Reading` of a corpus file; ``label_column`` may be a number or, for CoNLL-U,
+    a field name (``xpos``), as ``data stats`` takes it."""
+    fmt = format or guess_corpus_format(path)
     if isinstance(label_column, str):
         text = label_column.strip()
         if text.lstrip("-").isdigit():
-            return int(text), label_field
-        if fmt == "conllu":
-            return -1, text
-        raise SeqlabError(
-            f"label column {label_column!r} must be a number for column files "
-            "(names like upos or xpos are for CoNLL-U)"
-        )
-    return label_column, label_field
+            label_column = int(text)
+        elif fmt == "conllu":
+            label_column, label_field = -1, text
+        else:
+            raise SeqlabError(f"label column {label_column!r} must be a number for column "
+                              "files (names like upos or xpos are for CoNLL-U)",
+                              argument="label_column")
+    return Reading(fmt, token_column, label_column, label_field, encoding)
 
 
 def _percentile(sorted_values: list[int], q: float) -> int:
@@ -49,13 +53,12 @@ def _percentile(sorted_values: list[int], q: float) -> int:
     return sorted_values[int(rank) - 1]
 
 
-def file_stats(path, format=None, token_column=0, label_column=-1, label_field="upos") -> dict:
+def file_stats(path, reading: Reading) -> dict:
     """Statistics of one labelled corpus file (see :func:`corpus_stats`), plus its vocabulary
     under the private key ``_vocab`` (a Counter of tokens)."""
     p = os.fspath(path)
-    fmt = check_format(format) or guess_format(p)
-    column, field = _label_args(fmt, label_column, label_field)
-    sentences = read_corpus(p, fmt, token_column, column, field)
+    fmt = reading.format or guess_corpus_format(p)
+    sentences = read_corpus(p, reading.updated(format=fmt))
     labels = [s.labels or [] for s in sentences]
     lengths = sorted(len(s) for s in sentences)
     vocab: Counter = Counter()
@@ -114,7 +117,8 @@ def file_stats(path, format=None, token_column=0, label_column=-1, label_field="
 
 
 def corpus_stats(
-    paths: Sequence[str], format=None, token_column=0, label_column=-1, label_field="upos"
+    paths: Sequence[str], format=None, token_column=0, label_column=-1, label_field="upos",
+    encoding="utf-8",
 ) -> dict:
     """Statistics of one or more labelled corpus files (``seqlab data stats``).
 
@@ -132,7 +136,8 @@ def corpus_stats(
         paths = [paths]
     if not paths:
         raise SeqlabError("expected at least one corpus file")
-    files = [file_stats(p, format, token_column, label_column, label_field) for p in paths]
+    files = [file_stats(p, corpus_reading(p, format, token_column, label_column, label_field,
+                                          encoding)) for p in paths]
     first = files[0]
     first_vocab = first["_vocab"]
     first_lower = {w.lower() for w in first_vocab}
@@ -257,13 +262,15 @@ def convert_file(
     token_column=0,
     label_column=-1,
     *,
+    encoding: str = "utf-8",
     force: bool = False,
 ) -> int:
     """Rewrite a column file's labels in another tag scheme (``seqlab data convert``).
 
     Only the label field changes: other columns, the separators between them, blank lines,
-    -DOCSTART- lines and line endings are kept. Invalid sequences are repaired by the conlleval
-    rule. ``source`` None detects the file's scheme. ``dst`` ending in .gz is gzipped.
+    -DOCSTART- lines and line endings are kept (the file is written in UTF-8). Invalid
+    sequences are repaired by the conlleval rule. ``source`` None detects the file's scheme.
+    ``dst`` ending in .gz is gzipped.
 
     Returns the number of sentences written. SeqlabError when ``dst`` is ``src``, when ``dst``
     exists and ``force`` is False, for CoNLL-U input, for plain labels, or for a label that does
@@ -274,61 +281,44 @@ def convert_file(
         target = normalize_scheme(target)
         source = normalize_scheme(source) if source is not None else None
     except ValueError as exc:
-        raise SeqlabError(str(exc)) from None
+        raise SeqlabError(str(exc), argument="scheme") from None
     if target == "plain":
-        raise SeqlabError("cannot convert to plain: expected --to iob1, iob2, iobes or bilou")
+        raise SeqlabError("cannot convert to plain: expected iob1, iob2, iobes or bilou",
+                          argument="scheme")
     if not os.path.exists(src):
         raise SeqlabError(f"{src}: no such file")
     if _same_file(src, dst):
         raise SeqlabError(f"{dst}: is the input file; expected another output file")
     if os.path.exists(dst) and not force:
-        raise SeqlabError(f"{dst}: already exists; use --force to overwrite it")
-    try:
-        fmt = guess_format(src)
-    except SeqlabError:
-        fmt = "conll"
-    if fmt == "conllu":
+        raise SeqlabError(f"{dst}: already exists",
+                          argument="force")
+    if guess_corpus_format(src) == "conllu":
         raise SeqlabError(f"{src}: conversion works on column files, not CoNLL-U")
 
-    sentences = read_corpus(src, "conll", token_column, label_column)
+    reading = Reading("conll", token_column, label_column, encoding=encoding)
+    records = list(read_records(src, reading))
+    sentences = [r for r in records if r.kind == "sentence"]
+    if not sentences:
+        raise SeqlabError(f"{src}: empty file: expected sentences of 'token ... label' lines")
     if source is None:
         source = detect_scheme(s.labels for s in sentences)
     if source == "plain":
-        raise SeqlabError(
-            f"{src}: the labels have no B-/I-/E-/S- prefixes (plain token classes); "
-            "nothing to convert"
-        )
-    new_labels: dict[int, str] = {}
+        raise SeqlabError(f"{src}: the labels have no B-/I-/E-/S- prefixes (plain token "
+                          "classes); nothing to convert")
     for s in sentences:
         for i, tag in enumerate(s.labels):
             if not tag_fits(tag, source):
-                raise SeqlabError(
-                    f"{src}:{s.line_of(i)}: label {tag!r} does not fit the {source} scheme; "
-                    f"expected {expected_tags(source)}"
-                )
-        for i, tag in enumerate(convert_tags(s.labels, target, source)):
-            if tag != s.labels[i]:
-                new_labels[s.line_of(i)] = tag
-    ncols = len(sentences[0].columns[0])
-    label_index = int(label_column) + ncols if int(label_column) < 0 else int(label_column)
-
+                raise SeqlabError(f"{src}:{s.line_of(i)}: label {tag!r} does not fit the "
+                                  f"{source} scheme; expected {expected_tags(source)}")
+        s.tags = convert_tags(s.labels, target, source)
+    index = resolve_column(src, sentences[0].line, label_column, len(sentences[0].rows[0]),
+                           "label")
     opener = gzip.open if dst.endswith(".gz") else open
     try:
         out = opener(dst, "wt", encoding="utf-8", newline="")
     except OSError as exc:
         raise SeqlabError(f"{dst}: cannot write: {exc.strerror or exc}") from None
     with out:
-        for lineno, line in iter_lines(src):
-            tag = new_labels.get(lineno)
-            if tag is not None:
-                line = _replace_field(line, label_index, tag)
-            out.write(line)
+        for record in records:
+            write_columns(out, record, replace=index)
     return len(sentences)
-
-
-def _replace_field(line: str, index: int, value: str) -> str:
-    """The line with its field ``index`` (0-based, fields separated by runs of whitespace, as the
-    reader splits them) replaced, keeping every separator and the line ending."""
-    body = line.rstrip()
-    field = list(_FIELD.finditer(body))[index]
-    return body[: field.start()] + value + body[field.end() :] + line[len(body) :]

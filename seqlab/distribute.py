@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from seqlab.compat import fix_multi_worker_logs
 from seqlab.errors import SeqlabError
 
 CPU_DEVICES_VARIABLE = "SEQLAB_CPU_DEVICES"
@@ -156,40 +157,9 @@ def setup(name: str) -> Placement:
         if strategy is None:
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
             _STRATEGIES[name] = strategy
-            _fix_keras_multi_worker_logs()
+            fix_multi_worker_logs()
         task = spec["task"]
         workers = sum(len(v) for k, v in spec["cluster"].items() if k in ("chief", "worker"))
         return Placement(strategy, name, strategy.num_replicas_in_sync, workers,
                          f"{task['type']}:{task.get('index', 0)}", is_chief_from_env())
     raise SeqlabError(f"key 'distribution.strategy': unknown strategy {name!r}")
-
-
-def _fix_keras_multi_worker_logs() -> None:
-    """Make Keras' `fit` work under `MultiWorkerMirroredStrategy`.
-
-    Keras 3.15 averages each step's logs over the workers with
-    ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar such as the loss
-    ("Invalid reduction dimension 0 for input with 0 dimensions"). Logs are scalars: average
-    them over the replicas only (``axis=None``). Other reductions go to Keras unchanged.
-    """
-    try:
-        from keras.src.backend.tensorflow import trainer
-    except ImportError:  # pragma: no cover - another Keras layout
-        return
-    original = getattr(trainer, "reduce_per_replica", None)
-    multi_worker = getattr(trainer, "_collective_all_reduce_multi_worker", None)
-    if original is None or multi_worker is None or getattr(original, "_seqlab", False):
-        return
-    import keras
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and multi_worker(strategy):
-            def mean(value):
-                axis = 0 if getattr(value, "shape", None) is not None and \
-                    len(value.shape) > 0 else None
-                return strategy.reduce("MEAN", value, axis=axis)
-            return keras.tree.map_structure(mean, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica._seqlab = True
-    trainer.reduce_per_replica = reduce_per_replica

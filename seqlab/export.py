@@ -30,24 +30,24 @@ import numpy as np
 from seqlab.errors import SeqlabError
 
 FORMATS = ("saved_model",)
-_PREFIX_CODES = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
+_ROLE_CODES = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
 
 
 def _label_parts(labels: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per label: its prefix code (O=0, B=1, I=2, E=3, S=4; BILOU's L=E and U=S) and type id
-    (-1 for O), read as conlleval reads tags (:func:`seqlab.schemes.split_tag`), and the types."""
-    from seqlab.schemes import split_tag
+    """Per label: its role code (O=0, B=1, I=2, E=3, S=4; BILOU's L=E and U=S, by
+    :func:`seqlab.schemes.chunk_role`) and type id (-1 for O), and the types."""
+    from seqlab.schemes import chunk_role, parse_tag
 
     types: list[str] = []
     prefixes, kinds = [], []
     for label in labels:
-        prefix, kind = split_tag(label)
-        if prefix not in _PREFIX_CODES or (prefix == "O") != (kind == ""):
+        if parse_tag(label)[0] == "":
             raise SeqlabError(f"label {label!r} is not a chunk tag (O, or B-/I-/E-/S-/L-/U- and "
                               "a type): cannot convert between tag schemes")
+        role, kind = chunk_role(label)
         if kind and kind not in types:
             types.append(kind)
-        prefixes.append(_PREFIX_CODES[prefix])
+        prefixes.append(_ROLE_CODES[role])
         kinds.append(types.index(kind) if kind else -1)
     return np.array(prefixes, np.int32), np.array(kinds, np.int32), types
 
@@ -101,20 +101,19 @@ def convert_ids(ids, lengths, labels: list[str], target: str):
     return tf.where(valid, tf.where(inside, chunk_tag, "O"), "")
 
 
-def _serving_module(model):
-    """A `tf.Module` holding the model's variables, the lookup tables and the tag functions."""
+def _serving_module(tagger):
+    """A `tf.Module` holding the model's variables, the lookup tables and the tag functions;
+    the network and its decoding are the tagger's own forward step."""
     import tensorflow as tf
-    from keras import ops
 
-    embedding = model.get_layer("word_embedding")
-    vocabulary = list(embedding.vocabulary or [])
-    lowercase, digits = bool(embedding.lowercase), bool(embedding.normalize_digits)
-    layers = {layer.name: layer for layer in model.layers}
-    char_layer = layers.get("char_embedding")
-    tags = model.get_layer("tags")
-    labels = list(tags.labels)
-    crf = layers.get("crf")
-    convert = tags.scheme != tags.source_scheme
+    parts, model = tagger.parts, tagger.model
+    vocabulary = list(parts.vocab.tokens)
+    lowercase, digits = bool(parts.vocab.lowercase), bool(parts.vocab.normalize_digits)
+    char_layer = parts.char_embedding
+    tags = parts.tags
+    labels = list(parts.labels)
+    forward = tagger.forward_step(probs=False)
+    convert = parts.scheme != parts.source_scheme
     if convert:
         _label_parts(labels)  # fail now, not while tracing
 
@@ -127,12 +126,11 @@ def _serving_module(model):
     module = tf.Module(name="seqlab_tagger")
     module.model_variables = list(model.variables)  # what the traced graph reads
     module.word_table = table(vocabulary, 1)
-    module.char_table = table(list(char_layer.vocabulary), 1) if char_layer is not None \
-        else None
+    module.char_table = table(list(parts.chars.chars), 1) if char_layer is not None else None
     module.label_names = tf.constant(labels)
     module.labels = tf.Variable(labels, trainable=False, name="labels")
     module.scheme = tf.Variable(tags.source_scheme, trainable=False, name="scheme")
-    width = int(char_layer.max_length) if char_layer is not None else 0
+    width = int(parts.chars.max_length) if char_layer is not None else 0
 
     def char_ids(flat):
         """(tokens,) strings → (tokens, width) char ids, as CharVocabulary.encode."""
@@ -163,11 +161,7 @@ def _serving_module(model):
             chars = tokens.with_flat_values(char_ids(flat)).to_tensor(
                 0, shape=tf.stack([rows, time, width]))
             inputs = {"words": words, "chars": chars}
-        output = model(inputs, training=False)
-        if crf is not None:
-            best = crf.decode(output, ops.not_equal(words, 0))
-        else:
-            best = ops.argmax(output, axis=-1)
+        best, _ = forward(inputs)
         best = tf.cast(best, tf.int32)
         if convert:
             strings = convert_ids(best, lengths, labels, tags.source_scheme)
@@ -197,7 +191,7 @@ def export_saved_model(model_path: str | Path, out: str | Path, force: bool = Fa
     """
     import keras
 
-    from seqlab.predict import load_model
+    from seqlab.tagger import Tagger
 
     if keras.backend.backend() != "tensorflow":
         raise SeqlabError(f"export to a SavedModel needs the TensorFlow backend (KERAS_BACKEND="
@@ -205,14 +199,14 @@ def export_saved_model(model_path: str | Path, out: str | Path, force: bool = Fa
     out = Path(out)
     if out.exists():
         if not force:
-            raise SeqlabError(f"{out}: already exists (use --force to replace it)")
+            raise SeqlabError(f"{out}: already exists", argument="force")
         if not out.is_dir() or not (out / "saved_model.pb").is_file():
-            raise SeqlabError(f"{out}: --force only replaces a SavedModel directory (with a "
-                              "saved_model.pb), and this is not one")
-    model = load_model(model_path)
+            raise SeqlabError(f"{out}: only a SavedModel directory (with a saved_model.pb) is "
+                              "replaced, and this is not one")
+    tagger = Tagger.load(model_path)
     import tensorflow as tf
 
-    module = _serving_module(model)
+    module = _serving_module(tagger)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -223,7 +217,7 @@ def export_saved_model(model_path: str | Path, out: str | Path, force: bool = Fa
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    tags = model.get_layer("tags")
-    return {"path": str(out), "labels": list(tags.labels), "scheme": tags.source_scheme,
-            "trained_scheme": tags.scheme, "crf": "crf" in {x.name for x in model.layers},
-            "chars": "char_embedding" in {x.name for x in model.layers}}
+    parts = tagger.parts
+    return {"path": str(out), "labels": list(parts.labels), "scheme": parts.source_scheme,
+            "trained_scheme": parts.scheme, "crf": parts.crf is not None,
+            "chars": parts.chars is not None}

@@ -26,29 +26,25 @@ of str, int and float, ready for ``json.dumps``.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
-from seqlab.schemes import get_chunks, split_tag
+from seqlab.schemes import get_chunks, is_chunk_task, split_tag
 
 __all__ = [
     "compare",
     "confusion_matrix",
     "conlleval_text",
     "evaluate",
-    "is_chunk_task",
     "read_predictions",
     "sentence_chunk_errors",
 ]
 
 Tags = Sequence[Sequence[str]]
 
-_CHUNK_LABEL = re.compile(r"^[BIESLU]-.")
-DOCSTART = "-DOCSTART-"
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,19 +71,6 @@ def _check_lengths(gold: Tags, pred: Tags, what: str = "predicted") -> None:
                 f"sentence {i}: gold has {len(g)} tags but {what} has {len(p)}; "
                 "every sentence needs one predicted tag per gold tag"
             )
-
-
-def is_chunk_task(gold: Tags, pred: Tags = ()) -> bool:
-    """True when the labels are chunk tags (B-/I-/E-/S-/L-/U- prefixes, or O).
-
-    Every gold label must be ``O`` or carry a chunk prefix, and at least one label (gold or
-    predicted) must carry one. Part-of-speech tags such as ``NN`` or ``-LRB-`` do not.
-    """
-    gold_labels = {t for sent in gold for t in sent}
-    pred_labels = {t for sent in pred for t in sent}
-    if any(t != "O" and not _CHUNK_LABEL.match(t) for t in gold_labels):
-        return False
-    return any(_CHUNK_LABEL.match(t) for t in gold_labels | pred_labels)
 
 
 def _sentence_chunk_counts(gold: Tags, pred: Tags) -> np.ndarray:
@@ -218,66 +201,36 @@ def _evaluate_tags(gold: Tags, pred: Tags, tokens: int, correct_tokens: int,
 
 
 def read_predictions(
-    path: str | os.PathLike, *, keep_docstart: bool = False
+    path: str | os.PathLike, *, keep_docstart: bool = False, encoding: str = "utf-8"
 ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
-    """Read a file in conlleval's input format.
+    """Read a file in conlleval's input format (what ``seqlab predict -i conll`` writes).
 
-    One token per line, columns separated by whitespace, the last two columns the gold and the
-    predicted tag; blank lines separate sentences. ``-DOCSTART-`` lines end a sentence and are
-    skipped (conlleval itself counts such a line as an ``O``/``O`` token; pass
-    ``keep_docstart=True`` to get each one back as a one-token sentence and so reproduce
-    conlleval's token count and accuracy on files that have them).
+    One token per line, columns separated by spaces or tabs, the last two columns the gold and
+    the predicted tag; blank lines separate sentences; every token line has as many columns as
+    the first. It is read by the column-file reader, so tokens keep non-breaking spaces.
+    ``-DOCSTART-`` lines end a sentence and are skipped (conlleval itself counts such a line as
+    an ``O``/``O`` token; pass ``keep_docstart=True`` to get each one back as a one-token
+    sentence and so reproduce conlleval's token count and accuracy on files that have them).
 
     Returns:
         (tokens, gold, pred): three lists with one list of strings per sentence.
-
-    Raises:
-        SeqlabError: the file cannot be read, or a line has fewer than 3 columns
-            (``"FILE:LINE: expected at least 3 columns ..."``).
     """
+    from seqlab.formats import Reading, read_records
+
     tokens: list[list[str]] = []
     gold: list[list[str]] = []
     pred: list[list[str]] = []
-    sent_t: list[str] = []
-    sent_g: list[str] = []
-    sent_p: list[str] = []
-
-    def flush() -> None:
-        if sent_t:
-            tokens.append(list(sent_t))
-            gold.append(list(sent_g))
-            pred.append(list(sent_p))
-            sent_t.clear()
-            sent_g.clear()
-            sent_p.clear()
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                fields = line.split()
-                if not fields:
-                    flush()
-                    continue
-                if fields[0] == DOCSTART:
-                    flush()
-                    if keep_docstart and len(fields) >= 3:
-                        tokens.append([fields[0]])
-                        gold.append([fields[-2]])
-                        pred.append([fields[-1]])
-                    continue
-                if len(fields) < 3:
-                    raise SeqlabError(
-                        f"{path}:{lineno}: expected at least 3 columns (token ... gold predicted), "
-                        f"got {len(fields)}: {line.rstrip()!r}"
-                    )
-                sent_t.append(fields[0])
-                sent_g.append(fields[-2])
-                sent_p.append(fields[-1])
-    except UnicodeDecodeError as e:
-        raise SeqlabError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise SeqlabError(f"{path}: cannot read: {e.strerror or e}") from None
-    flush()
+    reading = Reading(format="conll", token_column=0, label_column=-2, encoding=encoding)
+    for record in read_records(path, reading, tag_column=-1):
+        if record.kind == "sentence":
+            tokens.append(record.tokens)
+            gold.append(record.labels)
+            pred.append(record.tags)
+        elif record.kind == "docstart" and keep_docstart and len(record.rows[0]) >= 3:
+            fields = record.rows[0]
+            tokens.append([fields[0]])
+            gold.append([fields[-2]])
+            pred.append([fields[-1]])
     return tokens, gold, pred
 
 

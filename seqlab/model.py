@@ -1,27 +1,35 @@
-"""Build the tagger network from the config: embedding → BiLSTM → SeqSelfAttention → tags."""
+"""The tagger network: :func:`build_model` makes it from the config, :class:`ModelParts` is the
+one place that knows its parts by name.
+
+embedding → [char encoder] → BiLSTM → SeqSelfAttention → tag projection → [CRF].
+"""
 
 from __future__ import annotations
 
 import keras
 
 from seqlab.config import CharsConfig, ModelConfig
+from seqlab.errors import SeqlabError
 from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.chars import PerToken
 from seqlab.layers.crf import CRF
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding
 from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary
 
+# The names of the parts: nothing outside this module looks a layer up by name.
+WORDS, CHARS = "words", "chars"                   # the inputs
+WORD_EMBEDDING, CHAR_EMBEDDING = "word_embedding", "char_embedding"
+ATTENTION, TAGS, CRF_LAYER = "attention", "tags", "crf"
+
 
 def char_features(config: CharsConfig, chars: CharVocabulary):
     """The char encoder: (batch, time, max_length) char ids -> (batch, time, features)."""
-    inputs = keras.Input(shape=(None, chars.max_length), dtype="int32", name="chars")
-    cnn = config.encoder == "cnn"
+    inputs = keras.Input(shape=(None, chars.max_length), dtype="int32", name=CHARS)
     x = CharEmbedding(len(chars), config.dim, vocabulary=chars.chars,
-                      max_length=chars.max_length, mask_zero=True,
-                      name="char_embedding")(inputs)
+                      max_length=chars.max_length, mask_zero=True, name=CHAR_EMBEDDING)(inputs)
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="char_dropout")(x)
-    if cnn:
+    if config.encoder == "cnn":
         conv = keras.Sequential([
             keras.layers.Conv1D(config.filters, config.kernel_size, padding="same",
                                 activation="tanh"),
@@ -36,17 +44,19 @@ def char_features(config: CharsConfig, chars: CharVocabulary):
 
 def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
                 scheme: str = "plain", source_scheme: str | None = None,
-                chars: CharVocabulary | None = None) -> keras.Model:
+                chars: CharVocabulary | None = None, reading: dict | None = None
+                ) -> keras.Model:
     """A functional Keras model from word ids (batch, time) to tag probabilities, or, with
-    `output: crf`, to emission scores that the layer named "crf" decodes.
+    `output: crf`, to emission scores that the CRF layer decodes.
 
     Padding (id 0) is masked from the embedding onwards: the BiLSTM skips it, attention gives
-    it no weight, and the loss and metrics ignore it.
+    it no weight, and the loss and metrics ignore it. ``reading`` (how the training files
+    were read) is stored with the tag set, for prediction and evaluation.
     """
-    words = keras.Input(shape=(None,), dtype="int32", name="words")
+    words = keras.Input(shape=(None,), dtype="int32", name=WORDS)
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
                       lowercase=vocab.lowercase, normalize_digits=vocab.normalize_digits,
-                      trainable=config.embedding.trainable, name="word_embedding")(words)
+                      trainable=config.embedding.trainable, name=WORD_EMBEDDING)(words)
     if config.embedding.word_dropout:
         x = keras.layers.Dropout(config.embedding.word_dropout, noise_shape=(None, None, 1),
                                  name="word_dropout")(x)
@@ -69,7 +79,7 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
             history_only=att.history_only, attention_activation=att.activation,
             attention_regularizer_weight=att.regularizer_weight,
             use_additive_bias=att.use_additive_bias, use_attention_bias=att.use_attention_bias,
-            name="attention")(x)
+            name=ATTENTION)(x)
         if att.residual == "concat":
             x = keras.layers.Concatenate(name="residual")([x, attended])
         elif att.residual == "add":
@@ -80,10 +90,78 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         x = keras.layers.Dropout(config.dropout, name="output_dropout")(x)
     crf = config.output == "crf"
     outputs = TagProjection(labels.labels, scheme=scheme, source_scheme=source_scheme,
-                            activation=None if crf else "softmax", dtype="float32",
-                            name="tags")(x)
+                            reading=reading, activation=None if crf else "softmax",
+                            dtype="float32", name=TAGS)(x)
     if crf:  # the projection gives emission scores; the CRF scores tag transitions on top
-        outputs = CRF(labels=labels.labels, scheme=scheme, name="crf")(outputs)
+        outputs = CRF(labels=labels.labels, scheme=scheme, name=CRF_LAYER)(outputs)
     if len(inputs) == 1:
         return keras.Model(words, outputs, name="seqlab_tagger")
     return keras.Model({i.name: i for i in inputs}, outputs, name="seqlab_tagger")
+
+
+class ModelParts:
+    """A view of a tagger model by its parts: what the rest of seqlab asks of a model.
+
+    Attributes:
+        model: the Keras model.
+        word_embedding, char_embedding: the embedding layers (char_embedding None without a
+            char encoder).
+        attention: the attention layer, or None.
+        tags: the tag projection (labels, schemes, reading settings).
+        crf: the CRF output layer, or None for softmax output.
+        vocab, chars: the word and char vocabularies (chars None without a char encoder).
+        labels: tag names in id order; scheme: the one the model was trained in;
+        source_scheme: the training files' (tags are written back in it).
+        reading: how the training files were read (a :class:`seqlab.formats.Reading`).
+
+    Raises SeqlabError when the model is not a seqlab tagger.
+    """
+
+    def __init__(self, model, where: str = "model") -> None:
+        layers = {layer.name: layer for layer in model.layers}
+        if WORD_EMBEDDING not in layers or TAGS not in layers:
+            raise SeqlabError(f"{where}: a Keras model, but not a seqlab tagger (no "
+                              f"'{WORD_EMBEDDING}' and '{TAGS}' layers)")
+        self.model = model
+        self.word_embedding = layers[WORD_EMBEDDING]
+        self.char_embedding = layers.get(CHAR_EMBEDDING)
+        self.attention = layers.get(ATTENTION)
+        self.tags = layers[TAGS]
+        self.crf = layers.get(CRF_LAYER)
+        emb = self.word_embedding
+        self.vocab = Vocabulary(emb.vocabulary, emb.lowercase, emb.normalize_digits)
+        self.chars = None
+        if self.char_embedding is not None:
+            self.chars = CharVocabulary(self.char_embedding.vocabulary,
+                                        self.char_embedding.max_length)
+        self.labels: list[str] = list(self.tags.labels)
+        self.scheme: str = self.tags.scheme
+        self.source_scheme: str = self.tags.source_scheme
+
+    @property
+    def reading(self):
+        from seqlab.formats import Reading
+
+        return Reading.from_dict(getattr(self.tags, "reading", None))
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the tags are chunk tags (scored and shown as spans)."""
+        return self.source_scheme != "plain"
+
+    @property
+    def global_attention(self) -> bool:
+        """Whether the model attends over whole sentences (T**2 per sentence)."""
+        return self.attention is not None and self.attention.attention_width is None
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (WORDS, CHARS) if self.chars is not None else (WORDS,)
+
+    def set_word_vectors(self, matrix) -> None:
+        """Start the word embedding from a matrix of pretrained vectors (vocabulary order)."""
+        self.word_embedding.set_weights([matrix])
+
+    def features_model(self):
+        """A model from the inputs to the attention layer's input (for looking at attention)."""
+        return keras.Model(self.model.input, self.attention.input)

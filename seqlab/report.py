@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from seqlab.errors import SeqlabError
-from seqlab.metrics import is_chunk_task, sentence_chunk_errors
-from seqlab.schemes import get_chunks
+from seqlab.metrics import sentence_chunk_errors
+from seqlab.schemes import get_chunks, is_chunk_task
 
 __all__ = ["render_comparison", "render_confusion", "render_result", "write_errors"]
 

@@ -1,4 +1,5 @@
-"""Tag schemes (IOB1, IOB2, IOBES, BILOU, plain) and chunk extraction by the conlleval rules."""
+"""Tag schemes (IOB1, IOB2, IOBES, BILOU, plain), chunk extraction by the conlleval rules, and
+the one tag parser every other module uses."""
 
 from __future__ import annotations
 
@@ -6,14 +7,35 @@ from collections.abc import Iterable, Sequence
 
 # conlleval knows B, I, E, S and O; BILOU's L and U close chunks exactly as E and S do.
 _ALIASES = {"L": "E", "U": "S"}
+_CHUNK_PREFIXES = frozenset("BIESLU")
 
 
 def split_tag(tag: str) -> tuple[str, str]:
-    """Split a tag into (prefix, type) as conlleval does: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', '').
-    """
+    """Split a tag at its first '-' as conlleval does: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', ''),
+    'NN' -> ('NN', ''). The raw split; :func:`parse_tag` says whether it is a chunk tag."""
     prefix, sep, kind = tag.partition("-")
     if not sep:
         return tag, ""
+    return prefix, kind
+
+
+def parse_tag(tag: str) -> tuple[str, str]:
+    """A tag as a chunk tag: 'B-PER' -> ('B', 'PER'), 'L-PER' -> ('L', 'PER'), 'O' -> ('O', ''),
+    and any label that is not a chunk tag ('NN', 'B-', 'X-PER') -> ('', tag)."""
+    if tag == "O":
+        return "O", ""
+    prefix, kind = split_tag(tag)
+    if kind and len(prefix) == 1 and prefix in _CHUNK_PREFIXES:
+        return prefix, kind
+    return "", tag
+
+
+def chunk_role(tag: str) -> tuple[str, str]:
+    """What a tag does to chunks, in IOBES letters: ('B'|'I'|'E'|'S', type), or ('O', '') for
+    O and for labels that are not chunk tags (BILOU's L and U read as E and S)."""
+    prefix, kind = parse_tag(tag)
+    if prefix in ("", "O"):
+        return "O", ""
     return _ALIASES.get(prefix, prefix), kind
 
 
@@ -43,6 +65,7 @@ def get_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     prev_tag, prev_type, start = "O", "", None
     for i, raw in enumerate(list(tags) + ["O"]):
         tag, kind = split_tag(raw)
+        tag = _ALIASES.get(tag, tag)
         if start is not None and _chunk_end(prev_tag, tag, prev_type, kind):
             chunks.append((prev_type, start, i))
             start = None
@@ -80,7 +103,6 @@ _ALLOWED = {
     "iobes": frozenset("BIES"),
     "bilou": frozenset("BILU"),
 }
-_CHUNK_PREFIXES = frozenset("BIESLU")
 _EXPECTED = {
     "iob1": "O, or B- or I- followed by a type",
     "iob2": "O, or B- or I- followed by a type",
@@ -101,23 +123,18 @@ def normalize_scheme(name: str) -> str:
     raise ValueError(f"unknown tag scheme {name!r}{hint}; expected one of {', '.join(SCHEMES)}")
 
 
-def parse_tag(tag: str) -> tuple[str, str]:
-    """Split a tag by its raw prefix: 'B-PER' -> ('B', 'PER'), 'L-PER' -> ('L', 'PER'),
-    'O' -> ('O', ''), and any label that is not a chunk tag ('NN', 'B-', 'X-PER') -> ('', tag).
+def is_chunk_task(gold: Iterable[Sequence[str]], pred: Iterable[Sequence[str]] = ()) -> bool:
+    """Whether tags are scored as chunks (conlleval F1) or as plain labels (accuracy).
+
+    The one test training, evaluation and prediction share: chunks when the gold tags'
+    scheme (:func:`detect_scheme`) is a chunk scheme; when gold holds nothing but ``O``, when
+    some predicted tag is a chunk tag.
     """
-    if tag == "O":
-        return "O", ""
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in _CHUNK_PREFIXES:
-        return tag[0], tag[2:]
-    return "", tag
-
-
-def is_chunk_scheme(labels: Iterable[str]) -> bool:
-    """True if some label carries a chunk prefix (B-, I-, E-, S-, L-, U- followed by a type).
-
-    Labels without such prefixes (POS tags, dependency relations) are plain token classes.
-    """
-    return any(parse_tag(label)[0] not in ("", "O") for label in labels)
+    gold = list(gold)
+    evidence = scheme_evidence(gold)
+    if evidence["chunk"] or evidence["plain"]:
+        return detect_scheme(gold) != "plain"
+    return any(parse_tag(tag)[0] not in ("", "O") for tags in pred for tag in tags)
 
 
 def tag_fits(tag: str, scheme: str) -> bool:
@@ -275,7 +292,7 @@ def convert(tags: Sequence[str], target: str, source: str | None = None) -> list
     source = normalize_scheme(source) if source is not None else None
     tags = list(tags)
     if target == "plain":
-        if source not in (None, "plain") or is_chunk_scheme(tags):
+        if source not in (None, "plain") or any(parse_tag(t)[0] not in ("", "O") for t in tags):
             raise ValueError("chunk tags cannot be converted to plain labels")
         return tags
     if source == "plain":

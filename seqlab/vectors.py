@@ -8,13 +8,13 @@ transparently. Nothing is downloaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import _iter_blocks
-from .errors import SeqlabError
+from seqlab.errors import SeqlabError
+from seqlab.formats.lines import read_lines
 
 
 @dataclass
@@ -60,7 +60,24 @@ def _is_number(text: str) -> bool:
 def read_vectors(
     path, *, vocabulary: Iterable[str] | None = None, lower_fallback: bool = True
 ) -> Vectors:
-    """Read a vectors file; see :func:`load_vectors`. Returns a :class:`Vectors` with coverage."""
+    """Read word vectors from a GloVe / word2vec / fastText text file (``.gz`` transparent).
+
+    Args:
+        path: the file; a ``count dim`` header line (word2vec, fastText .vec) is optional.
+        vocabulary: when given, only vectors of these words are kept (file words absent from it
+            are skipped, which saves memory); words are returned in vocabulary order.
+        lower_fallback: a vocabulary word without a vector of its own gets the vector of its
+            lower-cased form (``Paris`` -> ``paris``), or of a file word that lower-cases to the
+            same form.
+
+    Returns:
+        a :class:`Vectors`: the words that have a vector, their float32 matrix, and how much of
+        the vocabulary was covered. Without a vocabulary, every word of the file (first
+        occurrence wins).
+
+    Raises SeqlabError with file:line for malformed lines, inconsistent sizes, a header that does
+    not match the file, an empty file or bytes that are not UTF-8.
+    """
     p = os.fspath(path)
     wanted: set[str] | None = None
     vocab: list[str] | None = None
@@ -76,59 +93,58 @@ def read_vectors(
     by_lower: dict[str, str] = {}  # lower-cased file word -> first file word with that form
     order: list[str] = []
     count = 0
-    for first_line, lines, _ in _iter_blocks(p):
-        for lineno, line in enumerate(lines, first_line):
-            body = line.rstrip()
-            if not body:
+    for lineno, line in read_lines(p):
+        body = line.rstrip()
+        if not body:
+            continue
+        if lineno == 1:
+            head = body.split()
+            if len(head) == 2 and head[0].isdigit() and head[1].isdigit():
+                header_count, dim = int(head[0]), int(head[1])
+                if dim == 0:
+                    raise SeqlabError(f"{p}:1: the header says the vectors have 0 numbers")
                 continue
-            if lineno == 1:
-                head = body.split()
-                if len(head) == 2 and head[0].isdigit() and head[1].isdigit():
-                    header_count, dim = int(head[0]), int(head[1])
-                    if dim == 0:
-                        raise SeqlabError(f"{p}:1: the header says the vectors have 0 numbers")
-                    continue
-            if not dim:
-                dim = len(body.split()) - 1
-                if dim < 1:
-                    raise SeqlabError(f"{p}:{lineno}: expected a word followed by numbers")
-            if body.count(" ") == dim:
-                word, _, rest = body.partition(" ")
-                numbers = None
-            else:
-                fields = body.split()
-                if len(fields) - 1 < dim or (
-                    len(fields) - 1 > dim and _is_number(fields[len(fields) - dim - 1])
-                ):
-                    raise SeqlabError(
-                        f"{p}:{lineno}: expected a word and {dim} numbers like the lines before, "
-                        f"found {len(fields) - 1} numbers"
-                    )
-                word = " ".join(fields[: len(fields) - dim])  # words with spaces (GloVe 840B)
-                numbers = fields[len(fields) - dim :]
-                rest = None
-            count += 1
-            if not word:
-                raise SeqlabError(f"{p}:{lineno}: expected a word before the numbers")
-            keep = wanted is None or word in wanted
-            lower = None
-            if wanted is not None and lower_fallback:
-                lower = word.lower()
-                if lower in lowered and lower not in by_lower:
-                    keep = True
-            if not keep or word in found:
-                continue
-            try:
-                vector = np.array(numbers if numbers is not None else rest.split(" "), np.float32)
-            except ValueError:
-                bad = next(x for x in (numbers or rest.split(" ")) if not _is_number(x))
+        if not dim:
+            dim = len(body.split()) - 1
+            if dim < 1:
+                raise SeqlabError(f"{p}:{lineno}: expected a word followed by numbers")
+        if body.count(" ") == dim:
+            word, _, rest = body.partition(" ")
+            numbers = None
+        else:
+            fields = body.split()
+            if len(fields) - 1 < dim or (
+                len(fields) - 1 > dim and _is_number(fields[len(fields) - dim - 1])
+            ):
                 raise SeqlabError(
-                    f"{p}:{lineno}: expected numbers after the word, found {bad!r}"
-                ) from None
-            found[word] = vector
-            order.append(word)
-            if lower is not None and lower not in by_lower:
-                by_lower[lower] = word
+                    f"{p}:{lineno}: expected a word and {dim} numbers like the lines before, "
+                    f"found {len(fields) - 1} numbers"
+                )
+            word = " ".join(fields[: len(fields) - dim])  # words with spaces (GloVe 840B)
+            numbers = fields[len(fields) - dim :]
+            rest = None
+        count += 1
+        if not word:
+            raise SeqlabError(f"{p}:{lineno}: expected a word before the numbers")
+        keep = wanted is None or word in wanted
+        lower = None
+        if wanted is not None and lower_fallback:
+            lower = word.lower()
+            if lower in lowered and lower not in by_lower:
+                keep = True
+        if not keep or word in found:
+            continue
+        try:
+            vector = np.array(numbers if numbers is not None else rest.split(" "), np.float32)
+        except ValueError:
+            bad = next(x for x in (numbers or rest.split(" ")) if not _is_number(x))
+            raise SeqlabError(
+                f"{p}:{lineno}: expected numbers after the word, found {bad!r}"
+            ) from None
+        found[word] = vector
+        order.append(word)
+        if lower is not None and lower not in by_lower:
+            by_lower[lower] = word
     if count == 0:
         raise SeqlabError(f"{p}: empty file: expected lines of a word followed by its numbers")
     if header_count is not None and header_count != count:
@@ -157,53 +173,3 @@ def read_vectors(
         source.append(hit)
     matrix = np.stack([found[h] for h in source]) if source else np.zeros((0, dim), np.float32)
     return Vectors(words, matrix, dim, count, exact, lowercase, missing, source)
-
-
-def load_vectors(
-    path, *, vocabulary: Iterable[str] | None = None, lower_fallback: bool = True
-) -> tuple[list[str], np.ndarray]:
-    """Load word vectors from a GloVe / word2vec / fastText text file (``.gz`` transparent).
-
-    Args:
-        path: the file; a ``count dim`` header line (word2vec, fastText .vec) is optional.
-        vocabulary: when given, only vectors of these words are kept (file words absent from it
-            are skipped, which saves memory); words are returned in vocabulary order.
-        lower_fallback: a vocabulary word without a vector of its own gets the vector of its
-            lower-cased form (``Paris`` -> ``paris``), or of a file word that lower-cases to the
-            same form.
-
-    Returns:
-        (words, matrix): the words that have a vector and a float32 array of shape
-        (len(words), dim). Without a vocabulary, every word of the file (first occurrence wins).
-
-    Raises SeqlabError with file:line for malformed lines, inconsistent sizes, a header that does
-    not match the file, an empty file or bytes that are not UTF-8.
-    """
-    v = read_vectors(path, vocabulary=vocabulary, lower_fallback=lower_fallback)
-    return v.words, v.matrix
-
-
-def coverage(counts: Mapping[str, int], words: Iterable[str]) -> dict:
-    """How much of a corpus the vectors cover.
-
-    Args:
-        counts: token counts of the corpus (word -> occurrences).
-        words: the words that have a vector.
-
-    Returns:
-        a dict with ``types`` and ``tokens`` (shares covered, 0..1), ``types_total``,
-        ``tokens_total``, ``types_covered`` and ``tokens_covered``.
-    """
-    have = set(words)
-    types_total = len(counts)
-    tokens_total = sum(counts.values())
-    types_covered = sum(1 for w in counts if w in have)
-    tokens_covered = sum(c for w, c in counts.items() if w in have)
-    return {
-        "types": types_covered / types_total if types_total else 1.0,
-        "tokens": tokens_covered / tokens_total if tokens_total else 1.0,
-        "types_total": types_total,
-        "tokens_total": tokens_total,
-        "types_covered": types_covered,
-        "tokens_covered": tokens_covered,
-    }

@@ -1,8 +1,7 @@
-"""Vocabularies, encoding, and the tf.data pipeline that feeds the model.
+"""Vocabularies (words, characters, labels) and encoding.
 
 Encoding happens once per corpus: every sentence becomes a run of integer ids in one flat
-NumPy array (plus row lengths). Each epoch's batches (similar lengths together, shuffled from
-the config's seed) are planned in NumPy; `tf.data` gathers, pads and prefetches them.
+NumPy array (plus row lengths); :mod:`seqlab.batching` cuts those into batches.
 """
 
 from __future__ import annotations
@@ -178,114 +177,6 @@ def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
     return Encoded(words, lengths, label_ids, char_ids)
 
 
-def _boundaries(max_len: int) -> list[int]:
-    bounds, edge = [], 8
-    while edge < max_len:
-        bounds.append(edge)
-        edge = edge + 8 if edge < 64 else edge * 2
-    return bounds
-
-
-def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 pool: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch's batches as (order, starts): batch k holds sentences
-    `order[starts[k]:starts[k + 1]]` (the last batch runs to the end).
-
-    Sentences are cut into pools of `pool` batches; each pool is sorted by length and cut
-    into batches, so sentences of similar length share a batch and little goes to padding.
-    With `shuffle`, the sentences are permuted before pooling and the batches are permuted
-    after, both from `seed` alone, so an epoch's batches depend only on the seed.
-    """
-    n = len(lengths)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    span = batch_size * pool
-    starts = []
-    for first in range(0, n, span):
-        chunk = order[first:first + span]
-        order[first:first + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
-        starts.extend(range(first, first + len(chunk), batch_size))
-    starts = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts[1:], n)[:len(starts)]
-    if shuffle:
-        pick = rng.permutation(len(starts))
-        # Re-lay the sentences batch after batch in the new batch order.
-        order = np.concatenate([order[starts[k]:ends[k]] for k in pick]) if n else order
-        sizes = (ends - starts)[pick]
-        starts = (np.cumsum(sizes) - sizes).astype(np.int64)
-    return order, starts
-
-
-def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
-    """A tf.data pipeline of (words, labels) batches of similar-length sentences, padded per
-    batch with 0.
-
-    The epoch's batches are planned in NumPy (`plan_batches`); tf.data then gathers and pads
-    each whole batch in one vectorised step. With `shuffle`, the order is fixed by `seed`.
-    """
-    import tensorflow as tf
-
-    order, starts = plan_batches(encoded.lengths, batch_size, shuffle, seed)
-    ends = np.append(starts[1:], len(order))[:len(starts)]
-    words = tf.constant(encoded.words)
-    offsets = tf.constant(encoded.offsets[:-1])
-    lengths = tf.constant(encoded.lengths)
-    labels = tf.constant(encoded.labels) if encoded.labels is not None else None
-    chars = tf.constant(encoded.chars) if encoded.chars is not None else None
-    order = tf.constant(order)
-
-    def batch(start, end):
-        rows = order[start:end]
-        row_lengths = tf.gather(lengths, rows)
-        steps = tf.range(tf.reduce_max(row_lengths))
-        real = steps[None, :] < row_lengths[:, None]
-        # Token positions in the flat arrays; padding points at row starts, then is zeroed.
-        at = tf.gather(offsets, rows)[:, None] + tf.where(real, steps[None, :], 0)
-
-        def take(flat):
-            values = tf.gather(flat, at)
-            mask = real if values.shape.rank == 2 else real[..., None]
-            return tf.where(mask, values, tf.zeros_like(values))
-
-        # A model without a char encoder has one plain input; with one, inputs by name.
-        inputs = take(words)
-        if chars is not None:
-            inputs = {"words": inputs, "chars": take(chars)}
-        if labels is None:
-            return inputs
-        return inputs, take(labels)
-
-    dataset = tf.data.Dataset.from_tensor_slices((starts, ends))
-    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, dict]]:
-    """Inference batches: sentences sorted by length, padded per batch.
-
-    Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
-    reads characters, a dict of the "words" and "chars" arrays; `indices` maps rows back to
-    corpus order.
-    """
-    order = np.argsort(encoded.lengths, kind="stable")
-    offsets = encoded.offsets
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(1, int(encoded.lengths[rows].max()))
-        words = np.zeros((len(rows), width), dtype=np.int32)
-        chars = None
-        if encoded.chars is not None:
-            chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
-        for r, i in enumerate(rows):
-            words[r, : encoded.lengths[i]] = encoded.words[offsets[i]:offsets[i + 1]]
-            if chars is not None:
-                chars[r, : encoded.lengths[i]] = encoded.chars[offsets[i]:offsets[i + 1]]
-        inputs = words if chars is None else {"words": words, "chars": chars}
-        batches.append((rows, inputs))
-    return batches
-
-
 def build_vocabularies(sentences: Iterable[tuple[Sequence[str], Sequence[str]]],
                        min_count: int = 1, max_size: int | None = None,
                        lowercase: bool = False, normalize_digits: bool = False,
@@ -307,40 +198,3 @@ def build_vocabularies(sentences: Iterable[tuple[Sequence[str], Sequence[str]]],
     char_vocab = CharVocabulary(_frequent(chars, char_min_count), char_length) \
         if char_length else None
     return vocab, label_vocab, char_vocab
-
-
-def stream_dataset(read, vocab: Vocabulary, labels: LabelVocabulary,
-                   chars: CharVocabulary | None, batch_size: int, seed: int,
-                   buffer: int = 8192, where: str = ""):
-    """Like `make_dataset`, for a corpus read from disk each epoch and encoded on the fly.
-
-    `read()` returns a fresh iterator of (tokens, labels) pairs. Memory stays bounded by the
-    shuffle buffer (`buffer` sentences, seeded) and the length buckets, whatever the corpus size.
-    """
-    import tensorflow as tf
-
-    def encoded():
-        for tokens, tags in read():
-            if not tokens:
-                continue
-            word_ids = vocab.encode(tokens)
-            tag_ids = labels.encode(tags, where)
-            if chars is None:
-                yield word_ids, tag_ids
-            else:
-                yield {"words": word_ids, "chars": chars.encode(tokens)}, tag_ids
-
-    words_spec = tf.TensorSpec([None], tf.int32)
-    inputs_spec = words_spec if chars is None else {
-        "words": words_spec, "chars": tf.TensorSpec([None, chars.max_length], tf.int32)}
-    dataset = tf.data.Dataset.from_generator(
-        encoded, output_signature=(inputs_spec, tf.TensorSpec([None], tf.int32)))
-    dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
-    bounds = _boundaries(1024)
-    dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda inputs, *rest: tf.shape(
-            inputs["words"] if isinstance(inputs, dict) else inputs)[0],
-        bucket_boundaries=bounds,
-        bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)

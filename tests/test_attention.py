@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from attention_oracle import seq_self_attention as np_attention
+from naive_attention import NaiveSeqSelfAttention
 
 import seqlab.layers
 import seqlab.layers.attention as attention_module
 from seqlab.layers import SeqSelfAttention
-from seqlab.layers.reference import NaiveSeqSelfAttention
 
 orig = pytest.importorskip("keras_self_attention")
 Original = orig.SeqSelfAttention

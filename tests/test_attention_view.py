@@ -37,7 +37,7 @@ def test_window_mask_matches_the_layer_definition():
 
 @pytest.fixture(scope="module")
 def tagger(trained):
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
 
     return Tagger.load(trained / "model.keras")
 
@@ -68,7 +68,7 @@ def test_weights_are_the_layers_and_zero_outside_the_window(tagger):
 def test_causal_attention_is_blank_above_the_diagonal():
     from seqlab.config import ModelConfig
     from seqlab.model import build_model
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
     from seqlab.vocab import LabelVocabulary, Vocabulary
 
     config = ModelConfig(embedding={"dim": 8}, lstm={"units": 8},

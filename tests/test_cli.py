@@ -20,14 +20,30 @@ def run_cli(*args, stdin=None, cwd=ROOT):
                           capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
-def test_help_answers_without_tensorflow():
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(SEQLAB), "--help"],
+@pytest.mark.parametrize("how", [[str(SEQLAB)], ["-m", "seqlab.cli"]])
+def test_help_answers_without_tensorflow(how):
+    """Light by structure, whatever the program is called: `import seqlab` imports no Keras."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *how, "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     for command in ("train", "predict", "evaluate", "attention", "data"):
         assert command in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert "seqlab" in imported and "typer" in imported
     assert "tensorflow" not in imported and "keras" not in imported
+
+
+def test_import_seqlab_registers_the_layers_once_keras_comes():
+    code = ("import sys, seqlab\n"
+            "assert 'keras' not in sys.modules\n"
+            "import keras\n"
+            "names = keras.saving.get_custom_objects()\n"
+            "print(sorted(n for n in names if n.startswith('seqlab>')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    registered = proc.stdout.strip().splitlines()[-1]
+    assert "seqlab>SeqSelfAttention" in registered and "seqlab>CRF" in registered
 
 
 def test_train_writes_the_run(trained):
@@ -68,7 +84,7 @@ def test_fresh_process_loads_model_keras_without_custom_objects(trained):
     assert proc.returncode == 0, proc.stderr
     import numpy as np
 
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
     tagger = Tagger.load(trained / "model.keras")
     ids, _ = tagger.predict_ids([["w2", "w3", "w4"]])
     assert len(ids[0]) == 3

@@ -66,3 +66,67 @@ def test_round_trip_through_yaml(tmp_path):
     again = tmp_path / "again.yaml"
     again.write_text(config.to_yaml(), encoding="utf-8")
     assert load_config(again).to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("true", "key 'training.epochs': expected an integer, got True"),
+    ("yes", "key 'training.epochs': expected an integer, got True"),
+    ("16.0", "key 'training.epochs': expected an integer, got 16.0"),
+    ("'16'", "key 'training.epochs': expected an integer, got '16'"),
+])
+def test_booleans_and_floats_are_not_integers(tmp_path, value, expected):
+    path = write(tmp_path, MINIMAL + f"training:\n  epochs: {value}\n")
+    with pytest.raises(SeqlabError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: {expected}"
+    with pytest.raises(SeqlabError, match="expected an integer"):
+        load_config(write(tmp_path, MINIMAL), [f"training.epochs={value}"])
+    with pytest.raises(SeqlabError, match="key 'training.learning_rate': expected a number"):
+        load_config(write(tmp_path, MINIMAL), ["training.learning_rate=true"])
+    with pytest.raises(SeqlabError, match="key 'vocab.lowercase': expected true or false, got 1"):
+        load_config(write(tmp_path, MINIMAL), ["vocab.lowercase=1"])
+    # floats still take integers, and YAML's 1e-3 (a string to YAML 1.1)
+    config = load_config(write(tmp_path, MINIMAL), ["training.learning_rate=1",
+                                                    "model.dropout=0", "training.lr_decay=1e-3"])
+    assert config.training.learning_rate == 1.0 and config.training.lr_decay == 0.001
+
+
+def test_errors_speak_of_keys_not_classes(tmp_path):
+    for text, expected in (
+        ("model:\n  lstm: 5\n", "key 'model.lstm': expected a section (a mapping of keys), got 5"),
+        ("training:\n  optimizer: adamw\n", "key 'training.optimizer': input should be"),
+        ("data:\n  train: train.txt\n  encoding: klingon\n",
+         "key 'data.encoding': unknown encoding 'klingon'; expected a codec Python knows"),
+    ):
+        path = write(tmp_path, MINIMAL + text if not text.startswith("data") else text)
+        with pytest.raises(SeqlabError) as err:
+            load_config(path)
+        message = str(err.value)
+        assert expected in message, message
+        assert "Config" not in message and "instance of" not in message
+        assert message.count("got") <= 1, message
+
+
+def test_paths_on_the_command_line_resolve_against_the_current_directory(tmp_path, monkeypatch):
+    config_dir, work = tmp_path / "configs", tmp_path / "work"
+    config_dir.mkdir()
+    work.mkdir()
+    (config_dir / "train.txt").write_text("EU B-ORG\n\n", encoding="utf-8")
+    (work / "other.txt").write_text("EU B-ORG\n\n", encoding="utf-8")
+    path = config_dir / "c.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    monkeypatch.chdir(work)
+    # in the file: against the file's folder
+    assert load_config(path).data.train == str(config_dir / "train.txt")
+    # typed as an override: against where it was typed
+    config = load_config(path, ["data.train=other.txt", "data.dev=../configs/train.txt"])
+    assert config.data.train == str(work / "other.txt")
+    assert config.data.dev == str(config_dir / "train.txt")
+    with pytest.raises(SeqlabError, match="key 'data.test': file not found: .*work/train.txt"):
+        load_config(path, ["data.test=train.txt"])
+
+
+def test_encoding_is_a_data_key(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + "  encoding: latin-1\n"))
+    assert config.data.encoding == "latin-1"
+    assert load_config(write(tmp_path, MINIMAL)).data.encoding == "utf-8"

@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 from seqlab.corpus import convert_file, corpus_stats, render_stats
-from seqlab.data import read_conll
 from seqlab.errors import SeqlabError
+from seqlab.formats import Reading, read_corpus
 from seqlab.schemes import get_chunks
 
 TRAIN = """\
@@ -41,6 +41,10 @@ Paris\tB-LOC
 the\tO
 EU\tI-ORG
 """
+
+
+def read_conll(path):
+    return read_corpus(path, Reading(format="conll"))
 
 
 def write(tmp_path, name, text):
@@ -128,7 +132,7 @@ def test_convert_to_iobes_and_back_keeps_everything_else(tmp_path):
     convert_file(str(src), gz, "bio")
     for a, b in zip(read_conll(src), read_conll(gz)):
         assert get_chunks(a.labels) == get_chunks(b.labels)
-        assert a.columns[0][:3] == b.columns[0][:3]
+        assert a.rows[0][:3] == b.rows[0][:3]
     assert read_conll(gz)[0].labels == ["B-ORG", "O", "B-MISC", "O", "O"]
 
 

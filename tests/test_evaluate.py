@@ -195,3 +195,13 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, monkeypatch, args, expected
     result = invoke("evaluate", *args)
     assert result.exit_code == 2 and expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_predictions_file_with_a_short_line_is_an_error(tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_text("EU NNP B-NP B-ORG B-ORG\nrejects VBZ B-VP O O\nGerman B-MISC O\n",
+                    encoding="utf-8")
+    result = invoke("evaluate", "--predictions", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: {path}:3: expected 5 columns like the lines "
+                                     "before, found 3")

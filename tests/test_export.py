@@ -108,11 +108,11 @@ def test_crf_iobes_model_with_normalised_words_exports_exactly(tmp_path):
     import tensorflow as tf
 
     from seqlab.config import ModelConfig
-    from seqlab.data import read_corpus
     from seqlab.export import export_saved_model
+    from seqlab.formats import read_corpus
     from seqlab.model import build_model
-    from seqlab.predict import Tagger
     from seqlab.schemes import convert
+    from seqlab.tagger import Tagger
     from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary
 
     train = read_corpus(str(DATA / "train.txt"))

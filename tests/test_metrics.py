@@ -25,10 +25,10 @@ from seqlab.metrics import (
     confusion_matrix,
     conlleval_text,
     evaluate,
-    is_chunk_task,
     read_predictions,
     sentence_chunk_errors,
 )
+from seqlab.schemes import is_chunk_task
 
 # ------------------------------------------------------------------------------------------
 # hand-worked cases
@@ -234,7 +234,10 @@ def test_task_detection():
     assert is_chunk_task([["O", "O"]], [["B-PER", "O"]])
     assert not is_chunk_task([["NN", "-LRB-", "O"]])
     assert not is_chunk_task([["O"]])
-    assert not is_chunk_task([["B-NP", "NN"]])  # a gold label without a chunk prefix
+    # mixed label sets: most labels decide, as detect_scheme does, so a corpus of chunk tags
+    # with a stray plain label stays a chunk task
+    assert not is_chunk_task([["B-NP", "NN", "VB"]])
+    assert is_chunk_task([["B-PER", "I-PER", "PER", "O", "B-LOC"]])
     assert evaluate([["B-NP", "I-NP"]], [["B-NP", "I-NP"]], chunks=False)["task"] == "tag"
     assert evaluate([["NN"]], [["NN"]], chunks=True)["task"] == "chunk"
 
@@ -469,11 +472,19 @@ def test_read_predictions(tmp_path):
 
 def test_read_predictions_errors(tmp_path):
     path = tmp_path / "bad.txt"
-    path.write_text("EU B-ORG B-ORG\nrejects O\n", encoding="utf-8")
-    with pytest.raises(SeqlabError, match=r"bad\.txt:2: expected at least 3 columns"):
+    path.write_text("EU O\nrejects O\n", encoding="utf-8")
+    with pytest.raises(SeqlabError, match=r"bad\.txt:1: expected at least 3 columns"):
         read_predictions(path)
-    with pytest.raises(SeqlabError, match="cannot read"):
+    # a line with fewer columns than the lines before is an error, never plain-label scoring
+    path.write_text("EU NNP B-NP B-ORG B-ORG\nrejects B-ORG O\n", encoding="utf-8")
+    with pytest.raises(SeqlabError, match=r"bad\.txt:2: expected 5 columns like the lines "
+                                          "before, found 3"):
+        read_predictions(path)
+    with pytest.raises(SeqlabError, match="no such file"):
         read_predictions(tmp_path / "missing.txt")
+    # tokens keep their non-breaking spaces, as every other reader keeps them
+    path.write_text("São\u00a0Paulo B-LOC B-LOC\n", encoding="utf-8")
+    assert read_predictions(path)[0] == [["São\u00a0Paulo"]]
     assert read_predictions(_write(tmp_path / "empty.txt", "")) == ([], [], [])
 
 

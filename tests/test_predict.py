@@ -64,7 +64,7 @@ def model(trained):
 
 @pytest.fixture(scope="module")
 def tagger(model):
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
 
     return Tagger.load(model)
 
@@ -210,12 +210,12 @@ def test_jsonl_round_trip_keeps_keys_and_blank_lines(model, tagger, tmp_path):
 
 
 def test_writers_spans_on_hand_made_tags():
-    from seqlab.predict import Record, writer_for
+    from seqlab.formats import Record, writer
 
     out = io.StringIO()
     record = Record(tokens=["Peter", "Blackburn", "visited", "New", "York"],
                     tags=["B-PER", "I-PER", "O", "B-LOC", "I-LOC"], probs=[0.9] * 5)
-    writer_for("jsonl", "text")(out, record, True)
+    writer("jsonl", "text")(out, record)
     obj = json.loads(out.getvalue())
     assert obj["spans"] == [
         {"start": 0, "end": 2, "type": "PER", "text": "Peter Blackburn"},
@@ -252,16 +252,17 @@ def test_stdin_is_streamed_batch_by_batch_in_a_fresh_process(model):
 
 
 def test_stream_keeps_order_across_batches(tagger):
-    from seqlab.predict import predict_stream, read_records
+    from seqlab.formats import Reading, read_records, writer
+    from seqlab.predict import predict_stream
 
     rng = np.random.default_rng(0)
     words = ["Oslo", "Maria", "met", "the", "EU", ",", "in", "Bonn"]
     sentences = [list(rng.choice(words, size=rng.integers(0, 12))) for _ in range(50)]
     text = "".join(" ".join(s) + "\n" for s in sentences)
     out = io.StringIO()
-    n = predict_stream(tagger, read_records(io.BytesIO(text.encode()), "text"), out, "jsonl",
-                       batch_size=3, chunk=7)
-    assert n == 50
+    records = read_records(io.BytesIO(text.encode()), Reading(format="text"))
+    n = predict_stream(tagger, records, out, writer("jsonl", "text"), batch_size=3, chunk=7)
+    assert n == sum(1 for s in sentences if s)  # empty lines are written, not counted
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["tokens"] for r in records] == sentences
     expected = [tags for i in range(0, 50, 7) for tags in tagger.tag(sentences[i:i + 7], 3)]
@@ -294,8 +295,9 @@ def test_ten_thousand_tokens_local_attention_whole(tagger):
 def test_global_attention_splits_long_sentences_into_windows_with_a_warning():
     from seqlab.config import ModelConfig
     from seqlab.model import build_model
-    from seqlab.predict import Tagger, windows
+    from seqlab.tagger import Tagger
     from seqlab.vocab import LabelVocabulary, Vocabulary
+    from seqlab.windows import windows
 
     config = ModelConfig(embedding={"dim": 8}, lstm={"units": 8},
                          attention={"units": 4, "width": None})
@@ -331,7 +333,10 @@ def test_global_attention_splits_long_sentences_into_windows_with_a_warning():
     (["-", "--probs"], "a\n", "--probs needs --format jsonl"),
     (["-", "-f", "conllu"], "a\n", "--format conllu needs CoNLL-U input"),
     (["-", "-i", "xml"], "a\n", "--input-format 'xml': expected one of"),
-    (["-", "--tokenizer", "spacy"], "a\n", "--tokenizer 'spacy': expected one of"),
+    (["-", "--tokenizer", "spacy"], "a\n", "unknown tokenizer 'spacy'; expected one of"),
+    (["-", "--encoding", "klingon"], "a\n", "unknown encoding 'klingon'"),
+    (["-", "-f", "conllu", "-i", "conllu", "--label-field", "id"], "a\n",
+     "label field 'id' cannot be a label"),
 ])
 def test_bad_input_is_one_line_exit_2(model, args, stdin, expected):
     result = invoke("predict", model, *args, input=stdin)
@@ -344,7 +349,12 @@ def test_not_utf8_names_the_line(model, tmp_path):
     src = tmp_path / "bad.txt"
     src.write_bytes(b"fine line\nbad \xff byte\n")
     result = invoke("predict", model, src)
-    assert result.exit_code == 2 and f"{src}:2: not valid UTF-8" in result.stderr
+    assert result.exit_code == 2
+    assert f"{src}:2: byte 14: not valid UTF-8 (byte 0xff)" in result.stderr
+    assert result.stderr.strip().endswith("with --encoding")
+    src.write_bytes("fine line\nbad \xff byte\n".encode("latin-1"))
+    out = ok(invoke("predict", model, src, "--encoding", "latin-1", "-f", "jsonl"))
+    assert json.loads(out.splitlines()[1])["tokens"] == ["bad", "\xff", "byte"]
 
 
 def test_output_file_needs_force(model, tmp_path):
@@ -356,3 +366,18 @@ def test_output_file_needs_force(model, tmp_path):
     ok(invoke("predict", model, DATA / "sample_input.txt", "-o", out, "--force"))
     assert out.read_text().startswith("Maria ")
     assert not os.path.exists(str(out) + ".tmp")
+
+
+def test_empty_input(model, tmp_path):
+    """An empty named file is an error (nothing overwritten); an empty stream is fine, said on
+    stderr."""
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    out = tmp_path / "out.conll"
+    result = invoke("predict", model, empty, "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {empty}: the file holds no sentence to tag"
+    assert not out.exists()
+    result = invoke("predict", model, "-", input="")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "the input held no sentence" in result.stderr

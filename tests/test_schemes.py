@@ -12,7 +12,7 @@ from seqlab.schemes import (
     from_chunks,
     get_chunks,
     invalid_transitions,
-    is_chunk_scheme,
+    is_chunk_task,
     normalize_scheme,
     tag_fits,
 )
@@ -119,10 +119,10 @@ def test_plain_labels():
         convert(["B-PER"], "plain")
     with pytest.raises(ValueError):
         convert(["O"], "iobes", "plain")
-    assert not is_chunk_scheme(["NN", "-LRB-", "PRP$", "O", "nsubj:pass"])
-    assert is_chunk_scheme(["O", "B-PER"])
-    assert is_chunk_scheme(["U-LOC"])
-    assert not is_chunk_scheme(["B-", "X-PER"])
+    assert not is_chunk_task([["NN", "-LRB-", "PRP$", "O", "nsubj:pass"]])
+    assert is_chunk_task([["O", "B-PER"]])
+    assert is_chunk_task([["U-LOC"]])
+    assert not is_chunk_task([["B-", "X-PER"]])
 
 
 def test_detect_scheme():

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-import seqlab.train as training
+import seqlab.training.loop as training
 from seqlab.config import load_config
 from seqlab.errors import Interrupted
+from seqlab.training import checkpoint
 
 from conftest import ROOT, SEQLAB
 
@@ -32,18 +33,19 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     straight = training.train(config, tmp_path / "straight", console=QUIET)
     assert straight.metrics["epochs_run"] == 4
 
-    real_save = training.save_checkpoint
+    real_save = checkpoint.save_checkpoint
 
     def save_then_stop(folder, model, state, improved):
         real_save(folder, model, state, improved)
         if state["epoch"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "save_checkpoint", save_then_stop)
-    with pytest.raises(Interrupted, match="interrupted after epoch 2.*--resume"):
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted, match="interrupted after epoch 2") as stopped:
         training.train(config, tmp_path / "resumed", console=QUIET)
+    assert stopped.value.epoch == 2
     assert not (tmp_path / "resumed" / "model.keras").exists()
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
     resumed = training.train(config, tmp_path / "resumed", resume=True, console=QUIET)
 
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
@@ -73,18 +75,29 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     deadline = time.time() + 240
     while not state.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    # While it trains, a second run into the same directory is refused, even with --force.
+    second = subprocess.run([sys.executable, str(SEQLAB), "train", str(QUICK), "--output",
+                             str(out), "--force"], capture_output=True, text=True, timeout=120)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert "another seqlab train (pid" in second.stderr and "is writing" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("interrupted after epoch") and "--resume" in last
+    assert last.startswith("interrupted after epoch")
+    # the hint names the real config and the overrides, so it can be run as it is
+    assert f"seqlab train {QUICK} --output {out} --set training.epochs=4" in last
+    assert last.endswith("--set training.epochs=50 --resume")
     done = json.loads(state.read_text())["epoch"]
     assert done >= 1 and (out / "checkpoints" / "last.keras").is_file()
+    assert not (out / ".seqlab.lock").exists()
 
 
 def _probabilities(model, tagger, sentences):
-    from seqlab.vocab import encode_corpus, padded_batches
+    from seqlab.batching import padded_batches
+    from seqlab.vocab import encode_corpus
 
     encoded = encode_corpus(tagger.vocab, sentences, chars=tagger.chars)
     (rows, batch), = padded_batches(encoded, batch_size=len(sentences))
@@ -97,7 +110,7 @@ def _probabilities(model, tagger, sentences):
 def test_padding_never_changes_a_sentence_result(tmp_path, encoder, output):
     """A sentence gets the same scores alone or padded beside a longer one, whatever the
     char encoder and output layer (Keras' Concatenate would let padding in: see PerToken)."""
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
 
     config = load_config(QUICK, TINY + ["training.epochs=1", f"model.chars.encoder={encoder}",
                                         f"model.output={output}"])
@@ -115,8 +128,8 @@ def test_padding_never_changes_a_sentence_result(tmp_path, encoder, output):
 
 
 def test_training_in_iobes_writes_iob2_back(tmp_path):
-    from seqlab.predict import Tagger
     from seqlab.schemes import invalid_transitions
+    from seqlab.tagger import Tagger
 
     config = load_config(QUICK, TINY + ["training.epochs=2", "data.train_scheme=iobes"])
     run = training.train(config, tmp_path / "run", console=QUIET)
@@ -138,7 +151,7 @@ def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
 
     import keras
 
-    from seqlab.predict import Tagger
+    from seqlab.tagger import Tagger
 
     config = load_config(QUICK, TINY + ["training.epochs=1", f"training.precision={policy}",
                                         f"model.output={output}"])
@@ -154,8 +167,8 @@ def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
 def test_streamed_training_builds_the_same_vocabularies(tmp_path):
     """data.stream reads the training file each epoch; its one-pass vocabularies equal the
     in-memory ones, and the model trains and tags."""
-    from seqlab.data import read_conll
-    from seqlab.predict import Tagger
+    from seqlab.formats import read_corpus
+    from seqlab.tagger import Tagger
     from seqlab.vocab import CharVocabulary, Vocabulary
 
     config = load_config(QUICK, TINY + ["training.epochs=2", "data.stream=true",
@@ -163,8 +176,85 @@ def test_streamed_training_builds_the_same_vocabularies(tmp_path):
     run = training.train(config, tmp_path / "run", console=QUIET)
     assert [r["epoch"] for r in run.history] == [1, 2]
     tagger = Tagger.load(tmp_path / "run" / "model.keras")
-    tokens = [s.tokens for s in read_conll(ROOT / "data/train.txt")]
+    tokens = [s.tokens for s in read_corpus(ROOT / "data/train.txt")]
     assert tagger.vocab.tokens == Vocabulary.build(tokens, min_count=2,
                                                    normalize_digits=True).tokens
     assert tagger.chars.chars == CharVocabulary.build(tokens).chars
     assert 0 <= run.metrics["test"]["f1"] <= 100
+
+
+def test_a_held_directory_is_refused_and_a_killed_holder_frees_it(tmp_path):
+    """The run lock is flock: a second run is refused while the first holds it, and a run
+    killed with SIGKILL leaves nothing stuck."""
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom seqlab.training.rundir import RunLock\n"
+         "with RunLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n",
+         str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for extra in ([], ["--force"], ["--resume"]):
+            result = CliRunner().invoke(app, ["train", str(QUICK), "--output", str(out), *extra])
+            assert result.exit_code == 2, result.output
+            assert f"another seqlab train (pid {holder.pid}) is writing" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    from seqlab.training.rundir import RunLock, check_output
+
+    check_output(out, force=True)  # the kernel dropped the killed run's lock
+    with RunLock(out):
+        pass
+
+
+def test_ctrl_c_before_the_first_epoch_says_there_is_nothing_to_resume_yet(tmp_path,
+                                                                            monkeypatch):
+    from typer.testing import CliRunner
+
+    import seqlab.training.loop as loop
+    from seqlab.cli import app
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "prepare_data", stop)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(QUICK), "--output", str(out),
+                                      "--set", "training.epochs=2"])
+    assert result.exit_code == 130, result.output
+    line = result.stderr.strip()
+    assert line == (f"interrupted before the first epoch ended: nothing to resume yet; start "
+                    f"again with: seqlab train {QUICK} --output {out} --set training.epochs=2")
+    assert not out.exists()  # nothing was written, not even the directory
+    result = CliRunner().invoke(app, ["train", str(QUICK), "--output", str(out), "--resume"])
+    assert result.exit_code == 2
+    assert "nothing to resume yet (no finished epoch in checkpoints/)" in result.stderr
+
+
+def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(tmp_path):
+    """In memory and streamed, the same checks: a train_scheme needs chunk labels, and a label
+    that does not fit the files' scheme names its line."""
+    from seqlab.errors import SeqlabError
+
+    pos = tmp_path / "pos.txt"
+    pos.write_text("EU NNP\nrejects VBZ\n\nit PRP\n", encoding="utf-8")
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("EU B-ORG\nrejects O\n\nit S-PER\nthey E-PER\nthem L-PER\n",
+                     encoding="utf-8")
+    for stream in ("false", "true"):
+        for path, overrides, message in (
+            (pos, ["data.train_scheme=iobes"], "key 'data.train_scheme': iobes needs chunk"),
+            (mixed, ["data.scheme=iob2"], r"mixed\.txt:4: label 'S-PER' does not fit the "
+                                          "declared scheme iob2"),
+            (mixed, [], r"mixed\.txt:6: label 'L-PER' does not fit the detected scheme iobes"),
+        ):
+            config = load_config(QUICK, TINY + [f"data.train={path}", "data.dev=null",
+                                                "data.test=null", f"data.stream={stream}",
+                                                *overrides])
+            with pytest.raises(SeqlabError, match=message):
+                training.train(config, tmp_path / f"run-{stream}", console=QUIET)
+            assert not (tmp_path / f"run-{stream}").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seqlab.errors import SeqlabError
-from seqlab.vectors import coverage, load_vectors, read_vectors
+from seqlab.vectors import read_vectors
 
 GLOVE = """\
 the 0.1 0.2 0.3
@@ -35,7 +35,8 @@ def write(tmp_path, name, text):
     ],
 )
 def test_formats_read_the_same(tmp_path, name, text):
-    words, matrix = load_vectors(write(tmp_path, name, text))
+    v = read_vectors(write(tmp_path, name, text))
+    words, matrix = v.words, v.matrix
     assert words == ["the", "paris", "berlin", "Paris"]  # first occurrence wins
     assert matrix.dtype == np.float32 and matrix.shape == (4, 3)
     np.testing.assert_allclose(matrix[0], [0.1, 0.2, 0.3], rtol=1e-6)
@@ -51,7 +52,7 @@ def test_vocabulary_and_lower_case_fallback(tmp_path):
     assert (v.exact, v.lowercase, v.missing) == (2, 2, ["Rome"])
     assert v.coverage == pytest.approx(4 / 5)
     np.testing.assert_allclose(v.matrix[0], [1, 2, 3])
-    words, _ = load_vectors(path, vocabulary=vocab, lower_fallback=False)
+    words = read_vectors(path, vocabulary=vocab, lower_fallback=False).words
     assert words == ["the", "paris"]
 
 
@@ -65,14 +66,10 @@ def test_exact_match_preferred_and_cased_file_words(tmp_path):
 
 def test_words_with_spaces(tmp_path):
     path = write(tmp_path, "glove.txt", "a 1 2\n. . . 3 4\nb 5 6\n")
-    words, matrix = load_vectors(path)
+    v = read_vectors(path)
+    words, matrix = v.words, v.matrix
     assert words == ["a", ". . .", "b"]
     np.testing.assert_allclose(matrix[1], [3, 4])
-
-
-def test_coverage_counts_tokens():
-    cov = coverage({"the": 10, "cat": 1, "zyx": 1}, ["the", "cat"])
-    assert cov["types"] == pytest.approx(2 / 3) and cov["tokens"] == pytest.approx(11 / 12)
 
 
 @pytest.mark.parametrize(
@@ -90,19 +87,19 @@ def test_coverage_counts_tokens():
 )
 def test_malformed(tmp_path, text, message):
     with pytest.raises(SeqlabError, match=message):
-        load_vectors(write(tmp_path, "v.txt", text))
+        read_vectors(write(tmp_path, "v.txt", text))
 
 
 def test_malformed_line_found_even_when_not_in_vocabulary(tmp_path):
     path = write(tmp_path, "v.txt", "a 1 2\nb 1\n")
     with pytest.raises(SeqlabError, match=r"v\.txt:2: expected a word and 2 numbers"):
-        load_vectors(path, vocabulary=["a"])
+        read_vectors(path, vocabulary=["a"])
 
 
 def test_not_utf8_and_missing(tmp_path):
     path = tmp_path / "v.txt"
     path.write_bytes(b"a 1 2\nb\xe9 1 2\n")
     with pytest.raises(SeqlabError, match=r"v\.txt:2: byte 7: not valid UTF-8"):
-        load_vectors(path)
+        read_vectors(path)
     with pytest.raises(SeqlabError, match=r"none\.vec: no such file"):
-        load_vectors(tmp_path / "none.vec")
+        read_vectors(tmp_path / "none.vec")

@@ -1,6 +1,7 @@
 import numpy as np
 
-from seqlab.vocab import Encoded, LabelVocabulary, Vocabulary, encode_corpus, padded_batches
+from seqlab.batching import padded_batches
+from seqlab.vocab import Encoded, LabelVocabulary, Vocabulary, encode_corpus
 
 
 def test_vocabulary_counts_normalises_and_orders():
@@ -43,7 +44,7 @@ def test_encoded_corpus_is_flat_and_batches_restore_order():
 
 
 def test_dataset_batches_hold_every_sentence_once_padded_with_zeros():
-    from seqlab.vocab import make_dataset
+    from seqlab.batching import make_dataset
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 40, size=100)
@@ -67,7 +68,7 @@ def test_dataset_batches_hold_every_sentence_once_padded_with_zeros():
 
 
 def test_batch_plan_depends_on_the_seed_alone_and_pads_little():
-    from seqlab.vocab import plan_batches
+    from seqlab.batching import plan_batches
 
     rng = np.random.default_rng(4)
     lengths = rng.integers(1, 60, size=5000)
@@ -113,7 +114,8 @@ def test_one_pass_vocabularies_equal_the_in_memory_ones():
 
 
 def test_streamed_batches_cover_every_token_once():
-    from seqlab.vocab import CharVocabulary, stream_dataset
+    from seqlab.batching import stream_dataset
+    from seqlab.vocab import CharVocabulary
 
     rng = np.random.default_rng(3)
     pairs = [([f"w{int(i)}" for i in rng.integers(0, 30, n)], ["O"] * n)

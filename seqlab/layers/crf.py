@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from seqlab.compat import keras_mask
+
 __all__ = ["CRF", "CRFLoss", "allowed_transitions"]
 
 # Score given to a forbidden transition: far below any path score a model produces, and finite,
@@ -49,13 +51,6 @@ _END = "<end>"
 # ---------------------------------------------------------------------------------------------
 # Tag-scheme constraints (pure Python)
 # ---------------------------------------------------------------------------------------------
-
-def _split(label: str) -> tuple[str, str]:
-    """('B', 'PER') for 'B-PER'; ('O', '') for 'O' and for labels without a chunk prefix."""
-    if len(label) > 2 and label[1] == "-" and label[0] in "BIESLU":
-        return label[0], label[2:]
-    return "O", ""
-
 
 def allowed_transitions(labels: Sequence[str], scheme: str | None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +76,7 @@ def allowed_transitions(labels: Sequence[str], scheme: str | None
 
     Raises ValueError for an unknown scheme or a label whose prefix the scheme does not use.
     """
-    from seqlab.schemes import normalize_scheme
+    from seqlab.schemes import chunk_role, normalize_scheme, parse_tag
 
     labels = [str(label) for label in labels]
     k = len(labels)
@@ -92,13 +87,13 @@ def allowed_transitions(labels: Sequence[str], scheme: str | None
     if scheme == "plain":
         return start, allowed, end
     prefixes = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}[scheme]
-    parts = [_split(label) for label in labels]
-    for label, (prefix, _) in zip(labels, parts):
-        if prefix != "O" and prefix not in prefixes:
+    for label in labels:
+        prefix = parse_tag(label)[0]
+        if prefix not in ("", "O") and prefix not in prefixes:
             raise ValueError(f"label {label!r} does not fit the {scheme} scheme "
                              f"(prefixes {', '.join(prefixes)})")
-    # BILOU is IOBES with other letters.
-    parts = [({"L": "E", "U": "S"}.get(p, p), t) for p, t in parts]
+    # In IOBES letters (BILOU's L and U are E and S); labels without a prefix act as O.
+    parts = [chunk_role(label) for label in labels]
     for j, (pj, tj) in enumerate(parts):
         for i, (pi, ti) in enumerate(parts):
             inside = pi in ("B", "I")  # i leaves a chunk open
@@ -416,7 +411,7 @@ class CRF(keras.layers.Layer):
 
     def _mask_of(self, emissions, mask):
         if mask is None:
-            mask = _keras_mask(emissions)
+            mask = keras_mask(emissions)
         return mask
 
     def nll(self, tags, emissions, mask=None):
@@ -527,14 +522,6 @@ class _FunctionCache:
         self._fns[kind] = fn
 
 
-def _keras_mask(x):
-    try:
-        from keras.src.backend import get_keras_mask
-    except ImportError:  # pragma: no cover - a Keras without the helper
-        return getattr(x, "_keras_mask", None)
-    return get_keras_mask(x)
-
-
 @keras.saving.register_keras_serializable(package="seqlab")
 class CRFLoss(keras.losses.Loss):
     """The CRF's negative log-likelihood as a Keras loss, masked by the model's output mask.
@@ -589,7 +576,7 @@ class CRFLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         crf = self.get_layer()
         if mask is None:
-            mask = _keras_mask(y_pred)
+            mask = keras_mask(y_pred)
         with keras.name_scope(self.name):
             nll = crf.nll(y_true, y_pred, mask)
             return self._reduce(nll, y_true, y_pred, mask, sample_weight)

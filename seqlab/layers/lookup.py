@@ -56,19 +56,24 @@ class TagProjection(keras.layers.Dense):
         labels: tag names, one per output unit.
         scheme: the tag scheme the model was trained in (iob1, iob2, iobes, bilou or plain).
         source_scheme: the scheme of the training files (predictions are written back in it).
+        reading: how the training files were read (format, token and label column, CoNLL-U
+            label field, encoding: :class:`seqlab.formats.Reading` as a dict), so prediction
+            and evaluation read other files the same way by default.
         **kwargs: passed to `keras.layers.Dense` (`units` defaults to `len(labels)`).
     """
 
-    def __init__(self, labels, scheme="plain", source_scheme=None, **kwargs):
+    def __init__(self, labels, scheme="plain", source_scheme=None, reading=None, **kwargs):
         kwargs.setdefault("units", len(labels))
         super().__init__(**kwargs)
         self.labels = list(labels)
         self.scheme = scheme
         self.source_scheme = source_scheme or scheme
+        self.reading = dict(reading) if reading else {}
 
     def get_config(self):
         config = super().get_config()
-        config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme)
+        config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme,
+                      reading=self.reading)
         return config
 
 

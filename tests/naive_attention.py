@@ -6,7 +6,8 @@ keras-self-attention 0.51 does: the whole ``(batch, T, T, units)`` additive tens
 the ``(batch, T, T)`` multiplicative scores), the window and padding as ``- 10000``
 offsets (padding only where both positions are padding, the original's bug), and a
 softmax over all ``T`` keys. It is the baseline of ``bench/layer.py`` and an oracle in
-the tests; it is not registered for serialisation and not meant for models.
+the tests (kept out of the package); it is not registered for serialisation and not
+meant for models.
 """
 
 from keras import ops

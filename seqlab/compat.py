@@ -1,0 +1,96 @@
+"""Every use of Keras internals, in one place.
+
+seqlab needs a few things Keras' public API does not offer. Each hook below names the Keras
+version it was written against and why it is needed; ``pyproject.toml`` bounds keras to the
+versions the suite was run on, and ``tests/test_compat.py`` checks each hook still finds what
+it reaches for, so a Keras upgrade fails there first, by name.
+
+Written against Keras 3.15.1 (TensorFlow 2.21).
+"""
+
+from __future__ import annotations
+
+KERAS_TESTED = "3.15.1"
+
+
+def keras_mask(x):
+    """The padding mask Keras attached to a tensor, or None.
+
+    Keras 3.15: masks travel on tensors (``keras.src.backend.get_keras_mask``); a loss that
+    reduces by itself (the CRF's) must read the mask there, since ``Loss.__call__`` would
+    turn it into per-token weights.
+    """
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # pragma: no cover - an older layout
+        return getattr(x, "_keras_mask", None)
+    return get_keras_mask(x)
+
+
+def scale_loss_for_distribution(value):
+    """Divide a loss by the replicas in sync, as Keras' built-in losses do.
+
+    Keras 3.15: under a distribution strategy each replica's gradients are summed, so
+    ``keras.losses.Loss`` divides by the replica count
+    (``keras.src.losses.loss.scale_loss_for_distribution``). A loss that reduces by itself
+    (``CRFLoss``) must do the same; with one replica it is the identity.
+    """
+    from keras.src.losses.loss import scale_loss_for_distribution as scale
+
+    return scale(value)
+
+
+def build_before_fit(model, batch) -> None:
+    """Build the model, loss and optimizer from one batch, and stop ``fit`` building again.
+
+    Keras 3.15: under a distribution strategy each ``model.fit`` call peeks at the epoch's
+    first batch and averages it over the replicas to build the model symbolically
+    (``Trainer._maybe_symbolic_build``); when that batch splits unevenly (3 sentences over 2
+    replicas) the average fails. Build once here with ``_symbolic_build`` from an undistributed
+    batch, and make the peek a no-op: everything it would build is built.
+    """
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def seed_generator_states(model) -> list:
+    """The state variables of every dropout layer's random generator, in layer-name order.
+
+    Keras 3.15: ``model.save`` leaves ``SeedGenerator`` states out, and a resumed run needs
+    them to draw the same dropout masks as an uninterrupted one. Layers keep their generators
+    in ``_seed_generators``; ``_flatten_layers`` walks nested layers (the Bidirectional
+    wrappers' LSTMs). A loaded model lists its variables in another order, hence the sort.
+    """
+    layers = sorted(model._flatten_layers(include_self=False), key=lambda layer: layer.name)
+    return [sg.state for layer in layers for sg in getattr(layer, "_seed_generators", [])]
+
+
+def fix_multi_worker_logs() -> None:
+    """Make ``fit`` work under ``tf.distribute.MultiWorkerMirroredStrategy``.
+
+    Keras 3.15 averages each step's logs over the workers with
+    ``strategy.reduce("MEAN", value, axis=0)`` (``keras.src.backend.tensorflow.trainer.
+    reduce_per_replica``), which fails on a scalar such as the loss ("Invalid reduction
+    dimension 0 for input with 0 dimensions"). Logs are scalars: average them over the replicas
+    only (``axis=None``). Other reductions go to Keras unchanged. Patched once per process.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    multi_worker = trainer._collective_all_reduce_multi_worker
+    if getattr(original, "_seqlab", False):
+        return
+    import keras
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and multi_worker(strategy):
+            def mean(value):
+                shape = getattr(value, "shape", None)
+                axis = 0 if shape is not None and len(shape) > 0 else None
+                return strategy.reduce("MEAN", value, axis=axis)
+            return keras.tree.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._seqlab = True
+    trainer.reduce_per_replica = reduce_per_replica

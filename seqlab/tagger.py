@@ -1,0 +1,164 @@
+"""A trained model, loaded, and its forward pass: token lists in, tag ids (and tags) out.
+
+The forward pass (:meth:`Tagger.forward_step`) is the network plus decoding, in ``keras.ops``;
+prediction, evaluation, dev scoring in training and the SavedModel export all run it.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from seqlab.batching import padded_batches
+from seqlab.decoding import best_tags, to_tags
+from seqlab.errors import SeqlabError
+from seqlab.model import ModelParts
+from seqlab.vocab import encode_corpus
+from seqlab.windows import GLOBAL_MAX_LENGTH, in_windows
+
+
+def load_model(path: str | Path):
+    """Load a `.keras` file written by `seqlab train`, or raise SeqlabError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeqlabError(f"{path}: model file not found")
+    if not zipfile.is_zipfile(path):
+        raise SeqlabError(f"{path}: not a .keras model archive (expected a file written by "
+                          "`seqlab train`)")
+    import keras
+
+    import seqlab.layers  # noqa: F401  (registers seqlab's layers with Keras)
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a broken archive.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqlabError(f"{path}: could not load the model: {first}") from None
+    ModelParts(model, str(path))  # a seqlab tagger, or SeqlabError
+    return model
+
+
+class Tagger:
+    """A trained model with its vocabularies: token lists in, tag lists out.
+
+    Args:
+        model: a model built by :func:`seqlab.model.build_model` (or loaded from model.keras).
+        max_length: tag sentences longer than this in overlapping windows of this many tokens.
+            None: :data:`seqlab.windows.GLOBAL_MAX_LENGTH` when the model has global
+            attention, no limit otherwise; 0: never split.
+        warn: called with a one-line message when a sentence is split into windows
+            (default: :func:`warnings.warn`).
+    """
+
+    def __init__(self, model, max_length: int | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.parts = parts = ModelParts(model)
+        self.model = model
+        self.vocab, self.chars, self.labels = parts.vocab, parts.chars, parts.labels
+        self.scheme, self.source_scheme = parts.scheme, parts.source_scheme
+        self.crf, self.chunked = parts.crf, parts.chunked
+        self.global_attention = parts.global_attention
+        if max_length is None:
+            max_length = GLOBAL_MAX_LENGTH if self.global_attention else 0
+        if max_length and max_length < 4:
+            raise SeqlabError(f"max_length {max_length}: expected 0 (never split) or at least "
+                              "4 tokens", argument="max_length")
+        self.max_length = int(max_length)
+        self.warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
+        self._compiled: dict = {}
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs) -> Tagger:
+        return cls(load_model(path), **kwargs)
+
+    @property
+    def reading(self):
+        """How the model's training files were read (the defaults for reading other files)."""
+        return self.parts.reading
+
+    # ------------------------------------------------------------------ the forward pass
+    def forward_step(self, probs: bool = False):
+        """``step(inputs) -> (best tag ids, probability of each chosen tag or None)``: the
+        network and the decoding in ``keras.ops``, for any backend and inside any graph
+        (the SavedModel export traces it too). ``inputs``: the word ids (batch, time), or a
+        dict with "words" and "chars" for models that read characters."""
+        from keras import ops
+
+        model, parts = self.model, self.parts
+
+        def step(inputs):
+            words = inputs["words"] if isinstance(inputs, dict) else inputs
+            output = model(inputs, training=False)
+            return best_tags(parts, output, ops.not_equal(words, 0), probs)
+
+        return step
+
+    def _forward(self, probs: bool):
+        """:meth:`forward_step`, traced once on TensorFlow for every batch shape (Keras'
+        `predict_on_batch` would retrace for each new sentence length)."""
+        if probs in self._compiled:
+            return self._compiled[probs]
+        step = self.forward_step(probs)
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            spec = tf.TensorSpec([None, None], tf.int32)
+            if self.chars is not None:
+                spec = {"words": spec,
+                        "chars": tf.TensorSpec([None, None, self.chars.max_length], tf.int32)}
+            inner = step
+            step = tf.function(lambda inputs: tuple(x for x in inner(inputs) if x is not None),
+                               input_signature=[spec], autograph=False)
+        self._compiled[probs] = step
+        return step
+
+    def predict_ids(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                    probs: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """Tag ids for each sentence, in input order (no sentence is split here).
+
+        Sentences are sorted by length, batched and padded per batch (padding is masked).
+        Empty sentences give empty arrays.
+
+        Returns:
+            ``(ids, scores)``: ``ids[i]`` the tag ids of sentence ``i``; ``scores[i]`` the
+            probability of each chosen tag when ``probs``, else ``scores`` is None.
+        """
+        encoded = encode_corpus(self.vocab, sentences, chars=self.chars)
+        empty = np.zeros(0, dtype=np.int64)
+        ids: list[np.ndarray] = [empty] * len(sentences)
+        scores = [empty.astype(np.float32)] * len(sentences) if probs else None
+        lengths = encoded.lengths
+        forward = self._forward(probs)
+        for rows, batch in padded_batches(encoded, batch_size):
+            out = forward(batch)
+            best = np.asarray(out[0])
+            chosen = np.asarray(out[1]) if probs else None
+            for r, i in enumerate(rows):
+                ids[i] = best[r, : lengths[i]]
+                if probs:
+                    scores[i] = chosen[r, : lengths[i]]
+        return ids, scores
+
+    # ------------------------------------------------------------------ tags
+    def _predict(self, sentences, batch_size: int, probs: bool):
+        why = "global attention" if self.global_attention else "max_length"
+        return in_windows(lambda pieces: self.predict_ids(pieces, batch_size, probs),
+                          sentences, self.max_length, self.warn, why)
+
+    def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
+        """Tags for each sentence, in the scheme of the training files."""
+        ids, _ = self._predict(sentences, batch_size, False)
+        return [to_tags(x, self.labels, self.scheme, self.source_scheme) for x in ids]
+
+    def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
+                       ) -> tuple[list[list[str]], list[list[float]]]:
+        """Tags for each sentence and the model's probability of each (a CRF's marginal)."""
+        ids, scores = self._predict(sentences, batch_size, True)
+        return ([to_tags(x, self.labels, self.scheme, self.source_scheme) for x in ids],
+                [[round(p, 6) for p in s.astype(float).tolist()] for s in scores])

@@ -1,0 +1,213 @@
+"""The data a run trains on: the corpus read, its tag scheme checked, vocabularies built, the
+training set encoded (in memory) or read afresh each epoch (streamed). Both ways go through
+the same reader and the same checks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seqlab.config import Config
+from seqlab.errors import SeqlabError
+from seqlab.formats import Reading, guess_corpus_format, read_corpus, sentences
+from seqlab.schemes import convert, detect_scheme, expected_tags, normalize_scheme, tag_fits
+
+
+def reading_of(config: Config) -> Reading:
+    """How the config's files are read; a format left open is told from the training file."""
+    d = config.data
+    return Reading(d.format or guess_corpus_format(d.train), d.token_column, d.label_column,
+                   d.label_field, d.encoding)
+
+
+@dataclass
+class Corpus:
+    tokens: list[list[str]]
+    labels: list[list[str]]
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def check_labels(labels: Iterable[str], scheme: str, where: str, line_of,
+                 how: str = "declared") -> None:
+    """SeqlabError at the first label that does not fit a chunk scheme ('plain' takes any
+    label). Invalid transitions (I-X after O) are not errors: conlleval reads them."""
+    for i, label in enumerate(labels):
+        if not tag_fits(label, scheme):
+            raise SeqlabError(f"{where}:{line_of(i)}: label {label!r} does not fit the {how} "
+                              f"scheme {scheme}; expected {expected_tags(scheme)}",
+                              argument="scheme")
+
+
+def read_split(config: Config, key: str, reading: Reading) -> Corpus | None:
+    """A dev or test (or in-memory train) file, its labels checked against a declared
+    scheme."""
+    path = getattr(config.data, key)
+    if path is None:
+        return None
+    found = read_corpus(path, reading.updated(format=config.data.format
+                                              or guess_corpus_format(path)))
+    declared = _declared(config)
+    if declared is not None:
+        for s in found:
+            check_labels(s.labels, declared, path, s.line_of)
+    return Corpus([s.tokens for s in found], [s.labels for s in found], path)
+
+
+def _declared(config: Config) -> str | None:
+    scheme = config.data.scheme
+    return None if scheme == "auto" else normalize_scheme(scheme)
+
+
+def schemes_of(config: Config, label_sequences: Iterable[list[str]], where: str
+               ) -> tuple[str, str]:
+    """(the files' scheme, the scheme the model trains in), or SeqlabError naming the key."""
+    scheme = _declared(config) or detect_scheme(label_sequences)
+    train_scheme = config.data.train_scheme or scheme
+    if train_scheme != scheme and scheme == "plain":
+        raise SeqlabError(f"key 'data.train_scheme': {train_scheme} needs chunk labels "
+                          f"(B-/I-...), but {where} holds plain tags")
+    return scheme, train_scheme
+
+
+def training_pairs(records: Iterable, scheme: str, train_scheme: str, where: str,
+                   how: str = "declared") -> Iterator[tuple[list[str], list[str]]]:
+    """(tokens, labels in the training scheme) of each training sentence, every label checked
+    against the files' chunk scheme (``how`` it was chosen: declared or detected)."""
+    chunked = scheme != "plain"
+    for s in records:
+        labels = s.labels
+        if chunked:
+            check_labels(labels, scheme, where, s.line_of, how)
+        if train_scheme != scheme:
+            try:
+                labels = convert(labels, train_scheme, source=scheme)
+            except ValueError as exc:
+                raise SeqlabError(f"{where}:{s.line}: {exc}") from None
+        yield s.tokens, labels
+
+
+@dataclass
+class Prepared:
+    """Everything the model needs from the data, built deterministically from the config."""
+
+    train: Corpus
+    dev: Corpus | None
+    test: Corpus | None
+    scheme: str          # the files' scheme
+    train_scheme: str    # the scheme the model learns
+    reading: Reading     # how the files were read (stored in the model)
+    vocab: object
+    labels: object
+    chars: object
+    encoded: object      # the training set encoded in memory; None when streamed
+    embeddings: np.ndarray | None = None
+    read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
+
+    def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192):
+        """One epoch of training batches, in an order fixed by `seed`."""
+        from seqlab.batching import make_dataset, stream_dataset
+
+        if self.encoded is not None:
+            return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed)
+        return stream_dataset(self.read, self.vocab, self.labels, self.chars, batch_size, seed,
+                              buffer=shuffle_buffer, where=self.train.path)
+
+
+def prepare_data(config: Config, say=print) -> Prepared:
+    """Read and check the corpus, build the vocabularies, encode the training set; ``say``
+    hears a line about each file."""
+    from seqlab.vocab import (
+        CharVocabulary,
+        LabelVocabulary,
+        Vocabulary,
+        build_vocabularies,
+        encode_corpus,
+    )
+
+    reading = reading_of(config)
+    v, chars_config = config.vocab, config.model.chars
+    char_length = chars_config.max_length if chars_config.encoder != "none" else None
+    path = config.data.train
+    if config.data.stream:
+        def records():
+            return sentences(path, reading)
+
+        # The scheme from the first sentences: one look, not another pass.
+        scheme, train_scheme = schemes_of(
+            config, (s.labels for s in itertools.islice(records(), 20000)), path)
+
+        how = "declared" if _declared(config) else "detected"
+
+        def read():
+            return training_pairs(records(), scheme, train_scheme, path, how)
+
+        vocab, labels, chars = build_vocabularies(
+            read(), v.min_count, v.max_size, v.lowercase, v.normalize_digits, char_length,
+            chars_config.min_count)
+        if not len(labels):
+            raise SeqlabError(f"{path}: empty file: expected sentences of labelled tokens")
+        train, encoded = Corpus([], [], path), None
+        say(f"train: streamed from {path}, {len(vocab)} words, {len(labels)} labels ({scheme})")
+    else:
+        found = read_corpus(path, reading)
+        scheme, train_scheme = schemes_of(config, (s.labels for s in found), path)
+        how = "declared" if _declared(config) else "detected"
+        pairs = list(training_pairs(found, scheme, train_scheme, path, how))
+        train = Corpus([s.tokens for s in found], [s.labels for s in found], path)
+        train_labels = [labels for _, labels in pairs]
+        vocab = Vocabulary.build(train.tokens, v.min_count, v.max_size, v.lowercase,
+                                 v.normalize_digits)
+        labels = LabelVocabulary.build(train_labels)
+        chars = CharVocabulary.build(train.tokens, chars_config.min_count, char_length) \
+            if char_length else None
+        read = None
+    embeddings = None
+    if v.vectors:
+        vocab, embeddings = with_vectors(config, vocab, say)
+    if read is None:
+        encoded = encode_corpus(vocab, train.tokens, labels, train_labels, path, chars=chars)
+        say(f"train: {len(train)} sentences, {len(encoded.words)} tokens, {len(vocab)} words, "
+            f"{len(labels)} labels ({scheme}"
+            + (f", trained as {train_scheme}" if train_scheme != scheme else "") + ")")
+    dev, test = read_split(config, "dev", reading), read_split(config, "test", reading)
+    for split in (dev, test):
+        if split is not None:
+            say(f"{Path(split.path).name}: {len(split)} sentences, "
+                f"OOV {vocab.oov_rate(split.tokens):.1%}")
+    prep = Prepared(train, dev, test, scheme, train_scheme, reading, vocab, labels, chars,
+                    encoded, embeddings)
+    prep.read = read
+    return prep
+
+
+def with_vectors(config: Config, vocab, say=print):
+    """Initial embedding matrix from a vectors file (words without a vector get N(0, 0.1))."""
+    from seqlab.vectors import read_vectors
+    from seqlab.vocab import Vocabulary
+
+    v = config.vocab
+    found = read_vectors(v.vectors, vocabulary=None if v.vectors_add_words else vocab.tokens)
+    if found.dim != config.model.embedding.dim:
+        raise SeqlabError(f"key 'model.embedding.dim': {config.model.embedding.dim}, but the "
+                          f"vectors in {v.vectors} have {found.dim} dimensions")
+    if v.vectors_add_words:
+        known = set(vocab.tokens)
+        extra = [w for w in found.words if vocab.normalize(w) == w and w not in known]
+        vocab = Vocabulary(vocab.tokens + extra, vocab.lowercase, vocab.normalize_digits)
+        found = read_vectors(v.vectors, vocabulary=vocab.tokens)
+    rng = np.random.default_rng(config.seed)
+    matrix = rng.normal(0.0, 0.1, (len(vocab), found.dim)).astype("float32")
+    matrix[0] = 0.0
+    index = {w: i for i, w in enumerate(vocab.tokens)}
+    for word, row in zip(found.words, found.matrix):
+        matrix[index[word]] = row
+    say(f"vectors: {found.exact + found.lowercase} of {len(vocab)} words found "
+        f"({found.coverage:.1%}; {found.lowercase} by lower-casing)")
+    return vocab, matrix

@@ -1,0 +1,77 @@
+"""run.json: what a run was (versions, config, data, seed, scores, weights), and
+``reproduce``, which retrains a run and says whether it came out the same."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from seqlab.config import Config
+from seqlab.errors import SeqlabError
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_digest(model) -> str:
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def run_record(config: Config, model, metrics: dict, distribution: dict | None = None) -> dict:
+    """What run.json holds: enough to tell whether another run reproduced this one."""
+    import keras
+    import tensorflow as tf
+
+    import seqlab
+
+    files = {key: getattr(config.data, key) for key in ("train", "dev", "test")}
+    return {
+        "versions": {"seqlab": seqlab.__version__, "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "python": platform.python_version()},
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "config_sha256": config.sha256(),
+        "data_sha256": {k: file_digest(v) for k, v in files.items() if v},
+        "seconds": metrics["seconds"],
+        "epochs_run": metrics["epochs_run"],
+        "best_epoch": metrics["best_epoch"],
+        "metrics": {k: metrics[k] for k in ("dev", "test") if k in metrics},
+        "weights_sha256": weights_digest(model),
+        "distribution": distribution or {"strategy": "none", "replicas": 1, "workers": 1},
+    }
+
+
+COMPARED = ("data_sha256", "config_sha256", "weights_sha256", "best_epoch", "epochs_run",
+            "metrics")
+
+
+def reproduce(run_dir: str | Path, console=None) -> list[str]:
+    """Retrain DIR/config.yaml into a temporary directory; return how the result differs from
+    DIR/run.json (an empty list when weights and metrics are identical)."""
+    from seqlab.config import load_config
+    from seqlab.training.loop import train
+
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "run.json"):
+        if not (run_dir / name).is_file():
+            raise SeqlabError(f"{run_dir}: not a seqlab run directory (no {name})")
+    before = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    config = load_config(run_dir / "config.yaml")
+    with tempfile.TemporaryDirectory(prefix="seqlab-reproduce-") as tmp:
+        train(config, Path(tmp) / "run", console=console)
+        after = json.loads((Path(tmp) / "run" / "run.json").read_text(encoding="utf-8"))
+    return [f"{key}: {json.dumps(before.get(key))[:200]} -> {json.dumps(after.get(key))[:200]}"
+            for key in COMPARED if before.get(key) != after.get(key)]

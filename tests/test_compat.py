@@ -1,0 +1,63 @@
+"""The Keras internals seqlab uses (seqlab.compat) are still there, in the Keras the package
+allows: a Keras upgrade that moves one fails here, by name."""
+
+import re
+from pathlib import Path
+
+import keras
+
+from seqlab import compat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_installed_keras_is_within_the_bound_pyproject_gives():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    low, high = re.search(r'"keras>=([\d.]+),<([\d.]+)"', text).groups()
+
+    def version(v):
+        return tuple(int(x) for x in v.split(".")[:3])
+
+    assert version(low) <= version(keras.__version__) < version(high)
+    assert version(low) <= version(compat.KERAS_TESTED) < version(high)
+
+
+def test_every_hook_finds_what_it_reaches_for():
+    from keras.src.backend import get_keras_mask
+    from keras.src.backend.tensorflow import trainer
+    from keras.src.losses.loss import scale_loss_for_distribution
+
+    assert callable(get_keras_mask) and callable(scale_loss_for_distribution)
+    assert callable(trainer.reduce_per_replica)
+    assert callable(trainer._collective_all_reduce_multi_worker)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                              keras.layers.Dense(2)])
+    assert hasattr(model, "_symbolic_build") and hasattr(model, "_maybe_symbolic_build")
+    states = compat.seed_generator_states(model)
+    assert len(states) == 1 and tuple(states[0].shape) == (2,)
+    x = keras.ops.ones((1, 3))
+    assert compat.keras_mask(x) is None
+    assert float(compat.scale_loss_for_distribution(keras.ops.convert_to_tensor(2.0))) == 2.0
+
+
+def test_no_other_module_touches_keras_internals():
+    offenders = []
+    for path in (ROOT / "seqlab").rglob("*.py"):
+        if path.name == "compat.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"keras\.src", r"\._flatten_layers", r"\._seed_generators",
+                        r"_maybe_symbolic_build", r"_symbolic_build", r"get_keras_mask"):
+            if re.search(pattern, text):
+                offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
+    assert offenders == []
+
+
+def test_only_the_model_module_looks_layers_up_by_name():
+    """ModelParts is the one place that knows the network's parts by name."""
+    lookups = re.compile(r"get_layer\(\s*[\"'f]|layer\.name\s*==|layer\.name\s*:\s*layer"
+                         r"|layers\.get\(\s*[\"'A-Z]")
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "seqlab").rglob("*.py")
+                 if p.name != "model.py" and lookups.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+    assert lookups.search((ROOT / "seqlab" / "model.py").read_text(encoding="utf-8"))
