@@ -10,8 +10,22 @@ from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.chars import PerToken  # noqa: F401
 from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
+from seqlab.layers.multihead import MultiHead, MultiHeadAttention
+from seqlab.layers.scaled_dot import (
+    ResidualScaledDotProductAttention,
+    ScaledDotProductAttention,
+)
+from seqlab.layers.weighted import SeqWeightedAttention
 
-__all__ = ["SeqSelfAttention", "get_custom_objects"]
+__all__ = [
+    "MultiHead",
+    "MultiHeadAttention",
+    "ResidualScaledDotProductAttention",
+    "ScaledDotProductAttention",
+    "SeqSelfAttention",
+    "SeqWeightedAttention",
+    "get_custom_objects",
+]
 
 _PACKAGE = "seqlab"
 
