@@ -53,11 +53,12 @@ def window_mask(n: int, width: int | None, history_only: bool) -> np.ndarray:
     return np.ones((n, n), dtype=bool)
 
 
-def attention_view(tagger, tokens: Sequence[str]) -> AttentionView:
+def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionView:
     """The attention weights of ``tagger``'s model for one sentence, and its predicted tags.
 
     A sub-model runs the loaded model up to the attention layer's input; a copy of the layer
-    with ``return_attention=True`` and the same weights then gives the ``(T, T)`` matrix.
+    (of head ``head`` when the model has several) with ``return_attention=True`` and the same
+    weights then gives the ``(T, T)`` matrix.
     """
     from seqlab.batching import padded_batches
     from seqlab.layers import SeqSelfAttention
@@ -67,13 +68,18 @@ def attention_view(tagger, tokens: Sequence[str]) -> AttentionView:
     if not tokens:
         raise SeqlabError("the sentence is empty: expected at least one token")
     parts = tagger.parts
-    layer = parts.attention
-    if layer is None:
+    if parts.attention is None:
         raise SeqlabError("the model has no attention layer (it was trained with "
                           "model.attention.enabled: false)")
-    if not isinstance(layer, SeqSelfAttention):
-        raise SeqlabError(f"the model's attention is {type(layer).__name__}; only "
+    heads = parts.attention_heads
+    if not heads:
+        raise SeqlabError(f"the model's attention is {type(parts.attention).__name__}; only "
                           "SeqSelfAttention weights can be shown")
+    if not 0 <= head < len(heads):
+        raise SeqlabError(f"head {head}: the model has {len(heads)} attention head"
+                          f"{'s' if len(heads) != 1 else ''} (0 to {len(heads) - 1})",
+                          argument="head")
+    layer = heads[head]
     features = parts.features_model()
     config = {**layer.get_config(), "return_attention": True, "name": "attention_weights"}
     probe = SeqSelfAttention.from_config(config)

@@ -36,6 +36,7 @@ _FLAG_HINTS = {
     "label_field": "(--label-field)",
     "label_column": "(--label-column)",
     "token_column": "(--token-column)",
+    "head": "(--head)",
 }
 _CONFIG_HINTS = {
     "encoding": "in data.encoding",
@@ -465,6 +466,8 @@ def attention(
         help="whitespace, or simple (also splits punctuation off words).")] = "whitespace",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print tokens, tags and weights as JSON.")] = False,
+    head: Annotated[int, typer.Option(
+        min=0, help="Which head, for a model with several (model.attention.heads).")] = 0,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
@@ -489,7 +492,7 @@ def attention(
     from seqlab.attention_view import attention_view, render_png, render_terminal
     from seqlab.tagger import Tagger
 
-    view = attention_view(Tagger.load(model), tokens)
+    view = attention_view(Tagger.load(model), tokens, head)
     if as_json:
         typer.echo(json.dumps({"tokens": view.tokens, "tags": view.tags,
                                "attention_width": view.width,

@@ -23,6 +23,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from seqlab.errors import SeqlabError
@@ -112,8 +113,11 @@ class LstmConfig(_Section):
 
 class AttentionConfig(_Section):
     enabled: Bool = True
+    # additive | multiplicative: SeqSelfAttention, `heads` of them side by side (MultiHead);
+    # scaled_dot: keras-multi-head's MultiHeadAttention with `heads` heads.
+    type: Literal["additive", "multiplicative", "scaled_dot"] = "additive"
+    heads: Int = Field(1, ge=1)
     units: Int = Field(32, ge=1)
-    type: Literal["additive", "multiplicative"] = "additive"
     width: Int | None = Field(None, ge=1)
     history_only: Bool = False
     activation: str | None = None
@@ -130,6 +134,16 @@ class ModelConfig(_Section):
     attention: AttentionConfig = AttentionConfig()
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     output: Literal["softmax", "crf"] = "softmax"
+
+    @model_validator(mode="after")
+    def _heads_divide_the_features(self):
+        att = self.attention
+        features = 2 * self.lstm.units
+        if att.enabled and att.type == "scaled_dot" and features % att.heads:
+            raise ValueError(f"model.attention.heads is {att.heads}, but scaled_dot heads must "
+                             f"divide the BiLSTM output: 2 x model.lstm.units = {features} "
+                             "features")
+        return self
 
 
 class TrainingConfig(_Section):
@@ -207,6 +221,8 @@ def _describe(error: dict) -> str:
     if kind == "missing":
         return f"missing key '{key}'"
     message = _WORDS.get(kind) or error["msg"].removeprefix("Value error, ")
+    if kind == "value_error" and message.split(" ", 1)[0].startswith(key + "."):
+        return message  # it names its keys itself
     message = message[0].lower() + message[1:]
     value = error.get("input")
     if "got" in message.split() or isinstance(value, dict) or repr(value) in message:

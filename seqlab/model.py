@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import keras
 
-from seqlab.config import CharsConfig, ModelConfig
+from seqlab.config import AttentionConfig, CharsConfig, ModelConfig
 from seqlab.errors import SeqlabError
 from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.chars import PerToken
 from seqlab.layers.crf import CRF
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding
+from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention
 from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary
 
 # The names of the parts: nothing outside this module looks a layer up by name.
@@ -40,6 +41,24 @@ def char_features(config: CharsConfig, chars: CharVocabulary):
         lstm = keras.layers.Bidirectional(keras.layers.LSTM(config.units))
         x = PerToken(lstm, name="char_encoder")(x)
     return inputs, x
+
+
+def attention_block(att: AttentionConfig):
+    """The attention layer of the config: SeqSelfAttention (``heads`` copies side by side in a
+    MultiHead, stacked on a new last axis), or MultiHeadAttention for ``scaled_dot``; the local
+    window and ``history_only`` apply to every head."""
+    if att.type == "scaled_dot":
+        return MultiHeadAttention(head_num=att.heads, history_only=att.history_only,
+                                  attention_width=att.width, name=ATTENTION)
+    head = SeqSelfAttention(
+        units=att.units, attention_type=att.type, attention_width=att.width,
+        history_only=att.history_only, attention_activation=att.activation,
+        attention_regularizer_weight=att.regularizer_weight,
+        use_additive_bias=att.use_additive_bias, use_attention_bias=att.use_attention_bias,
+        name=ATTENTION if att.heads == 1 else "attention_head")
+    if att.heads == 1:
+        return head
+    return MultiHead(head, layer_num=att.heads, name=ATTENTION)
 
 
 def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
@@ -74,12 +93,9 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         x = keras.layers.Bidirectional(lstm, name=f"bilstm_{i + 1}")(x)
     att = config.attention
     if att.enabled:
-        attended = SeqSelfAttention(
-            units=att.units, attention_type=att.type, attention_width=att.width,
-            history_only=att.history_only, attention_activation=att.activation,
-            attention_regularizer_weight=att.regularizer_weight,
-            use_additive_bias=att.use_additive_bias, use_attention_bias=att.use_attention_bias,
-            name=ATTENTION)(x)
+        attended = attention_block(att)(x)
+        if att.heads > 1 and att.type != "scaled_dot":
+            attended = ConcatHeads(name="attention_heads")(attended)
         if att.residual == "concat":
             x = keras.layers.Concatenate(name="residual")([x, attended])
         elif att.residual == "add":
@@ -150,9 +166,22 @@ class ModelParts:
         return self.source_scheme != "plain"
 
     @property
+    def attention_heads(self) -> list:
+        """The SeqSelfAttention layers: one, the copies inside a MultiHead, or none (no
+        attention, or scaled-dot attention)."""
+        if isinstance(self.attention, SeqSelfAttention):
+            return [self.attention]
+        if isinstance(self.attention, MultiHead):
+            return [h for h in self.attention.layers if isinstance(h, SeqSelfAttention)]
+        return []
+
+    @property
     def global_attention(self) -> bool:
         """Whether the model attends over whole sentences (T**2 per sentence)."""
-        return self.attention is not None and self.attention.attention_width is None
+        if self.attention is None:
+            return False
+        heads = self.attention_heads or [self.attention]
+        return any(getattr(h, "attention_width", None) is None for h in heads)
 
     @property
     def input_names(self) -> tuple[str, ...]:

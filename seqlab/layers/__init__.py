@@ -10,7 +10,7 @@ from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.chars import PerToken  # noqa: F401
 from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
-from seqlab.layers.multihead import MultiHead, MultiHeadAttention
+from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention  # noqa: F401
 from seqlab.layers.scaled_dot import (
     ResidualScaledDotProductAttention,
     ScaledDotProductAttention,

@@ -68,6 +68,27 @@ def _masked_softmax(e, valid, may_be_empty=True):
     return a
 
 
+def window_valid(q_pos, k_pos, width=None, history_only=False):
+    """Which keys each query may see: ``(len(q_pos), len(k_pos))`` booleans.
+
+    ``t - w + 1 <= t' <= t`` with ``history_only`` and a width ``w``; ``t' <= t`` with
+    ``history_only`` alone; ``t - w//2 <= t' < t - w//2 + w`` with a width alone; every
+    key otherwise. The one definition of the window, shared by the attention layers.
+    """
+    q = ops.expand_dims(q_pos, -1)
+    k = ops.expand_dims(k_pos, 0)
+    if history_only:
+        valid = k <= q
+        if width is not None:
+            valid = ops.logical_and(valid, k >= q - (width - 1))
+    elif width is not None:
+        lower = q - width // 2
+        valid = ops.logical_and(k >= lower, k < lower + width)
+    else:
+        valid = ops.ones_like(q - k, dtype="bool")
+    return valid
+
+
 def _skew(a, chunk, width):
     """Band ``(n, C, w)`` -> dense chunk ``(n, C, C + w - 1)``: ``out[r, r + j] = a[r, j]``."""
     n_cols = chunk + width - 1
@@ -333,19 +354,7 @@ class SeqSelfAttention(keras.layers.Layer):
 
     def _window_valid(self, q_pos, k_pos):
         """Boolean window of queries ``q_pos[:, None]`` over keys ``k_pos[None, :]``."""
-        q = ops.expand_dims(q_pos, -1)
-        k = ops.expand_dims(k_pos, 0)
-        width = self.attention_width
-        if self.history_only:
-            valid = k <= q
-            if width is not None:
-                valid = ops.logical_and(valid, k >= q - (width - 1))
-        elif width is not None:
-            lower = q - width // 2
-            valid = ops.logical_and(k >= lower, k < lower + width)
-        else:
-            valid = ops.ones_like(q - k, dtype="bool")
-        return valid
+        return window_valid(q_pos, k_pos, self.attention_width, self.history_only)
 
     def _query_block(self, t_static):
         if t_static is None:

@@ -45,7 +45,7 @@ from keras import ops
 from seqlab.layers.attention import _dim
 from seqlab.layers.scaled_dot import ScaledDotProductAttention, _is_shape_list
 
-__all__ = ["MultiHead", "MultiHeadAttention"]
+__all__ = ["ConcatHeads", "MultiHead", "MultiHeadAttention"]
 
 
 def _has_arg(fn, name):
@@ -389,6 +389,8 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_constraint: Constraint of the ``W*``.
         bias_constraint: Constraint of the ``b*``.
         history_only: Causal attention: query ``t`` only sees keys ``t' <= t``.
+        attention_width: seqlab's extension (not in the original): local attention in
+            every head, the window of `SeqSelfAttention`; None (default): every key.
         **kwargs: Base ``Layer`` arguments (``name``, ``dtype``, ``trainable``...).
 
     Call arguments:
@@ -415,6 +417,7 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_constraint=None,
         bias_constraint=None,
         history_only=False,
+        attention_width=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -437,8 +440,10 @@ class MultiHeadAttention(keras.layers.Layer):
         self.bq = self.bk = self.bv = self.bo = None
         # The per-head attention, as the original (which made it in every call).
         self.attention_layer = ScaledDotProductAttention(
-            history_only=self.history_only, name=f"{self.name}-Attention"
+            history_only=self.history_only, attention_width=attention_width,
+            name=f"{self.name}-Attention"
         )
+        self.attention_width = self.attention_layer.attention_width
 
     @staticmethod
     def _shapes(input_shape):
@@ -575,6 +580,38 @@ class MultiHeadAttention(keras.layers.Layer):
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
                 "history_only": self.history_only,
+                "attention_width": self.attention_width,
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class ConcatHeads(keras.layers.Layer):
+    """`MultiHead`'s stacked outputs side by side: ``(batch, T, d, heads)`` ->
+    ``(batch, T, d * heads)``, keeping the ``(batch, T)`` mask (``keras.layers.Reshape``
+    would drop it, and padding would then count downstream).
+
+    Call arguments:
+        inputs: A tensor of shape ``(batch, T, d, heads)``.
+        mask: Optional boolean mask ``(batch, T)``, passed on.
+
+    Returns:
+        A tensor of shape ``(batch, T, d * heads)``: the first head's ``d`` features, then
+        the second's, and so on.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        shape = ops.shape(inputs)
+        heads = ops.transpose(inputs, (0, 1, 3, 2))  # (batch, T, heads, d): heads side by side
+        return ops.reshape(heads, (shape[0], shape[1], inputs.shape[2] * inputs.shape[3]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[2] * input_shape[3])
+
+    def compute_mask(self, inputs, mask=None):
+        return mask

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seqlab.layers.attention import _masked_softmax
+from seqlab.layers.attention import _masked_softmax, window_valid
 
 __all__ = ["ResidualScaledDotProductAttention", "ScaledDotProductAttention"]
 
@@ -33,6 +33,15 @@ def _is_shape_list(shape):
     return isinstance(shape, (list, tuple)) and len(shape) > 0 and all(
         isinstance(s, (list, tuple)) for s in shape
     )
+
+
+def _check_width(width, who):
+    if width is None:
+        return None
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"{who}: attention_width must be None (every key) or an integer >= 1; "
+                         f"received {width!r}.")
+    return int(width)
 
 
 def _key_mask(mask):
@@ -65,10 +74,10 @@ def _attend(layer, query, key, value, key_mask, prev=None):
     if prev is not None:
         e = e + ops.cast(prev, "float32")
     valid = None
-    if layer.history_only:
-        q_pos = ops.expand_dims(ops.arange(ops.shape(query)[1]), -1)
-        k_pos = ops.expand_dims(ops.arange(ops.shape(key)[1]), 0)
-        valid = ops.expand_dims(k_pos <= q_pos, 0)
+    width = getattr(layer, "attention_width", None)
+    if layer.history_only or width is not None:
+        q_pos, k_pos = ops.arange(ops.shape(query)[1]), ops.arange(ops.shape(key)[1])
+        valid = ops.expand_dims(window_valid(q_pos, k_pos, width, layer.history_only), 0)
     if key_mask is not None:
         key_valid = ops.expand_dims(key_mask, 1)
         valid = key_valid if valid is None else ops.logical_and(valid, key_valid)
@@ -104,6 +113,9 @@ class ScaledDotProductAttention(keras.layers.Layer):
     Args:
         return_attention: Also return the attention weights.
         history_only: Causal attention: query ``t`` only sees keys ``t' <= t``.
+        attention_width: seqlab's extension (not in the original): local attention, query
+            ``t`` sees only the keys of its window of ``w`` keys, the window of
+            `SeqSelfAttention`; None (the default, the original's behaviour): every key.
         **kwargs: Base ``Layer`` arguments (``name``, ``dtype``, ``trainable``...).
 
     Call arguments:
@@ -117,11 +129,13 @@ class ScaledDotProductAttention(keras.layers.Layer):
         carries the query's mask, as in the original.
     """
 
-    def __init__(self, return_attention=False, history_only=False, **kwargs):
+    def __init__(self, return_attention=False, history_only=False, attention_width=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.return_attention = bool(return_attention)
         self.history_only = bool(history_only)
+        self.attention_width = _check_width(attention_width, "ScaledDotProductAttention")
 
     @staticmethod
     def _split(inputs):
@@ -173,7 +187,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"return_attention": self.return_attention, "history_only": self.history_only}
+            {"return_attention": self.return_attention, "history_only": self.history_only,
+             "attention_width": self.attention_width}
         )
         return config
 
