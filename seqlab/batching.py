@@ -21,7 +21,8 @@ def _boundaries(max_len: int) -> list[int]:
 
 
 def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 pool: int = 100) -> tuple[np.ndarray, np.ndarray]:
+                 pool: int = 100, max_tokens: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """One epoch's batches as (order, starts): batch k holds sentences
     `order[starts[k]:starts[k + 1]]` (the last batch runs to the end).
 
@@ -29,16 +30,29 @@ def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, se
     into batches, so sentences of similar length share a batch and little goes to padding.
     With `shuffle`, the sentences are permuted before pooling and the batches are permuted
     after, both from `seed` alone, so an epoch's batches depend only on the seed.
+
+    With `max_tokens`, a batch holds as many sentences as fit in that many padded tokens
+    (its longest sentence times its sentences), at most `batch_size`, and at least one: short
+    sentences go in big batches, long ones in small ones, so each step does about the same
+    work. The pools then hold `pool` times `max_tokens` tokens.
     """
     n = len(lengths)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n) if shuffle else np.arange(n)
-    span = batch_size * pool
+    if max_tokens:
+        mean = max(1.0, float(lengths.mean())) if n else 1.0
+        span = max(1, int(pool * max_tokens / mean))
+    else:
+        span = batch_size * pool
     starts = []
     for first in range(0, n, span):
         chunk = order[first:first + span]
-        order[first:first + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
-        starts.extend(range(first, first + len(chunk), batch_size))
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        order[first:first + span] = chunk
+        if max_tokens:
+            starts.extend(first + i for i in _token_cuts(lengths[chunk], max_tokens, batch_size))
+        else:
+            starts.extend(range(first, first + len(chunk), batch_size))
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.append(starts[1:], n)[:len(starts)]
     if shuffle:
@@ -50,7 +64,23 @@ def plan_batches(lengths: np.ndarray, batch_size: int, shuffle: bool = False, se
     return order, starts
 
 
-def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
+def _token_cuts(sorted_lengths: np.ndarray, max_tokens: int, most: int) -> list[int]:
+    """Start offsets of batches over length-sorted sentences: each batch as long as its
+    sentences times its longest one stays within ``max_tokens``, and ``most`` at most."""
+    cuts, start = [], 0
+    n = len(sorted_lengths)
+    while start < n:
+        cuts.append(start)
+        end = start + 1
+        while end < n and end - start < most and \
+                (end + 1 - start) * max(int(sorted_lengths[end]), 1) <= max_tokens:
+            end += 1
+        start = end
+    return cuts
+
+
+def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 max_tokens: int | None = None):
     """A tf.data pipeline of (words, labels) batches of similar-length sentences, padded per
     batch with 0.
 
@@ -59,7 +89,8 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     """
     import tensorflow as tf
 
-    order, starts = plan_batches(encoded.lengths, batch_size, shuffle, seed)
+    order, starts = plan_batches(encoded.lengths, batch_size, shuffle, seed,
+                                 max_tokens=max_tokens)
     ends = np.append(starts[1:], len(order))[:len(starts)]
     words = tf.constant(encoded.words)
     offsets = tf.constant(encoded.offsets[:-1])
@@ -90,8 +121,19 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
         return inputs, take(labels)
 
     dataset = tf.data.Dataset.from_tensor_slices((starts, ends))
-    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(batch, num_parallel_calls=2, deterministic=True)
+    return dataset.prefetch(2).with_options(_options())
+
+
+def _options():
+    """tf.data without its autotuner: a batch costs well under a millisecond to gather, and
+    the autotuner's own threads then cost more than they save (an epoch of the NER config
+    ran 1.37x slower with it on one core; BENCHMARKS.md)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, dict]]:
@@ -154,4 +196,4 @@ def stream_dataset(read, vocab: Vocabulary, labels: LabelVocabulary,
         bucket_boundaries=bounds,
         bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(2).with_options(_options())

@@ -149,6 +149,9 @@ class ModelConfig(_Section):
 class TrainingConfig(_Section):
     epochs: Int = Field(10, ge=1)
     batch_size: Int = Field(32, ge=1)
+    # A token budget per batch (padded tokens): short sentences go in big batches, long ones in
+    # small ones, batch_size sentences at most. null: batch_size sentences a batch.
+    batch_tokens: Int | None = Field(None, ge=1)
     optimizer: Literal["adam", "nadam", "sgd"] = "adam"
     learning_rate: Float = Field(0.001, gt=0.0)
     momentum: Float = Field(0.9, ge=0.0, lt=1.0)
@@ -185,6 +188,13 @@ class Config(_Section):
         if not 0 <= value < 2**31:
             raise ValueError("expected an integer between 0 and 2**31 - 1")
         return value
+
+    @model_validator(mode="after")
+    def _token_batches_in_memory(self):
+        if self.data.stream and self.training.batch_tokens:
+            raise ValueError("training.batch_tokens plans each epoch's batches in memory; it "
+                             "does not work with data.stream: true")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

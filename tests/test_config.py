@@ -130,3 +130,12 @@ def test_encoding_is_a_data_key(tmp_path):
     config = load_config(write(tmp_path, MINIMAL + "  encoding: latin-1\n"))
     assert config.data.encoding == "latin-1"
     assert load_config(write(tmp_path, MINIMAL)).data.encoding == "utf-8"
+
+
+def test_token_budget_batches_need_the_corpus_in_memory(tmp_path):
+    path = write(tmp_path, MINIMAL + "  stream: true\ntraining:\n  batch_tokens: 1000\n")
+    with pytest.raises(SeqlabError, match="training.batch_tokens plans each epoch's batches in "
+                                          "memory; it does not work with data.stream: true"):
+        load_config(path)
+    assert load_config(write(tmp_path, MINIMAL), ["training.batch_tokens=1000"]) \
+        .training.batch_tokens == 1000

@@ -91,6 +91,26 @@ def test_batch_plan_depends_on_the_seed_alone_and_pads_little():
     assert len(empty[0]) == 0 and len(empty[1]) == 0
 
 
+def test_token_budget_batches_hold_every_sentence_once_within_the_budget():
+    from seqlab.batching import plan_batches
+
+    rng = np.random.default_rng(5)
+    lengths = np.concatenate([rng.integers(1, 6, size=3000), rng.integers(30, 130, size=300),
+                              [900]])  # one sentence longer than the budget
+    order, starts = plan_batches(lengths, 128, shuffle=True, seed=3, max_tokens=1024)
+    assert sorted(order.tolist()) == list(range(len(lengths)))
+    ends = np.append(starts[1:], len(order))
+    sizes = ends - starts
+    padded = [int(lengths[order[a:b]].max()) * (b - a) for a, b in zip(starts, ends)]
+    for size, cells in zip(sizes, padded):
+        assert size <= 128 and (cells <= 1024 or size == 1)
+    # short sentences share big batches, long ones small: fewer steps than 32 a batch
+    assert sizes.max() == 128 and sizes.min() == 1
+    assert len(starts) < len(plan_batches(lengths, 32, shuffle=True, seed=3)[1]) / 2
+    again = plan_batches(lengths.copy(), 128, shuffle=True, seed=3, max_tokens=1024)
+    assert np.array_equal(order, again[0]) and np.array_equal(starts, again[1])
+
+
 def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
     from seqlab.vocab import CharVocabulary
 

@@ -110,12 +110,15 @@ class Prepared:
     embeddings: np.ndarray | None = None
     read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
 
-    def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192):
-        """One epoch of training batches, in an order fixed by `seed`."""
+    def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192,
+                max_tokens: int | None = None):
+        """One epoch of training batches, in an order fixed by `seed` (at most `max_tokens`
+        padded tokens a batch, when given; in memory only)."""
         from seqlab.batching import make_dataset, stream_dataset
 
         if self.encoded is not None:
-            return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed)
+            return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed,
+                                max_tokens=max_tokens)
         return stream_dataset(self.read, self.vocab, self.labels, self.chars, batch_size, seed,
                               buffer=shuffle_buffer, where=self.train.path)
 

@@ -106,10 +106,15 @@ def build_compiled(config: Config, prep: Prepared):
     return model
 
 
-def score(tagger, corpus, batch_size: int) -> dict:
+# Sentences a batch when scoring: padding is masked, so the scores do not depend on it, and
+# bigger batches tag faster than the training batch size would.
+SCORING_BATCH = 128
+
+
+def score(tagger, corpus) -> dict:
     from seqlab.metrics import evaluate
 
-    return evaluate(corpus.labels, tagger.tag(corpus.tokens, batch_size),
+    return evaluate(corpus.labels, tagger.tag(corpus.tokens, SCORING_BATCH),
                     chunks=tagger.chunked)
 
 
@@ -236,7 +241,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         if t.lr_decay:
             model.optimizer.learning_rate.assign(t.learning_rate / (1 + t.lr_decay * epoch))
         dataset = prep.dataset(t.batch_size, config.seed * 1000 + epoch,
-                               config.data.shuffle_buffer)
+                               config.data.shuffle_buffer, t.batch_tokens)
         dataset = _distribute_options(dataset, placement)
         with warnings.catch_warnings():
             # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
@@ -246,7 +251,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
                             shuffle=False, callbacks=callbacks)
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
         if prep.dev is not None:
-            result = score(tagger, prep.dev, t.batch_size)
+            result = score(tagger, prep.dev)
             row[f"dev_{metric}"] = float(result[metric])
             if metric != "accuracy":
                 row["dev_accuracy"] = float(result["accuracy"])
@@ -274,7 +279,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
                      "seconds": round(time.perf_counter() - started, 2)}
     for name, split in (("dev", prep.dev), ("test", prep.test)):
         if split is not None:
-            metrics[name] = score(tagger, split, t.batch_size)
+            metrics[name] = score(tagger, split)
     distribution = placement.record()
     write_run(write_dir, config, model, metrics, state["history"],
               run_record(config, model, metrics, distribution))
