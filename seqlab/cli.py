@@ -24,7 +24,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and convert corpora.")
 app.add_typer(data_app, name="data")
 
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # progress, warnings, errors
+results = Console(soft_wrap=True, highlight=False)          # what the user asked for
 
 
 # How each command sets the library argument a SeqlabError names (SeqlabError.argument).
@@ -124,18 +125,40 @@ def train(
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config value: --set model.lstm.units=64 (repeatable; paths "
                       "relative to the current directory).")] = None,
+    seeds: Annotated[str | None, typer.Option(
+        "--seeds", help="Train one run per seed into DIR/seed-N and report mean and sd: "
+                        "13,14,15, or a count (3: the config's seed and the next two). "
+                        "DIR/model.keras is the run with the best dev score.")] = None,
 ) -> None:
     """Train a tagger from a YAML config and save DIR/model.keras."""
     from seqlab.config import load_config
     from seqlab.training.rundir import check_output
+    from seqlab.training.seeds import check_set_output
 
     cfg = load_config(config, overrides or [])
     output = output or Path("runs") / config.stem
     if force and resume:
         raise SeqlabError("--force and --resume contradict each other: pick one")
-    check_output(output, force, resume)  # fail before the slow imports
+    seed_list = _seeds(seeds, cfg.seed) if seeds is not None else None
+    if seed_list is None:
+        check_output(output, force, resume)  # fail before the slow imports
+    else:
+        check_set_output(output, force, resume)
 
     load_tensorflow()
+    if seed_list is not None:
+        from seqlab.report import render_seeds
+        from seqlab.training.seeds import train_seeds
+
+        try:
+            summary = train_seeds(cfg, output, seed_list, force=force, resume=resume,
+                                  console=err)
+        except Interrupted as exc:
+            raise _interrupted(exc, config, output, (overrides or []), seeds) from None
+        results.print(render_seeds(summary))
+        err.print(f"saved {output / 'model.keras'} (seed {summary['best']['seed']}) and "
+                  f"{output / 'summary.json'}")
+        return
     from seqlab.training import train as run_training
 
     try:
@@ -150,14 +173,37 @@ def train(
             err.print(f"{split} {key}: {result[key]:.2f}")
 
 
-def _interrupted(exc: Interrupted, config: Path, output: Path, overrides: list[str]):
+def _seeds(text: str, base: int) -> list[int]:
+    """``13,14,15`` as given, or a count ``3``: the config's seed and the ones after it."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if not values or any(v < 0 for v in values):
+        raise SeqlabError(f"--seeds {text!r}: expected seeds like 13,14,15 or a count like 3")
+    if len(values) == 1 and "," not in text:
+        if not 1 <= values[0] <= 100:
+            raise SeqlabError(f"--seeds {text}: a count of seeds is 1 to 100")
+        return [base + i for i in range(values[0])]
+    if len(set(values)) != len(values):
+        raise SeqlabError(f"--seeds {text!r}: a seed is given twice")
+    return values
+
+
+def _interrupted(exc: Interrupted, config: Path, output: Path, overrides: list[str],
+                 seeds: str | None = None):
     """The one line after Ctrl-C: how to go on, with the real config path and overrides."""
     import shlex
 
     from seqlab.training.rundir import LOCK
 
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
+    if seeds is not None:
+        sets += f" --seeds {shlex.quote(seeds)}"
     command = f"seqlab train {shlex.quote(str(config))} --output {shlex.quote(str(output))}{sets}"
+    if seeds is not None:
+        return Interrupted(exc.epoch, output, f"{exc}; continue with: {command} --resume")
     if exc.epoch:
         return Interrupted(exc.epoch, output, f"{exc}; continue with: {command} --resume")
     leftovers = output.is_dir() and any(p.name != LOCK for p in output.iterdir())

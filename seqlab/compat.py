@@ -94,3 +94,26 @@ def fix_multi_worker_logs() -> None:
 
     reduce_per_replica._seqlab = True
     trainer.reduce_per_replica = reduce_per_replica
+
+
+def moving_averages(optimizer) -> list:
+    """The optimizer's moving averages of the trainable variables (``use_ema=True``), in the
+    order of ``model.trainable_variables``.
+
+    Keras 3.15 keeps them in ``BaseOptimizer._model_variables_moving_average`` (optimizer
+    variables, so checkpoints of ``optimizer.variables`` hold them) and offers no public way
+    to read them short of overwriting the model's weights.
+    """
+    return list(optimizer._model_variables_moving_average)
+
+
+def keep_weights_after_fit(optimizer) -> None:
+    """Stop ``model.fit`` from overwriting the model's weights with the moving averages.
+
+    Keras 3.15 calls ``optimizer.finalize_variable_values`` at the end of every ``fit``, which,
+    with ``use_ema``, copies the averages into the weights. seqlab calls ``fit`` once per epoch
+    (so that each epoch's data order depends on the seed alone), so that copy would restart
+    training from the averages every epoch; the loop swaps the averages in itself, for
+    scoring and saving only.
+    """
+    optimizer.finalize_variable_values = lambda var_list: None

@@ -134,6 +134,9 @@ class ModelConfig(_Section):
     attention: AttentionConfig = AttentionConfig()
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     output: Literal["softmax", "crf"] = "softmax"
+    # Softmax output with chunk tags: constrained (the best tag sequence the scheme allows)
+    # or argmax (each token's most probable tag, which can give I-PER after O).
+    decoding: Literal["constrained", "argmax"] = "constrained"
 
     @model_validator(mode="after")
     def _heads_divide_the_features(self):
@@ -159,6 +162,9 @@ class TrainingConfig(_Section):
     patience: Int | None = Field(None, ge=1)
     metric: Literal["auto", "f1", "accuracy"] = "auto"
     lr_decay: Float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
+    # An exponential moving average of the weights with this momentum (e.g. 0.999): dev
+    # scoring and the saved model use the averaged weights. null: none.
+    ema: Float | None = Field(None, gt=0.0, lt=1.0)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
 
 

@@ -106,8 +106,9 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         x = keras.layers.Dropout(config.dropout, name="output_dropout")(x)
     crf = config.output == "crf"
     outputs = TagProjection(labels.labels, scheme=scheme, source_scheme=source_scheme,
-                            reading=reading, activation=None if crf else "softmax",
-                            dtype="float32", name=TAGS)(x)
+                            reading=reading, decoding=config.decoding,
+                            activation=None if crf else "softmax", dtype="float32",
+                            name=TAGS)(x)
     if crf:  # the projection gives emission scores; the CRF scores tag transitions on top
         outputs = CRF(labels=labels.labels, scheme=scheme, name=CRF_LAYER)(outputs)
     if len(inputs) == 1:
@@ -128,6 +129,7 @@ class ModelParts:
         vocab, chars: the word and char vocabularies (chars None without a char encoder).
         labels: tag names in id order; scheme: the one the model was trained in;
         source_scheme: the training files' (tags are written back in it).
+        decoding: ``constrained`` or ``argmax``, for softmax output (:mod:`seqlab.decoding`).
         reading: how the training files were read (a :class:`seqlab.formats.Reading`).
 
     Raises SeqlabError when the model is not a seqlab tagger.
@@ -153,6 +155,7 @@ class ModelParts:
         self.labels: list[str] = list(self.tags.labels)
         self.scheme: str = self.tags.scheme
         self.source_scheme: str = self.tags.source_scheme
+        self.decoding: str = getattr(self.tags, "decoding", "constrained")
 
     @property
     def reading(self):

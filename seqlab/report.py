@@ -19,7 +19,8 @@ from seqlab.errors import SeqlabError
 from seqlab.metrics import sentence_chunk_errors
 from seqlab.schemes import get_chunks, is_chunk_task
 
-__all__ = ["render_comparison", "render_confusion", "render_result", "write_errors"]
+__all__ = ["render_comparison", "render_confusion", "render_result", "render_seeds",
+           "write_errors"]
 
 
 def _pct(x: float) -> str:
@@ -101,6 +102,35 @@ def render_comparison(comparison: dict, names: tuple[str, str] = ("A", "B")):
         style="green" if p < 0.05 else "yellow",
     )
     return Group(table, line)
+
+
+def render_seeds(summary: dict):
+    """A Rich table of :func:`seqlab.training.seeds.train_seeds`' summary: a row per seed,
+    then mean, standard deviation, min and max."""
+    metric = summary["metric"]
+    table = Table(title=f"{len(summary['seeds'])} seeds ({metric})", title_justify="left",
+                  box=box.SIMPLE_HEAVY)
+    for name in ("seed", f"dev {metric}", f"test {metric}", "best epoch", "epochs",
+                 "seconds"):
+        table.add_column(name, justify="right")
+
+    def cell(value):
+        return "-" if value is None else _pct(value)
+
+    best = summary["best"]["seed"]
+    for row in summary["seeds"]:
+        mark = " *" if row["seed"] == best else ""
+        table.add_row(f"{row['seed']}{mark}", cell(row["dev"]), cell(row["test"]),
+                      str(row["best_epoch"]), str(row["epochs_run"]), f"{row['seconds']:.0f}")
+    table.add_section()
+    stats = summary["summary"]
+    for name in ("mean", "sd", "min", "max"):
+        table.add_row(Text(name, style="bold cyan"),
+                      *[cell(stats[s][name]) if s in stats else "-" for s in ("dev", "test")],
+                      "", "", "")
+    table.caption = (f"* the run kept as model.keras (best {summary['chosen_by']}); sd is the "
+                     "sample standard deviation")
+    return table
 
 
 def _span_text(tokens: Sequence[str], span: tuple[str, int, int]) -> str:

@@ -113,8 +113,12 @@ def np_softmax(e, valid):
 # ------------------------------------------------------------------ API
 @pytest.mark.parametrize("name", sorted(OURS))
 def test_constructor_matches_original(name):
-    ours = inspect.signature(OURS[name].__init__).parameters
+    ours = dict(inspect.signature(OURS[name].__init__).parameters)
     theirs = inspect.signature(ORIGINALS[name].__init__).parameters
+    # seqlab's one extension, before **kwargs; its default is the original's behaviour
+    extension = ours.pop("attention_width", None)
+    if name in ("ScaledDotProductAttention", "MultiHeadAttention"):
+        assert extension is not None and extension.default is None
     assert list(ours) == list(theirs)
     for arg, param in theirs.items():
         assert ours[arg].default == param.default, arg

@@ -258,3 +258,30 @@ def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(
             with pytest.raises(SeqlabError, match=message):
                 training.train(config, tmp_path / f"run-{stream}", console=QUIET)
             assert not (tmp_path / f"run-{stream}").exists()
+
+
+def test_weight_averaging_is_what_is_scored_and_saved_and_leaves_training_alone(tmp_path):
+    """training.ema: the moving average of the weights is scored and saved, while training
+    itself goes on from the raw weights, exactly as without averaging."""
+    import keras
+
+    base = TINY + ["training.epochs=1", "data.dev=null", "data.test=null"]
+    plain = training.train(load_config(QUICK, base), tmp_path / "plain", console=QUIET)
+    averaged = training.train(load_config(QUICK, base + ["training.ema=0.9"]),
+                              tmp_path / "ema", console=QUIET)
+    assert [r["loss"] for r in averaged.history] == [r["loss"] for r in plain.history]
+
+    def weights(path):
+        return keras.models.load_model(path, compile=False).get_weights()
+
+    raw_plain = weights(tmp_path / "plain" / "checkpoints" / "last.keras")
+    raw_ema = weights(tmp_path / "ema" / "checkpoints" / "last.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(raw_plain, raw_ema))
+    saved = weights(tmp_path / "ema" / "model.keras")
+    assert not all(np.allclose(a, b) for a, b in zip(saved, raw_ema))
+    # with a momentum of almost 0 the average is the last weights themselves
+    tiny = training.train(load_config(QUICK, base + ["training.ema=1e-9"]), tmp_path / "tiny",
+                          console=QUIET)
+    assert tiny.best_epoch == 1
+    for a, b in zip(weights(tmp_path / "tiny" / "model.keras"), raw_plain):
+        np.testing.assert_allclose(a, b, atol=1e-6)

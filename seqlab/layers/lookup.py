@@ -59,21 +59,28 @@ class TagProjection(keras.layers.Dense):
         reading: how the training files were read (format, token and label column, CoNLL-U
             label field, encoding: :class:`seqlab.formats.Reading` as a dict), so prediction
             and evaluation read other files the same way by default.
+        decoding: how softmax probabilities of chunk tags become tags: ``constrained`` (the
+            best sequence the scheme allows) or ``argmax`` (see :mod:`seqlab.decoding`).
         **kwargs: passed to `keras.layers.Dense` (`units` defaults to `len(labels)`).
     """
 
-    def __init__(self, labels, scheme="plain", source_scheme=None, reading=None, **kwargs):
+    def __init__(self, labels, scheme="plain", source_scheme=None, reading=None,
+                 decoding="constrained", **kwargs):
         kwargs.setdefault("units", len(labels))
         super().__init__(**kwargs)
         self.labels = list(labels)
         self.scheme = scheme
         self.source_scheme = source_scheme or scheme
         self.reading = dict(reading) if reading else {}
+        if decoding not in ("constrained", "argmax"):
+            raise ValueError(f"TagProjection: decoding must be 'constrained' or 'argmax'; "
+                             f"received {decoding!r}.")
+        self.decoding = decoding
 
     def get_config(self):
         config = super().get_config()
         config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme,
-                      reading=self.reading)
+                      reading=self.reading, decoding=self.decoding)
         return config
 
 

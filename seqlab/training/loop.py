@@ -60,6 +60,8 @@ def make_optimizer(config: Config):
     kwargs = {"learning_rate": t.learning_rate}
     if t.clipnorm:
         kwargs["clipnorm"] = t.clipnorm
+    if t.ema:
+        kwargs.update(use_ema=True, ema_momentum=t.ema)
     if t.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=t.momentum, **kwargs)
     if t.optimizer == "nadam":
@@ -89,9 +91,39 @@ def make_loss(config: Config, parts):
 
 
 def compile_model(model, config: Config) -> None:
+    from seqlab.compat import keep_weights_after_fit
     from seqlab.model import ModelParts
 
-    model.compile(optimizer=make_optimizer(config), loss=make_loss(config, ModelParts(model)))
+    optimizer = make_optimizer(config)
+    if config.training.ema:
+        keep_weights_after_fit(optimizer)
+    model.compile(optimizer=optimizer, loss=make_loss(config, ModelParts(model)))
+
+
+class AveragedWeights:
+    """``with AveragedWeights(model):`` the model holds the optimizer's moving averages of
+    its weights (training.ema), and its own weights again afterwards; without EMA, nothing
+    happens."""
+
+    def __init__(self, model, enabled: bool) -> None:
+        self.model, self.enabled, self.raw = model, enabled, None
+
+    def __enter__(self):
+        if self.enabled:
+            from seqlab.compat import moving_averages
+
+            variables = self.model.trainable_variables
+            self.raw = [v.numpy() for v in variables]
+            for variable, average in zip(variables, moving_averages(self.model.optimizer),
+                                         strict=True):
+                variable.assign(average)
+        return self
+
+    def __exit__(self, *exc):
+        if self.raw is not None:
+            for variable, value in zip(self.model.trainable_variables, self.raw):
+                variable.assign(value)
+            self.raw = None
 
 
 def build_compiled(config: Config, prep: Prepared):
@@ -250,19 +282,20 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
             fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
                             shuffle=False, callbacks=callbacks)
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
-        if prep.dev is not None:
-            result = score(tagger, prep.dev)
-            row[f"dev_{metric}"] = float(result[metric])
-            if metric != "accuracy":
-                row["dev_accuracy"] = float(result["accuracy"])
-            current = row[f"dev_{metric}"]
-        else:
-            current = -row["loss"]
+        with AveragedWeights(model, bool(t.ema)):  # scored and kept: the averages
+            if prep.dev is not None:
+                result = score(tagger, prep.dev)
+                row[f"dev_{metric}"] = float(result[metric])
+                if metric != "accuracy":
+                    row["dev_accuracy"] = float(result["accuracy"])
+                current = row[f"dev_{metric}"]
+            else:
+                current = -row["loss"]
+            improved = state["best_score"] is None or current > state["best_score"]
+            if improved:
+                state.update(best_score=current, best_epoch=epoch + 1)
+                best_weights = model.get_weights()
         row["seconds"] = round(time.perf_counter() - started, 2)
-        improved = state["best_score"] is None or current > state["best_score"]
-        if improved:
-            state.update(best_score=current, best_epoch=epoch + 1)
-            best_weights = model.get_weights()
         state["history"].append(row)
         state.update(epoch=epoch + 1, seconds=row["seconds"])
         checkpoint.save_checkpoint(folder, model, state, improved)
