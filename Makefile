@@ -2,39 +2,46 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# What is installed: the package and its runtime dependencies (the demo), then the test
+# and backend extras (the suite). Re-installed only when the project's metadata changes.
+RUNTIME := $(VENV)/.installed-runtime
+TESTING := $(VENV)/.installed-test
 
 .PHONY: install test demo lint bench bench-quick clean
 
-# Re-install only when the project's metadata changes.
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(TESTING): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[test,backends]'
-	touch $(STAMP)
+	touch $(TESTING)
 
-install: $(STAMP)
+install: $(TESTING)
 
-test: $(STAMP)
+test: $(TESTING)
 	$(PY) -m pytest -q
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	rm -rf runs/quickstart
 	$(VENV)/bin/seqlab train configs/quickstart.yaml --output runs/quickstart
 	$(VENV)/bin/seqlab predict runs/quickstart/model.keras data/sample_input.txt --format conll
 	$(VENV)/bin/seqlab evaluate runs/quickstart/model.keras data/test.txt
+	$(VENV)/bin/seqlab report runs/quickstart
 
-lint: $(STAMP)
+lint: $(TESTING)
 	$(VENV)/bin/ruff check seqlab tests bench
 
 # Every bench/*.py but the shared helpers, in name order. Every benchmark runs; the target
 # fails at the end if any of them crashed or missed its target. Tables go to stdout.
 BENCHES := $(sort $(filter-out bench/_common.py,$(wildcard bench/*.py)))
 
-bench: $(STAMP)
+bench: $(TESTING)
 	status=0; for f in $(BENCHES); do echo "== $$f"; $(PY) $$f || status=1; done; exit $$status
 
-bench-quick: $(STAMP)
+bench-quick: $(TESTING)
 	status=0; for f in $(BENCHES); do echo "== $$f --quick"; $(PY) $$f --quick || status=1; done; exit $$status
 
 clean:

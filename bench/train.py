@@ -11,7 +11,7 @@ train for the same number of epochs two ways:
 (b) ``seqlab train configs/bench_readme_model.yaml``, the same model in seqlab's terms.
 
 Training tokens per second count real tokens (not padding). For (a) the clock runs around
-``model.fit``; for (b) the training loop is the ``seconds`` column of history.csv (the epoch
+``model.fit``; for (b) the training loop is the ``elapsed_seconds`` column of history.csv (the epoch
 loop, tf.data included) and the whole command is timed as well. Prediction: (a)
 ``model.predict`` on the padded test arrays (batch 32) against (b) tagging test.txt file to
 file as ``seqlab predict`` does (in-process after a warm-up, and the command, start-up and
@@ -222,7 +222,7 @@ def seqlab_train(train_path, out_dir, epochs):
         raise SystemExit(f"seqlab train failed: {res['tail']}")
     with open(Path(out_dir) / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    res["loop_s"] = float(rows[-1]["seconds"])
+    res["loop_s"] = float(rows[-1]["elapsed_seconds"])
     res["loss"] = float(rows[-1]["loss"])
     return res
 
@@ -419,7 +419,7 @@ def main(argv=None):
           f"(a) pads them to {base_train['maxlen']} tokens: {base_train['padded_tokens']:,} "
           f"positions), {epochs} epoch(s), batch {BATCH}, Adam 0.001, seed {SEED}; one run "
           "each. tokens/s counts real tokens. (a) loop = model.fit, whole process = imports, "
-          "reading, padding, building and fit; (b) loop = history.csv seconds (tf.data and "
+          "reading, padding, building and fit; (b) loop = history.csv elapsed_seconds (tf.data and "
           "tracing included), whole process = the `seqlab train` command. Warm-up: (a) fits a "
           "throwaway copy of the model on 64 sentences in its process first (not counted)"
           + ("." if args.quick else "; (b) runs the command once on 64 sentences first.")

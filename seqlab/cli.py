@@ -170,7 +170,7 @@ def train(
         if split in run.metrics:
             result = run.metrics[split]
             key = "f1" if result.get("task") == "chunk" else "accuracy"
-            err.print(f"{split} {key}: {result[key]:.2f}")
+            results.print(f"{split} {key}: {result[key]:.2f}")
 
 
 def _seeds(text: str, base: int) -> list[int]:
@@ -242,8 +242,9 @@ def predict(
              "the extension (.conll, .conllu, .jsonl; anything else and stdin: text). conll and "
              "conllu are read as the model's training files were (columns, encoding).")] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", "-f", help="conll, jsonl or conllu (default: conllu for CoNLL-U input, "
-                               "jsonl for JSON-lines input, else conll).")] = None,
+        "--format", "-f", help="conll, jsonl, conllu, or html (a page with the spans "
+                               "highlighted) (default: conllu for CoNLL-U input, jsonl for "
+                               "JSON-lines input, else conll).")] = None,
     tokenizer: Annotated[str, typer.Option(
         help="Text input: whitespace, or simple (also splits punctuation off words).")
     ] = "whitespace",
@@ -318,15 +319,13 @@ def predict(
     # The TensorFlow and Keras objects loaded so far live as long as this process: keep the
     # cyclic collector from walking them again and again while the input is tagged.
     gc.freeze()
-    if input == "-":
-        source, name = sys.stdin.buffer, "<stdin>"
-        # A pipe gets its answers batch by batch; a file redirected to stdin is read in big
-        # blocks, sorted by length within each, like a named file.
-        chunk = 2048 if is_regular_stream(sys.stdin) else batch_size
-    else:
-        source, name, chunk = input, input, 2048
+    live = input == "-" and not is_regular_stream(sys.stdin)
+    # A pipe or a terminal gets its answers as soon as its input pauses; a file (redirected
+    # to stdin or named) is read in big blocks, sorted by length within each.
+    source, name = (sys.stdin.buffer, "<stdin>") if input == "-" else (input, input)
     options = dict(output_format=format, reading=reading, name=name, batch_size=batch_size,
-                   chunk=chunk, tokenizer=tokenizer, probs=probs, label_field=label_field)
+                   chunk=2048, tokenizer=tokenizer, probs=probs, label_field=label_field,
+                   live=live)
     if output is None:
         try:
             count = predict_file(tagger, source, sys.stdout, **options)
@@ -479,20 +478,20 @@ def evaluate(
     if not as_json and not conlleval:
         from seqlab.report import render_result
 
-        err.print(render_result(result, title=title))
+        results.print(render_result(result, title=title))
         if result["task"] == "chunk":
-            err.print(f"F1 {result['f1']:.2f} (precision {result['precision']:.2f}, recall "
+            results.print(f"F1 {result['f1']:.2f} (precision {result['precision']:.2f}, recall "
                       f"{result['recall']:.2f}), token accuracy {result['accuracy']:.2f}")
         else:
-            err.print(f"accuracy {result['accuracy']:.2f}")
+            results.print(f"accuracy {result['accuracy']:.2f}")
     if confusion and not as_json:
         from seqlab.report import render_confusion
 
-        err.print(render_confusion(labels, matrix))
+        results.print(render_confusion(labels, matrix))
     if comparison is not None and not as_json:
         from seqlab.report import render_comparison
 
-        err.print(render_comparison(comparison, (str(predictions or model), str(compare_with))))
+        results.print(render_comparison(comparison, (str(predictions or model), str(compare_with))))
     if errors is not None:
         err.print(f"wrote {wrong} wrong {'spans' if result['task'] == 'chunk' else 'tags'} "
                   f"to {errors}")
@@ -555,7 +554,7 @@ def attention(
             tmp.unlink(missing_ok=True)
         err.print(f"wrote {output} ({width}x{height} pixels)")
     elif not as_json:
-        err.print(render_terminal(view))
+        results.print(render_terminal(view))
 
 
 @app.command()
@@ -587,6 +586,23 @@ def export(
               f"(batch,) int32, gives tags in {info['scheme']}")
 
 
+@app.command()
+@user_errors()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A directory written by `seqlab train` "
+                                                 "(or by --seeds).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The HTML file (default: RUN_DIR/report.html).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite an existing report.")] = False,
+) -> None:
+    """Write one self-contained HTML page of a finished run: scores, curves, errors, attention."""
+    from seqlab.run_report import write_report
+
+    written = write_report(run_dir, output, force)
+    err.print(f"wrote {written}")
+
+
 @data_app.command("stats")
 @user_errors()
 def data_stats(
@@ -614,11 +630,11 @@ def data_stats(
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
     else:
-        err.print(render_stats(stats))
+        results.print(render_stats(stats))
 
 
 @data_app.command("convert")
-@user_errors(dict(_FLAG_HINTS, force="(use --force to overwrite it)", scheme="(--to / --from)"))
+@user_errors(dict(_FLAG_HINTS, force="(use --force to overwrite it)"))
 def data_convert(
     src: Annotated[Path, typer.Argument(help="Input CoNLL file.")],
     dst: Annotated[Path, typer.Argument(help="Output file.")],
@@ -633,7 +649,14 @@ def data_convert(
 ) -> None:
     """Rewrite the label column of a CoNLL file in another tag scheme."""
     from seqlab.corpus import convert_file
+    from seqlab.schemes import normalize_scheme
 
+    for flag, value in (("--to", to), ("--from", source)):
+        if value is not None:
+            try:
+                normalize_scheme(value)
+            except ValueError as exc:
+                raise SeqlabError(f"{flag} {value!r}: {exc}") from None
     _existing(src, "input file")
     count = convert_file(str(src), str(dst), to, source=source, token_column=token_column,
                          label_column=label_column, encoding=encoding, force=force)

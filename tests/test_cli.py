@@ -33,6 +33,24 @@ def test_help_answers_without_tensorflow(how):
     assert "tensorflow" not in imported and "keras" not in imported
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["train", "configs/quickstart.yaml", "--force", "--resume"], "contradict each other"),
+    (["train", "configs/quickstart.yaml", "--seeds", "x"], "--seeds 'x'"),
+    (["data", "convert", "data/train.txt", "out.txt", "--to", "foo"],
+     "--to 'foo': unknown tag scheme 'foo'"),
+    (["predict", "nowhere.keras", "-", "--tokenizer", "bpe"], "unknown tokenizer 'bpe'"),
+])
+def test_bad_flags_answer_before_tensorflow(args, expected):
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(SEQLAB), *args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert len(lines) == 1 and expected in lines[0], lines
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "tensorflow" not in imported and "keras" not in imported
+
+
 def test_import_seqlab_registers_the_layers_once_keras_comes():
     code = ("import sys, seqlab\n"
             "assert 'keras' not in sys.modules\n"

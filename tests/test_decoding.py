@@ -98,3 +98,22 @@ def test_the_saved_model_decodes_the_same(tmp_path):
     got = loaded.tag(tf.ragged.constant([["a", "b", "a"], ["b"]])).to_list()
     # one token alone: O (.3) beats B-PER (.2), and I-PER cannot start
     assert [[t.decode() for t in row] for row in got] == [["B-PER", "I-PER", "I-PER"], ["O"]]
+
+
+def test_the_demo_model_prints_no_invalid_tag_sequence(trained):
+    """What `make demo` prints: the quickstart model (softmax output) tags the sample input
+    with valid IOB2 sequences only."""
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    from conftest import DATA
+
+    result = CliRunner().invoke(app, ["predict", str(trained / "model.keras"),
+                                      str(DATA / "sample_input.txt"), "--format", "conll"])
+    assert result.exit_code == 0, result.output
+    blocks = [b for b in result.stdout.split("\n\n") if b.strip()]
+    assert len(blocks) == 20
+    for block in blocks:
+        tags = [line.split(" ")[-1] for line in block.splitlines()]
+        assert invalid_transitions(tags, "iob2") == [], block

@@ -226,10 +226,11 @@ def test_writers_spans_on_hand_made_tags():
 # ----------------------------------------------------------------------------------- streaming
 
 
-def test_stdin_is_streamed_batch_by_batch_in_a_fresh_process(model):
-    """With --batch-size 1 each line is answered before the next one is written."""
-    proc = subprocess.Popen([sys.executable, str(SEQLAB), "predict", str(model), "-",
-                             "--batch-size", "1"], stdin=subprocess.PIPE,
+def test_a_line_typed_is_answered_at_once_in_a_fresh_process(model):
+    """At the default batch size each line is answered as soon as the input pauses, before
+    the next one is written."""
+    proc = subprocess.Popen([sys.executable, str(SEQLAB), "predict", str(model), "-"],
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             bufsize=1)
     timer = threading.Timer(240, proc.kill)
@@ -249,6 +250,33 @@ def test_stdin_is_streamed_batch_by_batch_in_a_fresh_process(model):
         timer.cancel()
         proc.kill()
     assert answers == [["Maria", "flew", "to", "Oslo"], ["Bonn"], ["the", "EU", "met"]]
+
+
+def test_live_blocks_take_what_has_arrived_up_to_the_batch_size():
+    import time
+
+    from seqlab.predict import live_blocks
+
+    def burst():  # 150 records at once
+        yield from range(150)
+
+    assert [len(b) for b in live_blocks(burst(), 64)] == [64, 64, 22]
+
+    def typed():  # one record, then a pause, three times
+        for i in range(3):
+            yield i
+            time.sleep(0.3)
+
+    assert list(live_blocks(typed(), 64)) == [[0], [1], [2]]
+
+    def broken():
+        yield 1
+        raise ValueError("bad line")
+
+    blocks = live_blocks(broken(), 64)
+    assert next(blocks) == [1]
+    with pytest.raises(ValueError, match="bad line"):
+        next(blocks)
 
 
 def test_stream_keeps_order_across_batches(tagger):

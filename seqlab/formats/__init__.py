@@ -44,7 +44,7 @@ __all__ = [
 
 CORPUS_FORMATS = ("conll", "conllu")              # labelled corpora
 INPUT_FORMATS = ("text", "conll", "conllu", "jsonl")  # what can be tagged
-OUTPUT_FORMATS = ("conll", "jsonl", "conllu")
+OUTPUT_FORMATS = ("conll", "jsonl", "conllu", "html")
 
 _COLUMN_EXTENSIONS = (".txt", ".conll", ".iob", ".bio", ".tsv", ".conll03", ".bioes", ".iobes",
                       ".iob1", ".iob2", ".bilou")
@@ -183,13 +183,32 @@ def read_corpus(path, reading: Reading | None = None, labelled: bool = True,
     return found
 
 
+class Writer:
+    """Writes records to a text stream: ``write(out, record)`` for each, after
+    ``write.begin(out)`` and before ``write.end(out)`` (which only some formats need)."""
+
+    def __init__(self, write) -> None:
+        self._write = write
+
+    def __call__(self, out, record: Record) -> None:
+        self._write(out, record)
+
+    def begin(self, out) -> None:
+        """Before the first record (a page's head)."""
+
+    def end(self, out) -> None:
+        """After the last record."""
+
+
 def writer(output_format: str, input_format: str, label_field: str = "upos",
-           chunked: bool = True):
-    """``write(out, record)`` for records of ``input_format`` in ``output_format``.
+           chunked: bool = True, labels=None):
+    """The writer of records of ``input_format`` in ``output_format``.
 
     * ``conll``: the tag as a new last column, every input column and line kept;
     * ``jsonl``: one object a sentence with tokens, tags, spans (``chunked``) and probs;
-    * ``conllu`` (CoNLL-U input only): the tags put in ``label_field``.
+    * ``conllu`` (CoNLL-U input only): the tags put in ``label_field``;
+    * ``html``: a page with each sentence's spans highlighted by type (the legend from the
+      tag set ``labels``).
     """
     if output_format not in OUTPUT_FORMATS:
         raise SeqlabError(f"unknown output format {output_format!r}; expected one of "
@@ -200,8 +219,13 @@ def writer(output_format: str, input_format: str, label_field: str = "upos",
         from seqlab.formats.conllu import label_field_index
 
         label_field_index(label_field)  # fail now, not at the first sentence
-        return lambda out, record: write_conllu(out, record, label_field)
+        return Writer(lambda out, record: write_conllu(out, record, label_field))
     if output_format == "jsonl":
         keep_blank = input_format == "jsonl"
-        return lambda out, record: write_jsonl(out, record, chunked, keep_blank)
-    return lambda out, record: write_columns(out, record)
+        return Writer(lambda out, record: write_jsonl(out, record, chunked, keep_blank))
+    if output_format == "html":
+        from seqlab.formats.html import HtmlWriter
+        from seqlab.pages import types_of
+
+        return HtmlWriter(types_of(labels or []), chunked)
+    return Writer(write_columns)

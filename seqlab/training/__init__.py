@@ -8,7 +8,15 @@
 * :mod:`~seqlab.training.record`: run.json and ``reproduce``.
 """
 
-from seqlab.training.loop import Run, train
-from seqlab.training.record import reproduce
+__all__ = ["Run", "reproduce", "train", "train_seeds"]
 
-__all__ = ["Run", "reproduce", "train"]
+_WHERE = {"Run": "loop", "train": "loop", "reproduce": "record", "train_seeds": "seeds"}
+
+
+def __getattr__(name):
+    # Lazily: the command line checks a run directory (rundir) before TensorFlow is imported.
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"seqlab.training.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'seqlab.training' has no attribute {name!r}")

@@ -122,6 +122,18 @@ class Prepared:
         return stream_dataset(self.read, self.vocab, self.labels, self.chars, batch_size, seed,
                               buffer=shuffle_buffer, where=self.train.path)
 
+    def batch_tokens(self, batch_size: int, seed: int, max_tokens: int | None = None):
+        """The real tokens of each batch of the epoch :meth:`dataset` gives for the same
+        arguments, in order (None when streamed: the batches are not known in advance)."""
+        if self.encoded is None:
+            return None
+        from seqlab.batching import plan_batches
+
+        order, starts = plan_batches(self.encoded.lengths, batch_size, shuffle=True, seed=seed,
+                                     max_tokens=max_tokens)
+        return np.add.reduceat(self.encoded.lengths[order], starts) if len(starts) else \
+            np.zeros(0, dtype=np.int64)
+
 
 def prepare_data(config: Config, say=print) -> Prepared:
     """Read and check the corpus, build the vocabularies, encode the training set; ``say``

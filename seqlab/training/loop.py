@@ -22,6 +22,7 @@ from seqlab.config import Config
 from seqlab.errors import Interrupted, SeqlabError
 from seqlab.training import checkpoint
 from seqlab.training.data import Prepared, prepare_data
+from seqlab.training.progress import Reporter
 from seqlab.training.record import run_record, weights_digest
 from seqlab.training.rundir import (
     CHECKPOINTS,
@@ -143,11 +144,37 @@ def build_compiled(config: Config, prep: Prepared):
 SCORING_BATCH = 128
 
 
-def score(tagger, corpus) -> dict:
+def score(tagger, corpus, keep: bool = False):
+    """The scores of ``corpus`` tagged by ``tagger`` (and, with ``keep``, the tags too)."""
     from seqlab.metrics import evaluate
 
-    return evaluate(corpus.labels, tagger.tag(corpus.tokens, SCORING_BATCH),
-                    chunks=tagger.chunked)
+    predicted = tagger.tag(corpus.tokens, SCORING_BATCH)
+    result = evaluate(corpus.labels, predicted, chunks=tagger.chunked)
+    return (result, predicted) if keep else result
+
+
+def attention_examples(tagger, tokens, labels, count: int = 3) -> list[dict]:
+    """Attention weights of a few dev sentences (those of 6 to 20 tokens with the most gold
+    chunks or distinct labels), for the report; [] without SeqSelfAttention."""
+    if not tagger.parts.attention_heads:
+        return []
+    from seqlab.attention_view import attention_view
+    from seqlab.schemes import get_chunks
+
+    def interest(i):
+        return len(get_chunks(labels[i])) if tagger.chunked else len(set(labels[i]))
+
+    fitting = [i for i, t in enumerate(tokens) if 6 <= len(t) <= 20]
+    chosen = sorted(sorted(fitting, key=lambda i: (-interest(i), i))[:count])
+    examples = []
+    for i in chosen:
+        view = attention_view(tagger, tokens[i])
+        examples.append({"sentence": i + 1, "tokens": view.tokens, "tags": view.tags,
+                         "weights": [[round(float(w), 4) if ok else None
+                                      for w, ok in zip(row, mask)]
+                                     for row, mask in zip(view.weights, view.window)],
+                         "attention": view.describe()})
+    return examples
 
 
 def train(config: Config, output: str | Path, force: bool = False, resume: bool = False,
@@ -267,42 +294,53 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
     callbacks = []
     if config.logging.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(output / "logs")))
-    console.print(f"{'epoch':>5} {'loss':>9} {'dev ' + metric:>12} {'time':>8}")
+    reporter = Reporter(console, metric, prep.dev is not None)
+    reporter.header()
     started = time.perf_counter() - state["seconds"]
     for epoch in range(state["epoch"], t.epochs):
+        epoch_started = time.perf_counter()
         if t.lr_decay:
             model.optimizer.learning_rate.assign(t.learning_rate / (1 + t.lr_decay * epoch))
-        dataset = prep.dataset(t.batch_size, config.seed * 1000 + epoch,
-                               config.data.shuffle_buffer, t.batch_tokens)
+        seed = config.seed * 1000 + epoch
+        dataset = prep.dataset(t.batch_size, seed, config.data.shuffle_buffer, t.batch_tokens)
         dataset = _distribute_options(dataset, placement)
-        with warnings.catch_warnings():
-            # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
-            # epoch and warns that the data "ran out" at each epoch's end: the expected end.
-            warnings.filterwarnings("ignore", message=".*ran out of data.*")
-            fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
-                            shuffle=False, callbacks=callbacks)
+        progress = reporter.epoch(epoch + 1, t.epochs,
+                                  prep.batch_tokens(t.batch_size, seed, t.batch_tokens))
+        try:
+            with warnings.catch_warnings():
+                # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
+                # epoch and warns that the data "ran out" at each epoch's end: the expected end.
+                warnings.filterwarnings("ignore", message=".*ran out of data.*")
+                fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                                shuffle=False, callbacks=[*callbacks, progress.callback])
+        finally:
+            train_seconds, speed = progress.close()
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
+        improved = False
         with AveragedWeights(model, bool(t.ema)):  # scored and kept: the averages
             if prep.dev is not None:
-                result = score(tagger, prep.dev)
+                with reporter.scoring():
+                    result = score(tagger, prep.dev)
                 row[f"dev_{metric}"] = float(result[metric])
                 if metric != "accuracy":
                     row["dev_accuracy"] = float(result["accuracy"])
                 current = row[f"dev_{metric}"]
-            else:
-                current = -row["loss"]
-            improved = state["best_score"] is None or current > state["best_score"]
-            if improved:
-                state.update(best_score=current, best_epoch=epoch + 1)
+                improved = state["best_score"] is None or current > state["best_score"]
+                if improved:
+                    state.update(best_score=current, best_epoch=epoch + 1)
+                    best_weights = model.get_weights()
+            else:  # no dev data: the last epoch is the model
+                state.update(best_epoch=epoch + 1)
                 best_weights = model.get_weights()
-        row["seconds"] = round(time.perf_counter() - started, 2)
         state["history"].append(row)
-        state.update(epoch=epoch + 1, seconds=row["seconds"])
-        checkpoint.save_checkpoint(folder, model, state, improved)
-        dev_text = f"{row.get(f'dev_{metric}', float('nan')):12.2f}"
-        console.print(f"{epoch + 1:>5} {row['loss']:>9.4f} {dev_text} "
-                      f"{row['seconds']:>7.1f}s" + (" *" if improved else ""))
-        if t.patience and epoch + 1 - state["best_epoch"] >= t.patience:
+        row["tokens_per_second"] = round(speed, 1)
+        row["train_seconds"] = round(train_seconds, 2)
+        row["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+        row["epoch_seconds"] = round(time.perf_counter() - epoch_started, 2)
+        state.update(epoch=epoch + 1, seconds=row["elapsed_seconds"])
+        checkpoint.save_checkpoint(folder, model, state, improved or prep.dev is None)
+        reporter.row(row, improved)
+        if prep.dev is not None and t.patience and epoch + 1 - state["best_epoch"] >= t.patience:
             console.print(f"early stop: no dev improvement for {t.patience} epochs")
             break
 
@@ -310,12 +348,16 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         model.set_weights(best_weights)
     metrics: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                      "seconds": round(time.perf_counter() - started, 2)}
+    extras = {}
     for name, split in (("dev", prep.dev), ("test", prep.test)):
         if split is not None:
-            metrics[name] = score(tagger, split)
+            metrics[name], predicted = score(tagger, split, keep=True)
+            if name == "dev":  # what `seqlab report` shows, with no data file needed
+                extras["dev_predictions"] = (split.tokens, split.labels, predicted)
+                extras["attention"] = attention_examples(tagger, split.tokens, split.labels)
     distribution = placement.record()
     write_run(write_dir, config, model, metrics, state["history"],
-              run_record(config, model, metrics, distribution))
+              run_record(config, model, metrics, distribution), **extras)
     digest = weights_digest(model)
     if placement.workers > 1:  # every worker says what it ended with: they must agree
         console.print(f"{placement.task}: weights sha256 {digest}")

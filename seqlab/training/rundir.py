@@ -17,7 +17,8 @@ LOCK = ".seqlab.lock"
 CHECKPOINTS = "checkpoints"
 # What `seqlab train` writes into its output directory (and so what force replaces).
 RUN_FILES = ("model.keras", "config.yaml", "metrics.json", "history.csv", "run.json",
-             "training.png", CHECKPOINTS, "logs", LOCK)
+             "training.png", "dev_predictions.jsonl", "attention.json", "report.html",
+             CHECKPOINTS, "logs", LOCK)
 
 
 def has_checkpoint(path: Path) -> bool:
@@ -181,8 +182,9 @@ def plot_history(path: Path, history: list[dict]) -> None:
 
 
 def write_run(output: Path, config, model, metrics: dict, history: list[dict],
-              record: dict) -> None:
-    """A finished run's files; the model goes to a temporary name first."""
+              record: dict, dev_predictions=None, attention=None) -> None:
+    """A finished run's files; the model goes to a temporary name first. ``dev_predictions``
+    (tokens, gold, predicted) and ``attention`` (examples) are kept for ``seqlab report``."""
     output.mkdir(parents=True, exist_ok=True)
     save_model(model, output / "model.keras")
     atomic_write(output / "config.yaml", config.to_yaml())
@@ -190,4 +192,10 @@ def write_run(output: Path, config, model, metrics: dict, history: list[dict],
     write_history(output / "history.csv", history)
     if config.logging.plot and history:
         plot_history(output / "training.png", history)
+    if dev_predictions is not None:
+        lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
+                 for t, g, p in zip(*dev_predictions))
+        atomic_write(output / "dev_predictions.jsonl", "".join(line + "\n" for line in lines))
+    if attention:
+        atomic_write(output / "attention.json", json.dumps(attention, ensure_ascii=False))
     atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")
