@@ -1,0 +1,190 @@
+"""Where one training step of the NER config spends its time (issue 16).
+
+On a slice of CoNLL-2003 train (3,000 sentences; ``--quick``: 600), one core, the NER config
+(``configs/conll2003_ner.yaml``), each measured over the same batches after a warm-up pass
+that traces every batch shape, interleaved repeats, median:
+
+* the tf.data pipeline alone (planning and gathering an epoch's batches), with tf.data's
+  autotuner on (as before issue 16) and off (as now);
+* the network forward pass, forward + backward, and a whole step (the optimizer too);
+* ``model.fit`` over the epoch, with either pipeline;
+* each part's share, as the step time a model without it saves (the char CNN, the attention
+  band, the CRF against softmax, dropout and word dropout, the word embedding's gradient);
+* the CRF's forward algorithm (loss) and Viterbi decoding alone on emissions of the same
+  shapes.
+
+Each configuration runs in its own process (``--child``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common
+
+DATA = common.ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
+CONFIG = common.ROOT / "configs" / "conll2003_ner.yaml"
+VARIANTS = {
+    "full": [],
+    "no char CNN": ["model.chars.encoder=none"],
+    "no attention": ["model.attention.enabled=false"],
+    "softmax instead of CRF": ["model.output=softmax"],
+    "no dropout, no word dropout": ["model.embedding.dropout=0", "model.dropout=0",
+                                    "model.embedding.word_dropout=0"],
+    "frozen word embedding": ["model.embedding.trainable=false"],
+}
+
+
+def child(spec):
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from rich.console import Console
+
+    import seqlab.batching as batching
+    from seqlab.config import load_config
+    from seqlab.training.data import prepare_data
+    from seqlab.training.loop import build_compiled, seed_everything
+    from seqlab.vocab import Encoded
+
+    config = load_config(CONFIG, ["data.dev=null", "data.test=null", f"data.train={DATA}",
+                                  *spec["overrides"]])
+    prep = prepare_data(config, Console(quiet=True).print)
+    n = spec["sentences"]
+    enc = prep.encoded
+    tot = int(enc.lengths[:n].sum())
+    prep.encoded = Encoded(enc.words[:tot], enc.lengths[:n], enc.labels[:tot],
+                           enc.chars[:tot] if enc.chars is not None else None)
+    seed_everything(13)
+    model = build_compiled(config, prep)
+    batches = list(prep.dataset(32, seed=1))
+    loss_fn, optimizer, variables = model.loss, model.optimizer, model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def forward(x, y):
+        return loss_fn(y, model(x, training=True))
+
+    @tf.function(reduce_retracing=True)
+    def forward_backward(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return tape.gradient(loss, variables)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    def over_batches(fn):
+        return lambda: [fn(*b) for b in batches]
+
+    def old_pipeline():  # tf.data's autotuner on, as before issue 16
+        ds = batching.make_dataset(prep.encoded, 32, shuffle=True, seed=2)
+        return ds.with_options(_autotune_on(tf))
+
+    measures = {
+        "forward": over_batches(forward),
+        "forward + backward": over_batches(forward_backward),
+        "whole step": over_batches(step),
+    }
+    if spec.get("pipeline"):
+        measures.update({
+            "pipeline alone, autotuner on": lambda: sum(1 for _ in old_pipeline()),
+            "pipeline alone, autotuner off": lambda: sum(
+                1 for _ in batching.make_dataset(prep.encoded, 32, shuffle=True, seed=2)),
+            "fit, autotuner on": lambda: model.fit(old_pipeline(), verbose=0),
+            "fit, autotuner off": lambda: model.fit(
+                batching.make_dataset(prep.encoded, 32, shuffle=True, seed=2), verbose=0),
+        })
+    from seqlab.model import ModelParts
+
+    crf = ModelParts(model).crf
+    if spec.get("crf") and crf is not None:
+        emissions = [tf.random.stateless_normal(tf.shape(b[1]).numpy().tolist() +
+                                                [crf.num_tags], seed=[1, i])
+                     for i, b in enumerate(batches)]
+        masks = [tf.not_equal(b[0]["words"] if isinstance(b[0], dict) else b[0], 0)
+                 for b in batches]
+
+        @tf.function(reduce_retracing=True)
+        def crf_loss_and_gradient(e, y, m):
+            with tf.GradientTape() as tape:
+                tape.watch(e)
+                loss = tf.reduce_sum(crf.nll(y, e, m))
+            return tape.gradient(loss, [e] + crf.trainable_variables)
+
+        measures["CRF forward algorithm + gradient"] = lambda: [
+            crf_loss_and_gradient(e, b[1], m) for e, b, m in zip(emissions, batches, masks)]
+        measures["CRF Viterbi decoding"] = lambda: [crf.decode(e, m)
+                                                    for e, m in zip(emissions, masks)]
+    for fn in measures.values():  # warm-up: trace every batch shape
+        fn()
+    times = {name: [] for name in measures}
+    for _ in range(spec["repeats"]):
+        for name, fn in measures.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    common.emit({"batches": len(batches), "tokens": tot,
+                 "times": {k: statistics.median(v) for k, v in times.items()}})
+
+
+def _autotune_on(tf):
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    return options
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return 0
+    sentences, repeats = (600, 2) if args.quick else (3000, 3)
+    machine, vers = common.machine_info(), common.versions()
+    common.log(common.describe_environment(machine, vers))
+    common.log(common.load_status())
+    results = {}
+    for name, overrides in VARIANTS.items():
+        common.log(f"profile: {name}")
+        spec = {"overrides": overrides, "sentences": sentences, "repeats": repeats,
+                "pipeline": name == "full", "crf": name == "full"}
+        results[name] = common.check(
+            common.run_child(Path(__file__), spec, timeout_s=3600,
+                             env={"OMP_NUM_THREADS": "1"}), name)
+    full = results["full"]
+    steps = full["batches"]
+    t = full["times"]
+    print(common.describe_environment(machine, vers))
+    print(f"\nNER config, {sentences} sentences of CoNLL-2003 train ({full['tokens']:,} tokens, "
+          f"{steps} batches of 32), median of {repeats} interleaved repeats, per step:\n")
+    rows = [[name, f"{seconds / steps * 1000:.1f} ms",
+             f"{100 * seconds / t['whole step']:.0f}%"] for name, seconds in t.items()]
+    for name, r in results.items():
+        if name == "full":
+            continue
+        saved = t["whole step"] - r["times"]["whole step"]
+        rows.append([f"share of {name.replace('no ', '').replace(' instead of CRF', '')} "
+                     f"(whole step {name})", f"{saved / steps * 1000:.1f} ms",
+                     f"{100 * saved / t['whole step']:.0f}%"])
+    print(common.markdown_table(["part", "time per step", "of a whole step"], rows))
+    targets = []
+    return common.finish("profile", {"machine": machine, "versions": vers,
+                                     "results": results}, targets, args.quick)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
