@@ -384,7 +384,8 @@ def evaluate(
                                                     "randomisation test.")] = 10000,
     seed: Annotated[int, typer.Option(help="--compare: seed of the test.")] = 0,
     input_format: Annotated[str | None, typer.Option(
-        "--format", help="DATA: conll or conllu (default: the model's).")] = None,
+        "--format", help="DATA: conll or conllu (default: as its name says, else the "
+                         "model's).")] = None,
     token_column: Annotated[int | None, typer.Option(
         help="DATA: token column (default: the model's).")] = None,
     label_column: Annotated[int | None, typer.Option(
@@ -428,11 +429,14 @@ def evaluate(
         _existing(model, "model file")
         _existing(data, "data file")
         load_tensorflow()
+        from seqlab.formats import format_from_name
         from seqlab.predict import tag_corpus
         from seqlab.tagger import Tagger
 
         tagger = Tagger.load(model)
-        reading = tagger.reading.updated(format=input_format, token_column=token_column,
+        # The format: as given, else as the file's name says, else the training files'.
+        fmt = input_format or format_from_name(data)
+        reading = tagger.reading.updated(format=fmt, token_column=token_column,
                                          label_column=label_column, label_field=label_field,
                                          encoding=encoding)
         tokens, gold, pred = tag_corpus(tagger, data, reading, batch_size)

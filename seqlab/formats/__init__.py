@@ -37,7 +37,8 @@ from seqlab.formats.text import TOKENIZERS, check_tokenizer, read_text, tokenize
 __all__ = [
     "BLANK", "CORPUS_FORMATS", "DEFAULT_ENCODING", "DOCSTART", "INPUT_FORMATS",
     "OUTPUT_FORMATS", "Reading", "Record", "SENTENCE", "TOKENIZERS", "check_encoding",
-    "check_tokenizer", "gc_paused", "guess_corpus_format", "guess_input_format",
+    "check_tokenizer", "format_from_name", "gc_paused", "guess_corpus_format",
+    "guess_input_format",
     "is_regular_stream", "read_corpus", "read_lines", "read_records", "sentences", "spans",
     "split_fields", "tokenize", "writer",
 ]
@@ -89,17 +90,23 @@ class Reading:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def guess_corpus_format(path) -> str:
-    """``conll`` or ``conllu`` for a labelled corpus file: from the extension when it says
-    (``.conllu``; ``.txt``, ``.conll``, ``.iob``, ...; ``.gz`` of those), else from the content:
-    CoNLL-U when the first token line has 10 tab-separated fields and an integer ID (so
-    ``eng.train``, ``esp.testa`` and files without an extension are read too)."""
+def format_from_name(path) -> str | None:
+    """``conll`` or ``conllu`` when the file name says it (``.conllu``; ``.txt``, ``.conll``,
+    ``.iob``, ...; ``.gz`` of those), else None."""
     name = os.path.basename(os.fspath(path)).lower().removesuffix(".gz")
     if name.endswith(".conllu"):
         return "conllu"
     if name.endswith(_COLUMN_EXTENSIONS):
         return "conll"
-    return "conllu" if _sniff_conllu(path) else "conll"
+    return None
+
+
+def guess_corpus_format(path) -> str:
+    """``conll`` or ``conllu`` for a labelled corpus file: from the extension when it says
+    (``.conllu``; ``.txt``, ``.conll``, ``.iob``, ...; ``.gz`` of those), else from the content:
+    CoNLL-U when the first token line has 10 tab-separated fields and an integer ID (so
+    ``eng.train``, ``esp.testa`` and files without an extension are read too)."""
+    return format_from_name(path) or ("conllu" if _sniff_conllu(path) else "conll")
 
 
 def guess_input_format(path, encoding: str | None = DEFAULT_ENCODING) -> str:
