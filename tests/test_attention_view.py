@@ -99,7 +99,7 @@ def test_terminal_grid_and_json(trained):
     result = invoke("attention", trained / "model.keras", "Maria flew to Oslo .",
                     "--format", "terminal")
     assert result.exit_code == 0, result.output + repr(result.exception)
-    assert "Maria" in result.stderr and "Oslo" in result.stderr and "width" in result.stderr
+    assert "Maria" in result.stdout and "Oslo" in result.stdout and "width" in result.stdout
     result = invoke("attention", trained / "model.keras", "Maria flew to Oslo .", "--json")
     data = json.loads(result.stdout)
     assert data["tokens"] == ["Maria", "flew", "to", "Oslo", "."]

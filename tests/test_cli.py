@@ -225,3 +225,11 @@ def test_reproduce_in_a_fresh_process(trained):
     proc = run_cli("reproduce", trained)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "identical"
+
+
+def test_data_stats_tables_go_to_stdout():
+    result = CliRunner().invoke(app, ["data", "stats", str(DATA / "train.txt"),
+                                      str(DATA / "dev.txt")])
+    assert result.exit_code == 0, result.output
+    assert "Corpus" in result.stdout and "OOV tokens" in result.stdout
+    assert result.stderr == ""

@@ -113,7 +113,7 @@ def test_plain_tags_get_per_label_scores(tmp_path):
                                          "f1": pytest.approx(200 / 3), "support": 2,
                                          "predicted": 4, "correct": 2}
     result = invoke("evaluate", "--predictions", path)
-    assert result.exit_code == 0 and "VBZ" in result.stderr and "macro avg" in result.stderr
+    assert result.exit_code == 0 and "VBZ" in result.stdout and "macro avg" in result.stdout
     result = invoke("evaluate", "--predictions", path, "--conlleval")
     assert result.exit_code == 2 and "--conlleval needs chunk tags" in result.stderr
 
@@ -126,8 +126,8 @@ def test_confusion_matrix_table_and_json(tmp_path):
     assert sum(map(sum, matrix)) == 10
     assert matrix[labels.index("B-LOC")][labels.index("I-LOC")] == 1
     result = invoke("evaluate", "--predictions", path, "--confusion")
-    assert result.exit_code == 0 and "confusion" in result.stderr and "I-PER" in result.stderr
-    assert result.stdout == ""  # human output goes to stderr
+    assert result.exit_code == 0 and "confusion" in result.stdout and "I-PER" in result.stdout
+    assert result.stderr == ""  # results go to stdout, so `> scores.txt` keeps them
 
 
 def test_errors_file_lists_every_wrong_span(tmp_path):
@@ -164,7 +164,7 @@ def test_compare_two_systems_is_seeded(tmp_path):
                                 "--rounds", "200")))
     assert same["comparison"]["difference"] == 0 and same["comparison"]["p_value"] == 1.0
     result = invoke("evaluate", "--predictions", a, "--compare", b, "--rounds", "200")
-    assert result.exit_code == 0 and "approximate randomisation p =" in result.stderr
+    assert result.exit_code == 0 and "approximate randomisation p =" in result.stdout
     # a second file with other gold tags is refused
     other = write_predictions(tmp_path / "o.txt", bad, bad)
     result = invoke("evaluate", "--predictions", a, "--compare", other)
