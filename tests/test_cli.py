@@ -73,6 +73,12 @@ def test_train_writes_the_run(trained):
     rows = list(csv.DictReader(open(trained / "history.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert "dev_f1" in rows[0]
+    # the epoch's own seconds and training speed, and the cumulative time under its own name
+    for row in rows:
+        assert float(row["epoch_seconds"]) > 0 and float(row["tokens_per_second"]) > 0
+    elapsed = [float(r["elapsed_seconds"]) for r in rows]
+    assert elapsed == sorted(elapsed)
+    assert elapsed[2] - elapsed[1] == pytest.approx(float(rows[2]["epoch_seconds"]), abs=0.5)
     # The resolved config is a config seqlab can load again.
     from seqlab.config import load_config
     assert load_config(trained / "config.yaml").model.lstm.units == 16
