@@ -87,7 +87,7 @@ def test_backend_agrees_with_tensorflow(backend, tf_results):
     proc = subprocess.run(
         [sys.executable, str(HERE / "attention_backend_check.py"), str(tmp / "cases.npz"),
          str(tmp / "cases.json"), str(out)],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False,
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     got = dict(np.load(out))

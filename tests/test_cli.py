@@ -78,7 +78,12 @@ def test_train_writes_the_run(trained):
         assert float(row["epoch_seconds"]) > 0 and float(row["tokens_per_second"]) > 0
     elapsed = [float(r["elapsed_seconds"]) for r in rows]
     assert elapsed == sorted(elapsed)
-    assert elapsed[2] - elapsed[1] == pytest.approx(float(rows[2]["epoch_seconds"]), abs=0.5)
+    # each epoch's own seconds lie inside the interval between two cumulative stamps (which
+    # also holds the checkpoint writing); the stamps are rounded to 0.01 s
+    seconds = [float(r["epoch_seconds"]) for r in rows]
+    assert seconds[0] <= elapsed[0] + 0.01
+    assert all(s <= after - before + 0.02
+               for s, before, after in zip(seconds[1:], elapsed, elapsed[1:]))
     # The resolved config is a config seqlab can load again.
     from seqlab.config import load_config
     assert load_config(trained / "config.yaml").model.lstm.units == 16
