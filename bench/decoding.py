@@ -32,6 +32,12 @@ import _common as common
 QUICKSTART = common.ROOT / "configs" / "quickstart.yaml"
 
 
+def bad_input(message):
+    """One line on stderr and exit status 2, as seqlab does for bad input."""
+    common.log(message)
+    raise SystemExit(2)
+
+
 def score_model(model_path: Path, config_path: Path) -> dict:
     """Test F1 and invalid sentences of one model, decoded both ways."""
     from seqlab.config import load_config
@@ -41,18 +47,18 @@ def score_model(model_path: Path, config_path: Path) -> dict:
     from seqlab.schemes import invalid_transitions
     from seqlab.tagger import Tagger, load_model
 
-    config = load_config(config_path)
     model = load_model(model_path)
-    tagger = Tagger(model)
-    if tagger.crf:
-        raise SystemExit(f"{model_path}: a CRF model; this compares softmax decodings")
-    test = read_corpus(config.data.test, tagger.reading)
+    # one tagger a decoding: the decoding is read when its forward pass is first traced
+    taggers = {decoding: Tagger(model) for decoding in ("argmax", "constrained")}
+    first = taggers["argmax"]
+    if first.crf:
+        bad_input(f"{model_path}: a CRF model; this compares softmax decodings")
+    test = read_corpus(load_config(config_path).data.test, first.reading)
     words = [r.tokens for r in test]
     gold = [r.labels for r in test]
     out = {}
-    for decoding in ("argmax", "constrained"):
-        tagger = Tagger(model)
-        tagger.parts.decoding = decoding  # read when the forward pass is first traced
+    for decoding, tagger in taggers.items():
+        tagger.parts.decoding = decoding
         ids, _ = tagger.predict_ids(words, batch_size=128)
         # invalid in the scheme the model tags in (IOBES for the NER config): writing IOBES
         # back as IOB2 would hide a B- without its E-, but not the chunks it breaks
@@ -67,13 +73,17 @@ def score_model(model_path: Path, config_path: Path) -> dict:
 def seed_models(set_dir: Path) -> list[Path]:
     found = sorted(set_dir.glob("seed-*/model.keras"))
     if not found:
-        raise SystemExit(f"{set_dir}: no seed-N/model.keras (train it with --seeds)")
+        bad_input(f"{set_dir}: no seed-N/model.keras (train it with --seeds)")
     return found
 
 
 def mean_sd(values):
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.2f} ± {sd:.2f}"
+
+
+def span(values):
+    return f"{min(values)}–{max(values)}"
 
 
 def main() -> int:
@@ -106,10 +116,8 @@ def main() -> int:
                        for d in ("argmax", "constrained")}
             gain = [c - a for a, c in zip(f1["argmax"], f1["constrained"])]
             name = "configs/quickstart.yaml" if not args.sets else str(set_dir)
-            rows.append([name, len(per_seed), mean_sd(f1["argmax"]),
-                         f"{min(invalid['argmax'])}–{max(invalid['argmax'])}",
-                         mean_sd(f1["constrained"]),
-                         f"{min(invalid['constrained'])}–{max(invalid['constrained'])}",
+            rows.append([name, len(per_seed), mean_sd(f1["argmax"]), span(invalid["argmax"]),
+                         mean_sd(f1["constrained"]), span(invalid["constrained"]),
                          mean_sd(gain)])
     print(common.describe_environment(machine, vers))
     print("\nTest F1 of the same softmax models decoded two ways (mean ± sd over seeds):\n")
