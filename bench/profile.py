@@ -6,12 +6,16 @@ that traces every batch shape, interleaved repeats, median:
 
 * the tf.data pipeline alone (planning and gathering an epoch's batches), with tf.data's
   autotuner on (as before issue 16) and off (as now);
-* the network forward pass, forward + backward, and a whole step (the optimizer too);
+* the network forward pass, forward + backward, and a whole step (the optimizer too), and
+  the whole step with local attention on the band at every length, as before the dense
+  path for short batches (issue 16);
 * ``model.fit`` over the epoch, with either pipeline;
 * each part's share, as the step time a model without it saves (the char CNN, the attention
   band, the CRF against softmax, dropout and word dropout, the word embedding's gradient);
 * the CRF's forward algorithm (loss) and Viterbi decoding alone on emissions of the same
-  shapes.
+  shapes, and the BiLSTM alone (forward, forward + backward) on inputs of the same shapes;
+* the whole step over the same sentences batched other ways (64 sentences a batch, or a
+  token budget per batch), with the same model in the same process: what bigger batches buy.
 
 Each configuration runs in its own process (``--child``).
 """
@@ -86,8 +90,13 @@ def child(spec):
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
+    def over(fn, these):
+        return lambda: [fn(*b) for b in these]
+
     def over_batches(fn):
-        return lambda: [fn(*b) for b in batches]
+        return over(fn, batches)
+
+    counts = {}
 
     def old_pipeline():  # tf.data's autotuner on, as before issue 16
         ds = batching.make_dataset(prep.encoded, 32, shuffle=True, seed=2)
@@ -128,6 +137,17 @@ def child(spec):
             crf_loss_and_gradient(e, b[1], m) for e, b, m in zip(emissions, batches, masks)]
         measures["CRF Viterbi decoding"] = lambda: [crf.decode(e, m)
                                                     for e, m in zip(emissions, masks)]
+    if spec.get("pipeline"):
+        measures["whole step, the band at every length (before)"] = over_batches(
+            _band_everywhere(tf.function(step.python_function, reduce_retracing=True)))
+    if spec.get("lstm"):
+        _lstm_measures(tf, model, batches, measures)
+    if spec.get("batching"):
+        for label, size, budget in BATCHINGS:
+            other = list(batching.make_dataset(prep.encoded, size, shuffle=True, seed=1,
+                                               max_tokens=budget))
+            measures[f"epoch slice, {label}"] = over(step, other)
+            counts[f"epoch slice, {label}"] = len(other)
     for fn in measures.values():  # warm-up: trace every batch shape
         fn()
     times = {name: [] for name in measures}
@@ -136,8 +156,63 @@ def child(spec):
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    common.emit({"batches": len(batches), "tokens": tot,
+    common.emit({"batches": len(batches), "tokens": tot, "counts": counts,
                  "times": {k: statistics.median(v) for k, v in times.items()}})
+
+
+def _band_everywhere(fn):
+    """``fn`` traced as before issue 16's dense short-batch path: local attention on the band
+    at every length (the same numbers, computed the old way)."""
+    import seqlab.layers.attention as attention
+
+    def run(*args):
+        short, attention._SHORT = attention._SHORT, 0
+        try:
+            return fn(*args)
+        finally:
+            attention._SHORT = short
+
+    return run
+
+
+# Other ways to batch the same sentences: (label, sentences a batch at most, token budget).
+BATCHINGS = [
+    ("32 sentences a batch (the config)", 32, None),
+    ("64 sentences a batch", 64, None),
+    ("at most 1,000 padded tokens, 128 sentences", 128, 1000),
+]
+
+
+def _lstm_measures(tf, model, batches, measures):
+    """The model's BiLSTM layers alone, forward and forward + backward, on random inputs of
+    each batch's shape, masked where the batch is padding."""
+    layers = [layer for layer in model.layers if layer.name.startswith("bilstm_")]
+    inputs = []
+    for i, (x, _) in enumerate(batches):
+        words = x["words"] if isinstance(x, dict) else x
+        shape = tf.shape(words).numpy().tolist() + [layers[0].forward_layer.cell.kernel.shape[0]]
+        inputs.append((tf.random.stateless_normal(shape, seed=[2, i]), tf.not_equal(words, 0)))
+    variables = [v for layer in layers for v in layer.trainable_variables]
+
+    def run(x, m):
+        for layer in layers:
+            x = layer(x, mask=m, training=True)
+        return x
+
+    @tf.function(reduce_retracing=True)
+    def lstm_forward(x, m):
+        return run(x, m)
+
+    @tf.function(reduce_retracing=True)
+    def lstm_forward_backward(x, m):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(run(x, m)))
+        return tape.gradient(loss, [x] + variables)
+
+    measures["BiLSTM forward alone"] = lambda: [lstm_forward(*a) for a in inputs]
+    measures["BiLSTM forward + backward alone"] = lambda: [lstm_forward_backward(*a)
+                                                           for a in inputs]
 
 
 def _autotune_on(tf):
@@ -162,7 +237,8 @@ def main() -> int:
     for name, overrides in VARIANTS.items():
         common.log(f"profile: {name}")
         spec = {"overrides": overrides, "sentences": sentences, "repeats": repeats,
-                "pipeline": name == "full", "crf": name == "full"}
+                "pipeline": name == "full", "crf": name == "full", "lstm": name == "full",
+                "batching": name == "full"}
         results[name] = common.check(
             common.run_child(Path(__file__), spec, timeout_s=3600,
                              env={"OMP_NUM_THREADS": "1"}), name)
@@ -173,7 +249,8 @@ def main() -> int:
     print(f"\nNER config, {sentences} sentences of CoNLL-2003 train ({full['tokens']:,} tokens, "
           f"{steps} batches of 32), median of {repeats} interleaved repeats, per step:\n")
     rows = [[name, f"{seconds / steps * 1000:.1f} ms",
-             f"{100 * seconds / t['whole step']:.0f}%"] for name, seconds in t.items()]
+             f"{100 * seconds / t['whole step']:.0f}%"] for name, seconds in t.items()
+            if not name.startswith("epoch slice")]
     for name, r in results.items():
         if name == "full":
             continue
@@ -181,6 +258,13 @@ def main() -> int:
         rows.append([f"share of {name}", f"{saved / steps * 1000:.1f} ms",
                      f"{100 * saved / t['whole step']:.0f}%"])
     print(common.markdown_table(["part", "time per step", "of a whole step"], rows))
+    base = t["epoch slice, " + BATCHINGS[0][0]]
+    rows = [[label, f"{full['counts']['epoch slice, ' + label]:,}",
+             f"{t['epoch slice, ' + label]:.2f} s",
+             f"{full['tokens'] / t['epoch slice, ' + label]:,.0f}",
+             f"{base / t['epoch slice, ' + label]:.2f}x"] for label, _, _ in BATCHINGS]
+    print(f"\nThe same {sentences} sentences batched other ways (whole steps, same model):\n")
+    print(common.markdown_table(["batches", "steps", "time", "tokens/s", "speed-up"], rows))
     targets = []
     return common.finish("profile", {"machine": machine, "versions": vers,
                                      "results": results}, targets, args.quick)

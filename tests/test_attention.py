@@ -132,9 +132,18 @@ def test_weights_same_order_shapes_and_names(cfg):
 
 
 # ---------------------------------------------------------------- parity
+@pytest.fixture(params=["default", "band"])
+def local_path(request, monkeypatch):
+    """Local attention over short sequences the default way (dense, window masked), or
+    forced onto the band path at every length."""
+    if request.param == "band":
+        monkeypatch.setattr(attention_module, "_SHORT", 0)
+    yield request.param
+
+
 @pytest.mark.parametrize("t_len", [1, 10, 33])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=cfg_id)
-def test_parity_with_original(cfg, t_len):
+def test_parity_with_original(cfg, t_len, local_path):
     x = np.random.RandomState(t_len).normal(size=(3, t_len, 6)).astype("float32")
     o, s = make_pair(cfg, 6)
     out_o, att_o = o(x)
@@ -187,6 +196,39 @@ def test_gradients_match_original(cfg, small_blocks):
     o, s = make_pair(cfg, 6, return_attention=False)
     for got, want in zip(grads(s), grads(o)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("t_len", [9, 60])
+@pytest.mark.parametrize(
+    "cfg", [{"attention_width": 5}, {"attention_width": 4, "history_only": True},
+            {"attention_width": 3, "attention_type": "multiplicative"}], ids=cfg_id)
+def test_unknown_length_takes_the_path_its_length_needs(cfg, t_len):
+    """Traced with the time dimension unknown (as in training), a short batch goes the dense
+    way and a long one the band way, chosen when run: both give the original's numbers and
+    gradients, and with padding the NumPy equations' numbers."""
+    rs = np.random.RandomState(t_len)
+    x = tf.constant(rs.normal(size=(2, t_len, 6)).astype("float32"))
+    o, s = make_pair(cfg, 6, return_attention=False)
+
+    def grads(layer, signature):
+        @tf.function(input_signature=signature)
+        def f(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+                loss = tf.reduce_sum(tf.sin(y))
+            return [y] + tape.gradient(loss, [x] + layer.trainable_weights)
+
+        return [v.numpy() for v in f(x)]
+
+    for got, want in zip(grads(s, [tf.TensorSpec((None, None, 6))]), grads(o, None)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+
+    mask = np.arange(t_len)[None, :] < np.array([[t_len], [t_len - 3]])
+    masked = tf.function(lambda x, m: s(x, mask=m), input_signature=[
+        tf.TensorSpec((None, None, 6)), tf.TensorSpec((None, None), tf.bool)])
+    want, _, _ = np_attention(x.numpy(), s.get_weights(), cfg, mask)
+    np.testing.assert_allclose(masked(x, tf.constant(mask)), want, **TOL)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS[:12], ids=cfg_id)

@@ -7,7 +7,8 @@ show where the original is wrong or slow:
 * padding is masked on the key side (the original only masked pairs where *both*
   positions are padding, so real tokens attended to padding);
 * local attention (``attention_width``) computes only the band of ``w`` keys per query,
-  in ``O(batch * T * w * units)`` time and memory, never a ``(T, T)`` tensor;
+  in ``O(batch * T * w * units)`` time and memory, never a ``(T, T)`` tensor (except for
+  sequences of at most 48 positions, where the dense way is faster);
 * global additive attention is computed in blocks of queries that are rematerialised in
   the backward pass, so the ``(batch, T, T, units)`` ``tanh`` tensor is never kept.
 
@@ -35,6 +36,10 @@ _DYNAMIC_BLOCK = {_ADD: 32, _MUL: 1024}
 # With an unknown time dimension, windows up to this width use the band path, wider
 # windows the (masked) global path.
 _DYNAMIC_BAND_LIMIT = 512
+# Local attention over at most this many positions is computed densely (a (T, T) score
+# matrix with the window masked): fewer, simpler operations than the band's, and faster on a
+# CPU while T is this short (BENCHMARKS.md, issue 16).
+_SHORT = 48
 # Query chunk length of the band path's matmuls (at least ``attention_width``).
 _MIN_CHUNK = 32
 # Stands in for the scores of keys outside the window or padded, always in float32 (never
@@ -133,7 +138,11 @@ class SeqSelfAttention(keras.layers.Layer):
     key is involved, the results are the original's.
 
     Cost: with ``attention_width`` (smaller than the sequence) only the band of ``w``
-    keys per query is computed: ``O(batch * T * w * units)`` time and memory. Global
+    keys per query is computed: ``O(batch * T * w * units)`` time and memory; sequences of
+    at most 48 positions are computed densely with the window masked, which gives the same
+    numbers with fewer operations (2-8x faster there on a CPU, and at most 48**2 scores
+    per sequence). With the length unknown while tracing (TensorFlow graphs over padded
+    batches), the way is chosen when the layer runs, batch by batch. Global
     additive attention is computed in rematerialised blocks of queries, so the
     ``(batch, T, T, units)`` tensor is never stored; global multiplicative attention is
     two matrix products (also in rematerialised query blocks once ``T`` is in the
@@ -324,12 +333,19 @@ class SeqSelfAttention(keras.layers.Layer):
         if width is None:
             band = False
         elif t_static is not None:
-            band = width < t_static
+            band = width < t_static and t_static > _SHORT
         else:
             band = width <= _DYNAMIC_BAND_LIMIT
 
         need_attention = self.return_attention or self.attention_regularizer_weight > 0.0
-        if band:
+        if band and t_static is None and not need_attention:
+            # Length known only when run (TF graphs): short batches take the dense path.
+            output = ops.cond(
+                ops.shape(x)[1] <= _SHORT,
+                lambda: self._call_global(x, key_mask, False, blocked=False)[0],
+                lambda: self._call_band(x, key_mask, False)[0])
+            attention = reg = None
+        elif band:
             output, attention, reg = self._call_band(x, key_mask, need_attention)
         else:
             output, attention, reg = self._call_global(x, key_mask, need_attention)
@@ -365,7 +381,9 @@ class SeqSelfAttention(keras.layers.Layer):
         return block, block < t_static
 
     # -------------------------------------------------------- global attention
-    def _call_global(self, x, key_mask, need_attention):
+    def _call_global(self, x, key_mask, need_attention, blocked=None):
+        """Every query against every key (the window, if any, as a mask); in rematerialised
+        query blocks when T is long or unknown, unless ``blocked`` is False."""
         params = self._params()
         names = tuple(params)
         t = _dim(x, 1)
@@ -410,7 +428,8 @@ class SeqSelfAttention(keras.layers.Layer):
                 return a
             return ops.matmul(ops.cast(a, x.dtype), x)
 
-        size, blocked = self._query_block(x.shape[1])
+        size, long = self._query_block(x.shape[1])
+        blocked = long if blocked is None else blocked
         args = (keys, x, key_maskf) + tuple(params[n] for n in names)
         if not blocked:
             out = block(q, ops.arange(t), *args)
