@@ -280,3 +280,19 @@ def load_status():
         pass
     return f"load average {load}" + (
         "; other busy processes: " + "; ".join(busy[:4]) if busy else "; no other busy process")
+
+
+def band_everywhere(fn):
+    """``fn`` run as before issue 16's dense path for short sequences: SeqSelfAttention's
+    local attention on the band at every length (the same numbers, computed the old way).
+    Whatever ``fn`` traces while it runs keeps that way."""
+    import seqlab.layers.attention as attention
+
+    def run(*args, **kwargs):
+        short, attention._SHORT = attention._SHORT, 0
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            attention._SHORT = short
+
+    return run

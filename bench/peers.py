@@ -311,6 +311,63 @@ def time_to(curve: list[dict], f1: float) -> float | None:
 
 
 # ------------------------------------------------------------------ main
+def write_data(tmp: Path, quick: bool, splits) -> dict:
+    """The CoNLL-2003 splits named (slices with ``quick``) written into ``tmp``: each split's
+    path and its token count (``<split>_tokens``)."""
+    files = {"train": ("train.txt", 2000), "dev": ("valid.txt", 500), "test": ("test.txt", 500)}
+    data = {}
+    for split in splits:
+        src, n = files[split]
+        path = tmp / f"{split}.iob"
+        data[f"{split}_tokens"] = write_slice(DATA / src, path, n if quick else None)
+        data[split] = str(path)
+    return data
+
+
+def speed_pair(baseline: str, tmp: Path, data: dict, epochs: int) -> tuple[dict, dict]:
+    """A few epochs of the baseline commit's seqlab, then today's, on the same core."""
+    common.log(f"speed: seqlab {baseline} then today's, {epochs} epochs each, "
+               f"core {SEQLAB_CORE}")
+    checkout = baseline_checkout(baseline, tmp)
+    try:
+        before = epoch_speed(checkout, tmp, "speed-before", data, epochs) \
+            if checkout is not None else {"error": "no baseline checkout"}
+    finally:
+        drop_checkout(checkout)
+    return before, epoch_speed(None, tmp, "speed-now", data, epochs)
+
+
+def speed_table(baseline: str, before: dict, now: dict) -> str:
+    return common.markdown_table(
+        ["seqlab", "training tokens/s (dev scoring included)", "epochs", "first epoch"],
+        [[name, f"{r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else r.get("error"),
+          r.get("epochs", "-"), f"{r['first_epoch_s']:.0f} s" if "first_epoch_s" in r else "-"]
+         for name, r in ((f"{baseline} (today)", before), ("now", now))])
+
+
+def speed_only(args, machine: dict, vers: dict, quick: bool, epochs: int) -> int:
+    """``--speed-only``: the baseline commit against today's, nothing else."""
+    common.log(common.describe_environment(machine, vers))
+    common.log(common.load_status())
+    with tempfile.TemporaryDirectory(prefix="seqlab-peers-") as tmp:
+        tmp = Path(tmp)
+        data = write_data(tmp, quick, ("train", "dev"))
+        before, now = speed_pair(args.baseline, tmp, data, epochs)
+    print(common.describe_environment(machine, vers))
+    print(f"\nCoNLL-2003 NER, train {data['train_tokens']:,} tokens, dev {data['dev_tokens']:,};"
+          f" {epochs} epochs each, one after the other on core {SEQLAB_CORE}\n")
+    print(speed_table(args.baseline, before, now))
+    a, b = now.get("tokens_per_s"), before.get("tokens_per_s")
+    speedup = a / b if a and b else None
+    targets = [{"target": "seqlab training tokens/s at least 2x today's",
+                "met": bool(speedup and speedup >= 2),
+                "measured": f"{speedup:.2f}x" if speedup else "-"}]
+    return common.finish("peers-speed", {"machine": machine, "versions": vers, "data": data,
+                                         "speed": {"before": before, "now": now,
+                                                   "baseline": args.baseline}},
+                         targets, quick)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 minutes on a slice")
@@ -319,6 +376,8 @@ def main() -> int:
     parser.add_argument("--speed-epochs", type=int, default=None, help="epochs of the speed "
                         "comparison (3; --quick 2)")
     parser.add_argument("--spacy-env", type=Path, default=common.BENCH_DIR / ".spacy")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed-up against "
+                        "the baseline commit (no spaCy, no race)")
     args = parser.parse_args()
     quick = args.quick
     budget_s = 60 * (args.minutes or (2 if quick else 20))
@@ -326,6 +385,8 @@ def main() -> int:
     if not DATA.is_dir():
         raise SystemExit(f"{DATA}: CoNLL-2003 not found (expected ../shared/data/conll2003)")
     machine, vers = common.machine_info(), common.versions()
+    if args.speed_only:
+        return speed_only(args, machine, vers, quick, speed_epochs)
     spacy = spacy_python(args.spacy_env)
     vers["spacy"] = spacy_version(spacy)
     common.log(common.describe_environment(machine, vers))
@@ -333,13 +394,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="seqlab-peers-") as tmp:
         tmp = Path(tmp)
-        n_train, n_eval = (2000, 500) if quick else (None, None)
-        data = {}
-        for split, src, n in (("train", "train.txt", n_train), ("dev", "valid.txt", n_eval),
-                              ("test", "test.txt", n_eval)):
-            path = tmp / f"{split}.iob"
-            data[f"{split}_tokens"] = write_slice(DATA / src, path, n)
-            data[split] = str(path)
+        data = write_data(tmp, quick, ("train", "dev", "test"))
         spacy_dir = tmp / "spacy"
         spacy_dir.mkdir()
         for split in ("train", "dev", "test"):
@@ -349,26 +404,14 @@ def main() -> int:
                         "-o", "efficiency", str(spacy_dir / "config.cfg")], check=True,
                        capture_output=True)
 
-        common.log(f"speed: seqlab {args.baseline} then today's, {speed_epochs} epochs each, "
-                   f"core {SEQLAB_CORE}")
-        checkout = baseline_checkout(args.baseline, tmp)
-        try:
-            before = epoch_speed(checkout, tmp, "speed-before", data, speed_epochs) \
-                if checkout is not None else {"error": "no baseline checkout"}
-        finally:
-            drop_checkout(checkout)
-        now = epoch_speed(None, tmp, "speed-now", data, speed_epochs)
+        before, now = speed_pair(args.baseline, tmp, data, speed_epochs)
         race = run_race(tmp, data, spacy, budget_s, quick)
 
     ours, theirs = race["seqlab"], race["spacy"]
     print(common.describe_environment(machine, vers))
     print(f"\nCoNLL-2003 NER, train {data['train_tokens']:,} tokens, dev {data['dev_tokens']:,}, "
           f"test {data['test_tokens']:,}; budget {budget_s / 60:.0f} min each, one core each\n")
-    print(common.markdown_table(
-        ["seqlab", "training tokens/s (dev scoring included)", "epochs", "first epoch"],
-        [[name, f"{r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else r.get("error"),
-          r.get("epochs", "-"), f"{r['first_epoch_s']:.0f} s" if "first_epoch_s" in r else "-"]
-         for name, r in ((f"{args.baseline} (today)", before), ("now", now))]))
+    print(speed_table(args.baseline, before, now))
     print()
     print(common.markdown_table(
         ["system", "training tokens/s", "epochs", "ended by itself", "best dev F1",

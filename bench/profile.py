@@ -139,7 +139,7 @@ def child(spec):
                                                     for e, m in zip(emissions, masks)]
     if spec.get("pipeline"):
         measures["whole step, the band at every length (before)"] = over_batches(
-            _band_everywhere(tf.function(step.python_function, reduce_retracing=True)))
+            common.band_everywhere(tf.function(step.python_function, reduce_retracing=True)))
     if spec.get("lstm"):
         _lstm_measures(tf, model, batches, measures)
     if spec.get("batching"):
@@ -158,21 +158,6 @@ def child(spec):
             times[name].append(time.perf_counter() - t0)
     common.emit({"batches": len(batches), "tokens": tot, "counts": counts,
                  "times": {k: statistics.median(v) for k, v in times.items()}})
-
-
-def _band_everywhere(fn):
-    """``fn`` traced as before issue 16's dense short-batch path: local attention on the band
-    at every length (the same numbers, computed the old way)."""
-    import seqlab.layers.attention as attention
-
-    def run(*args):
-        short, attention._SHORT = attention._SHORT, 0
-        try:
-            return fn(*args)
-        finally:
-            attention._SHORT = short
-
-    return run
 
 
 # Other ways to batch the same sentences: (label, sentences a batch at most, token budget).
@@ -225,6 +210,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child")
+    parser.add_argument("--full-only", action="store_true",
+                        help="the whole model's measures only, not each part's share")
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
@@ -235,6 +222,8 @@ def main() -> int:
     common.log(common.load_status())
     results = {}
     for name, overrides in VARIANTS.items():
+        if args.full_only and name != "full":
+            continue
         common.log(f"profile: {name}")
         spec = {"overrides": overrides, "sentences": sentences, "repeats": repeats,
                 "pipeline": name == "full", "crf": name == "full", "lstm": name == "full",
