@@ -107,7 +107,7 @@ def child(spec):
         "forward + backward": over_batches(forward_backward),
         "whole step": over_batches(step),
     }
-    if spec.get("pipeline"):
+    if spec["full"]:
         measures.update({
             "pipeline alone, autotuner on": lambda: sum(1 for _ in old_pipeline()),
             "pipeline alone, autotuner off": lambda: sum(
@@ -119,7 +119,7 @@ def child(spec):
     from seqlab.model import ModelParts
 
     crf = ModelParts(model).crf
-    if spec.get("crf") and crf is not None:
+    if spec["full"] and crf is not None:
         emissions = [tf.random.stateless_normal(tf.shape(b[1]).numpy().tolist() +
                                                 [crf.num_tags], seed=[1, i])
                      for i, b in enumerate(batches)]
@@ -137,12 +137,10 @@ def child(spec):
             crf_loss_and_gradient(e, b[1], m) for e, b, m in zip(emissions, batches, masks)]
         measures["CRF Viterbi decoding"] = lambda: [crf.decode(e, m)
                                                     for e, m in zip(emissions, masks)]
-    if spec.get("pipeline"):
+    if spec["full"]:
         measures["whole step, the band at every length (before)"] = over_batches(
             common.band_everywhere(tf.function(step.python_function, reduce_retracing=True)))
-    if spec.get("lstm"):
         _lstm_measures(tf, model, batches, measures)
-    if spec.get("batching"):
         for label, size, budget in BATCHINGS:
             other = list(batching.make_dataset(prep.encoded, size, shuffle=True, seed=1,
                                                max_tokens=budget))
@@ -226,8 +224,7 @@ def main() -> int:
             continue
         common.log(f"profile: {name}")
         spec = {"overrides": overrides, "sentences": sentences, "repeats": repeats,
-                "pipeline": name == "full", "crf": name == "full", "lstm": name == "full",
-                "batching": name == "full"}
+                "full": name == "full"}
         results[name] = common.check(
             common.run_child(Path(__file__), spec, timeout_s=3600,
                              env={"OMP_NUM_THREADS": "1"}), name)
