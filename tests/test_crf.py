@@ -107,6 +107,66 @@ def test_masks_with_holes_skip_positions():
                                to_np(crf.marginals(cut)), atol=1e-6)
 
 
+
+def brute_force_nll_and_gradients(crf, emissions, mask, tags, weights):
+    """``sum_b weights[b] * nll_b`` and its gradients w.r.t. (emissions, transitions, start,
+    end), in float64 from every path over each sequence's valid positions: the gradient of
+    an NLL is the expected count of each feature less its count on the gold path."""
+    trans, start, end = (to_np(w).astype(np.float64) for w in crf.potentials(False))
+    k = trans.shape[0]
+    loss, grads = 0.0, [np.zeros(emissions.shape), np.zeros(trans.shape),
+                        np.zeros(start.shape), np.zeros(end.shape)]
+    for b, w in enumerate(weights):
+        positions = np.flatnonzero(mask[b])
+        if not len(positions):
+            continue
+        paths = np.array(list(itertools.product(range(k), repeat=len(positions))))
+        scores = (start[paths[:, 0]] + end[paths[:, -1]]
+                  + emissions[b, positions, paths].sum(-1)
+                  + trans[paths[:, :-1], paths[:, 1:]].sum(-1))
+        gold = (paths == tags[b, positions]).all(-1)
+        log_z = np.logaddexp.reduce(scores)
+        loss += w * (log_z - scores[gold][0])
+        coef = w * (np.exp(scores - log_z) - gold)  # d loss / d score of each path
+        for path, c in zip(paths, coef):
+            grads[0][b, positions, path] += c
+            np.add.at(grads[1], (path[:-1], path[1:]), c)
+            grads[2][path[0]] += c
+            grads[3][path[-1]] += c
+    return loss, grads
+
+
+@pytest.mark.parametrize("mask", [
+    # holes: before, inside and after the valid positions; lengths 1 anywhere; empty rows
+    [[1, 1, 1, 1, 1], [0, 1, 0, 1, 1], [1, 0, 0, 1, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 0],
+     [1, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [1, 0, 1, 0, 1]],
+    # prefixes (padding at the end), lengths 0 to 5
+    [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 0, 0, 0],
+     [1, 1, 1, 1, 0]],
+])
+def test_nll_and_gradients_equal_brute_force(mask):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(8)
+    crf = random_crf(rng)
+    mask = np.array(mask, dtype=bool)
+    emissions = rng.normal(size=(*mask.shape, K)).astype("float32")
+    tags = rng.integers(0, K, size=mask.shape)
+    tags[~mask & (rng.random(mask.shape) < 0.5)] = -1  # masked positions: real ids or -1
+    weights = rng.uniform(0.5, 2.0, size=len(mask))
+    expected, expected_grads = brute_force_nll_and_gradients(crf, emissions, mask, tags,
+                                                             weights)
+    variables = [tf.Variable(emissions), crf.transitions, crf.start, crf.end]
+    with tf.GradientTape() as tape:
+        loss = ops.sum(crf.nll(tags, variables[0], mask) * weights.astype("float32"))
+    grads = tape.gradient(loss, variables)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    for grad, want in zip(grads, expected_grads):
+        np.testing.assert_allclose(to_np(grad), want, atol=2e-5)
+    # Masked positions get no gradient at all.
+    assert not to_np(grads[0])[~mask].any()
+
+
 IOB2 = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 

@@ -185,53 +185,62 @@ def _pack(emissions, *columns):
     return ops.concatenate([emissions] + extra, axis=-1)
 
 
-def _forward(emissions, valid, transitions, start, tags=None, keep_all=False):
-    """The forward algorithm (and, with ``tags``, the gold path score) over time-major inputs.
+def _ranks(valid):
+    """How many valid positions each sequence has up to and including each position, (T, B):
+    a valid position's rank in its sequence (1 for the first)."""
+    return ops.cumsum(ops.cast(valid, "int32"), axis=0)
 
-    Returns ``(alphas (T, B, K) or None, final alpha (B, K), started (B,), gold (B,),
-    last tag (B,))``; ``alphas[t]`` includes ``e_t`` (``start`` at each sequence's first valid
-    position) and stays unchanged over masked positions. ``alphas`` is only kept with
-    ``keep_all`` (``keras.ops.scan``); the loss needs the final values only and loops with
-    ``keras.ops.fori_loop``, stacking nothing.
+
+def _gold_score(emissions, valid, ranks, tags, transitions, start, end):
+    """The score of each gold path (B,), over all positions at once (0 for empty sequences).
+
+    Each valid position adds its emission and its link: ``start`` at the first, else the
+    transition from the tag at the valid position ranked just before it (whatever masked
+    positions lie between); the last adds ``end``. The previous tags come from a (T, T, B)
+    match of ranks, ``[t, s]``: s is valid and ranked just before t.
     """
-    batch = ops.shape(emissions)[1]
     k = emissions.shape[-1]
-    dtype = emissions.dtype
-    flat_transitions = ops.reshape(transitions, (-1,))
-    if tags is None:
-        tags = ops.zeros(ops.shape(valid), dtype="int32")
+    before = ops.logical_and(valid[None], ranks[None] == ranks[:, None] - 1)
+    previous = ops.sum(ops.where(before, tags[None], 0), axis=1)
+    link = ops.where(ranks > 1, ops.take(ops.reshape(transitions, (-1,)), previous * k + tags),
+                     ops.take(start, tags))
+    emitted = ops.take_along_axis(emissions, tags[:, :, None], axis=2)[:, :, 0]
+    last = ranks == ranks[-1:]  # (and the masked positions after it, left out below)
+    scores = emitted + link + ops.where(last, ops.take(end, tags), 0.0)
+    return ops.sum(ops.where(valid, scores, 0.0), axis=0)
 
-    def step(carry, x):
-        alpha, started, prev, gold = carry
-        e, m, y = x[:, :k], x[:, k] > 0.5, ops.cast(x[:, k + 1], "int32")
-        nxt = ops.logsumexp(alpha[:, :, None] + transitions[None], axis=1) + e
-        new = ops.where(started[:, None], nxt, start[None] + e)
-        alpha = ops.where(m[:, None], new, alpha)
-        y_col = y[:, None]
-        e_gold = ops.take_along_axis(e, y_col, axis=1)[:, 0]
-        link = ops.where(started, ops.take(flat_transitions, prev * k + y),
-                         ops.take(start, y))
-        gold = gold + ops.where(m, link + e_gold, ops.zeros_like(gold))
-        prev = ops.where(m, y, prev)
-        started = ops.logical_or(started, m)
-        carry = (alpha, started, prev, gold)
-        return carry, carry
 
-    init = (ops.zeros((batch, k), dtype=dtype), ops.zeros((batch,), dtype="bool"),
-            ops.zeros((batch,), dtype="int32"), ops.zeros((batch,), dtype=dtype))
-    packed = _pack(emissions, valid, tags)
+def _forward(emissions, valid, ranks, transitions, start, keep_all=False):
+    """The forward algorithm over time-major inputs; ``ranks`` comes from ``_ranks``.
+
+    Returns ``(final alpha (B, K), alphas (T, B, K) or None)``. ``alpha`` starts as ``start +
+    e`` of each sequence's first valid position (``start`` for an empty one), so the loop only
+    steps at the valid positions after it; ``alphas[t]`` includes ``e_t`` from that position on
+    (holds the starting value before it) and stays unchanged over masked positions.
+    ``alphas`` is only kept with ``keep_all`` (``keras.ops.scan``); the loss needs the final
+    values only and loops with ``keras.ops.fori_loop`` from position 1 (position 0 follows
+    nothing), stacking nothing.
+    """
+    k = emissions.shape[-1]
+    first = ops.logical_and(valid, ranks == 1)
+    alpha = start[None] + ops.sum(ops.where(first[:, :, None], emissions, 0.0), axis=0)
+    transitions = transitions[None]
+
+    def step(alpha, x):
+        new = ops.logsumexp(alpha[:, :, None] + transitions, axis=1) + x[:, :k]
+        return ops.where(x[:, k:] > 0.5, new, alpha)
+
+    packed = _pack(emissions, ops.logical_and(valid, ranks > 1))
     if keep_all:
-        (alpha, started, prev, gold), (alphas, _, _, _) = ops.scan(step, init, packed)
-        return alphas, alpha, started, gold, prev
-    alpha, started, prev, gold = ops.fori_loop(
-        0, ops.shape(packed)[0], lambda i, carry: step(carry, packed[i])[0], init)
-    return None, alpha, started, gold, prev
+        return ops.scan(lambda alpha, x: (step(alpha, x),) * 2, alpha, packed)
+    return ops.fori_loop(1, ops.shape(packed)[0], lambda i, alpha: step(alpha, packed[i]),
+                         alpha), None
 
 
-def _log_partition(alpha, started, end):
+def _log_partition(alpha, valid, end):
     """log Z of each sequence from the final forward variables (0 for empty sequences)."""
     log_z = ops.logsumexp(alpha + end[None], axis=-1)
-    return ops.where(started, log_z, ops.zeros_like(log_z))
+    return ops.where(ops.any(valid, axis=0), log_z, ops.zeros_like(log_z))
 
 
 def crf_nll(emissions, tags, mask, transitions, start, end, dtype="float32"):
@@ -241,9 +250,10 @@ def crf_nll(emissions, tags, mask, transitions, start, end, dtype="float32"):
     (B, T) bool or None; empty sequences get 0.
     """
     em, valid, tags = _standardize(emissions, mask, tags, dtype)
-    _, alpha, started, gold, last = _forward(em, valid, transitions, start, tags)
-    gold = gold + ops.where(started, ops.take(end, last), ops.zeros_like(gold))
-    return _log_partition(alpha, started, end) - gold
+    ranks = _ranks(valid)
+    alpha, _ = _forward(em, valid, ranks, transitions, start)
+    return (_log_partition(alpha, valid, end)
+            - _gold_score(em, valid, ranks, tags, transitions, start, end))
 
 
 def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
@@ -284,8 +294,8 @@ def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
 def crf_marginals(emissions, mask, transitions, start, end, dtype="float32"):
     """Forward-backward: P(y_t = k | x) of each position, (B, T, K); 0 at padding."""
     em, valid, _ = _standardize(emissions, mask, None, dtype)
-    alphas, alpha, started, _, _ = _forward(em, valid, transitions, start, keep_all=True)
-    log_z = _log_partition(alpha, started, end)
+    alpha, alphas = _forward(em, valid, _ranks(valid), transitions, start, keep_all=True)
+    log_z = _log_partition(alpha, valid, end)
     batch = ops.shape(em)[1]
     k = em.shape[-1]
 
