@@ -11,7 +11,8 @@ import keras
 from seqlab.config import AttentionConfig, CharsConfig, ModelConfig
 from seqlab.errors import SeqlabError
 from seqlab.layers.attention import SeqSelfAttention
-from seqlab.layers.chars import PerToken
+from seqlab.layers.bilstm import FusedBidirectional
+from seqlab.layers.chars import CharCNN, PerToken
 from seqlab.layers.crf import CRF
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding
 from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention
@@ -31,12 +32,7 @@ def char_features(config: CharsConfig, chars: CharVocabulary):
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="char_dropout")(x)
     if config.encoder == "cnn":
-        conv = keras.Sequential([
-            keras.layers.Conv1D(config.filters, config.kernel_size, padding="same",
-                                activation="tanh"),
-            keras.layers.GlobalMaxPooling1D(),
-        ], name="char_cnn")
-        x = PerToken(conv, name="char_encoder")(x)
+        x = CharCNN(config.filters, config.kernel_size, name="char_encoder")(x)
     else:
         lstm = keras.layers.Bidirectional(keras.layers.LSTM(config.units))
         x = PerToken(lstm, name="char_encoder")(x)
@@ -90,7 +86,7 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         lstm = keras.layers.LSTM(config.lstm.units, return_sequences=True,
                                  dropout=config.lstm.dropout,
                                  recurrent_dropout=config.lstm.recurrent_dropout)
-        x = keras.layers.Bidirectional(lstm, name=f"bilstm_{i + 1}")(x)
+        x = FusedBidirectional(lstm, name=f"bilstm_{i + 1}")(x)
     att = config.attention
     if att.enabled:
         attended = attention_block(att)(x)

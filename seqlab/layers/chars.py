@@ -44,3 +44,101 @@ class PerToken(keras.layers.Wrapper):
         if mask is None:
             return None
         return ops.any(mask, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class CharCNN(keras.layers.Layer):
+    """A char CNN per token: (batch, time, chars, dim) -> (batch, time, filters).
+
+    The numbers of `PerToken(Sequential([Conv1D(filters, kernel_size, padding="same",
+    activation=activation), GlobalMaxPooling1D()]))` with the same weights, computed with
+    less work on TensorFlow. Behind a word of L characters every position holds the same
+    vector (the embedding's row 0), so the convolution over its first min(chars, L +
+    kernel_size) positions has the same set of windows as over all of them: the max over
+    positions is the same, and so is the gradient (TensorFlow shares it equally among tied
+    maxima, and tied padding windows have equal inputs). Tokens are grouped by that width
+    into a few static widths, and each group runs the convolution over its width only;
+    tokens without characters (padding) give zeros. The mask must mark a prefix of each
+    token's characters, as `CharVocabulary.encode` writes them. Without a mask, with
+    `dense=True` or on other backends the convolution runs over all positions. Dropout on
+    the characters in training breaks the premise (padding positions then differ), and
+    the results differ from the full computation's.
+
+    Args:
+        filters: number of convolution filters: the output size.
+        kernel_size: width of the convolution window, in characters.
+        activation: activation of the convolution.
+        widths: the group widths, in characters, capped at the number of characters,
+            which is always one. Default: `kernel_size` + 3, 6 and 10.
+
+    Call arguments:
+        inputs: embedded characters, (batch, time, chars, dim).
+        mask: (batch, time, chars), True at real characters.
+        dense: run the convolution over all positions (the reference computation).
+
+    Returns:
+        (batch, time, filters); its mask marks the tokens with at least one character.
+    """
+
+    def __init__(self, filters, kernel_size, activation="tanh", widths=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.activation = keras.activations.get(activation)
+        self.widths = tuple(widths) if widths is not None else None
+        self.conv = keras.layers.Conv1D(filters, kernel_size, padding="same",
+                                        activation=self.activation, dtype=self.dtype_policy,
+                                        name="conv")
+
+    def build(self, input_shape):
+        chars = input_shape[2]
+        self.conv.build((None, chars, input_shape[3]))
+        k = self.kernel_size
+        widths = self.widths or (k + 3, k + 6, k + 10)
+        self._group_widths = sorted({min(w, chars) for w in widths} | {chars})
+
+    def call(self, inputs, mask=None, dense=False):
+        shape = ops.shape(inputs)
+        chars = inputs.shape[2]
+        flat = ops.reshape(inputs, (-1, chars, inputs.shape[3]))
+        if dense or mask is None or keras.backend.backend() != "tensorflow":
+            out = ops.max(self.conv(flat), axis=1)
+        else:
+            lengths = ops.sum(ops.cast(ops.reshape(mask, (-1, chars)), "int32"), axis=1)
+            out = _grouped_max(self.conv, flat, lengths, self._group_widths)
+        return ops.reshape(out, (shape[0], shape[1], self.filters))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.filters)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        return ops.any(mask, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size,
+                      activation=keras.activations.serialize(self.activation),
+                      widths=list(self.widths) if self.widths is not None else None)
+        return config
+
+
+def _grouped_max(conv, flat, lengths, widths):
+    """Max over positions of `conv` on (n, chars, dim) `flat`, each token cut to the first
+    of `widths` that holds min(chars, length + kernel_size) positions: (n, filters), zeros
+    where `lengths` is 0. TensorFlow only (dynamic group sizes). Empty groups are skipped:
+    TensorFlow's oneDNN convolution returns its input unchanged for an empty batch."""
+    need = ops.where(lengths > 0, ops.minimum(lengths + conv.kernel_size[0], flat.shape[1]), 0)
+    out = ops.zeros((ops.shape(flat)[0], conv.filters), conv.compute_dtype)
+    lower = 0
+    for width in widths:
+        index = ops.nonzero((need > lower) & (need <= width))[0]
+
+        def scatter(out=out, index=index, width=width):
+            group = ops.take(flat, index, axis=0)[:, :width]
+            return ops.scatter_update(out, index[:, None], ops.max(conv(group), axis=1))
+
+        out = ops.cond(ops.size(index) > 0, scatter, lambda out=out: out)
+        lower = width
+    return out

@@ -1,0 +1,103 @@
+"""FusedBidirectional: Keras' Bidirectional LSTM computed by TensorFlow's fused kernel.
+
+The oracle is keras.layers.Bidirectional(LSTM) itself, with the same weights: outputs and
+gradients at real positions, padding at the end of each row as seqlab's batches have it.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import seqlab.layers.bilstm as bilstm
+from seqlab.layers.bilstm import FusedBidirectional
+
+B, T, D, H = 5, 9, 6, 4
+
+
+def _pair(**lstm_kwargs):
+    """A Keras Bidirectional LSTM and a FusedBidirectional with the same (large) weights."""
+    keras.utils.set_random_seed(3)
+    ref = keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=True,
+                                                       **lstm_kwargs))
+    new = FusedBidirectional(keras.layers.LSTM(H, return_sequences=True, **lstm_kwargs))
+    ref.build((None, None, D))
+    new.build((None, None, D))
+    # Large weights drive the cell state past +-3, where a clipping kernel would differ.
+    new.set_weights([3 * w for w in ref.get_weights()])
+    ref.set_weights(new.get_weights())
+    return ref, new
+
+
+def _inputs(lengths):
+    x = tf.random.stateless_normal((len(lengths), T, D), seed=[1, 2]) * 2
+    mask = tf.constant(np.arange(T)[None, :] < np.asarray(lengths)[:, None])
+    return x, mask
+
+
+def _outputs_and_gradients(layer, x, mask):
+    real = tf.ones(tf.shape(x)[:2]) if mask is None else tf.cast(mask, tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, D)),
+                                  tf.TensorSpec((None, None), tf.float32)])
+    def run(x, real):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, mask=None if mask is None else real > 0)
+            loss = tf.reduce_sum(tf.sin(y) * real[:, :, None])
+        return y, tape.gradient(loss, [x] + layer.trainable_variables)
+
+    y, grads = run(x, real)
+    return y.numpy(), [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("lengths", [[9, 4, 1, 7, 9], [9] * 5, None])
+def test_fused_equals_keras_bidirectional(lengths, monkeypatch):
+    calls = []
+    fused = bilstm._fused_bilstm
+    monkeypatch.setattr(bilstm, "_fused_bilstm", lambda *a: calls.append(1) or fused(*a))
+    ref, new = _pair()
+    x, mask = _inputs(lengths or [T] * B)
+    if lengths is None:
+        mask = None
+    y_ref, g_ref = _outputs_and_gradients(ref, x, mask)
+    y_new, g_new = _outputs_and_gradients(new, x, mask)
+    assert calls, "the fused path did not run"
+    real = np.ones((B, T), bool) if mask is None else mask.numpy()
+    assert np.abs(y_ref[real]).max() > 0.5
+    np.testing.assert_allclose(y_new[real], y_ref[real], atol=1e-5)
+    assert (y_new[~real] == 0).all()
+    assert len(g_new) == len(g_ref) == 7
+    for a, b in zip(g_new, g_ref):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{"dropout": 0.5}, {"activation": "relu"}])
+def test_what_the_kernel_cannot_do_runs_keras_code(kwargs, monkeypatch):
+    monkeypatch.setattr(bilstm, "_fused_bilstm", lambda *a: pytest.fail("fused path taken"))
+    ref, new = _pair(**kwargs)
+    x, mask = _inputs([9, 4, 1, 7, 9])
+    np.testing.assert_allclose(new(x, mask=mask), ref(x, mask=mask), atol=1e-6)
+
+
+def test_saves_and_loads_as_itself(tmp_path):
+    _, layer = _pair()
+    inputs = keras.Input((None, D))
+    model = keras.Model(inputs, layer(inputs))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.layers[-1], FusedBidirectional)
+    x, _ = _inputs([T] * B)
+    np.testing.assert_array_equal(loaded(x), model(x))
+
+
+def test_the_trainer_builds_its_bilstm_fused():
+    from seqlab.config import ModelConfig
+    from seqlab.model import build_model
+    from seqlab.vocab import LabelVocabulary, Vocabulary
+
+    config = ModelConfig.model_validate({"lstm": {"units": 4, "layers": 2}})
+    model = build_model(config, Vocabulary(["a"]), LabelVocabulary(["O", "B-X"]))
+    kinds = [type(layer) for layer in model.layers if layer.name.startswith("bilstm_")]
+    assert kinds == [FusedBidirectional, FusedBidirectional]
