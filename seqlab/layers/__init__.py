@@ -7,7 +7,8 @@ name, so ``keras.models.load_model("model.keras")`` finds them without custom_ob
 import keras
 
 from seqlab.layers.attention import SeqSelfAttention
-from seqlab.layers.chars import PerToken  # noqa: F401
+from seqlab.layers.bilstm import FusedBidirectional  # noqa: F401  (registers)
+from seqlab.layers.chars import CharCNN, PerToken  # noqa: F401  (registers)
 from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
 from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention  # noqa: F401
