@@ -158,7 +158,10 @@ class TrainingConfig(_Section):
     optimizer: Literal["adam", "nadam", "sgd"] = "adam"
     learning_rate: Float = Field(0.001, gt=0.0)
     momentum: Float = Field(0.9, ge=0.0, lt=1.0)
-    clipnorm: Float | None = Field(None, gt=0.0)
+    clipnorm: Float | None = Field(None, gt=0.0)  # each weight's gradient norm at most this
+    # All gradients rescaled together so that their joint norm is at most this (Reimers &
+    # Gurevych 2017's gradient normalization). At most one of clipnorm and global_clipnorm.
+    global_clipnorm: Float | None = Field(None, gt=0.0)
     patience: Int | None = Field(None, ge=1)
     metric: Literal["auto", "f1", "accuracy"] = "auto"
     lr_decay: Float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
@@ -166,6 +169,13 @@ class TrainingConfig(_Section):
     # scoring and the saved model use the averaged weights. null: none.
     ema: Float | None = Field(None, gt=0.0, lt=1.0)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+
+    @model_validator(mode="after")
+    def _one_clipping(self):
+        if self.clipnorm and self.global_clipnorm:
+            raise ValueError("training.global_clipnorm and training.clipnorm are both set: "
+                             "expected at most one (set the other to null)")
+        return self
 
 
 class LoggingConfig(_Section):

@@ -285,3 +285,29 @@ def test_weight_averaging_is_what_is_scored_and_saved_and_leaves_training_alone(
     assert tiny.best_epoch == 1
     for a, b in zip(weights(tmp_path / "tiny" / "model.keras"), raw_plain):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("clipnorm", [[-1.0, 0.0], [0.0, -1.0]]),          # each gradient clipped on its own
+    ("global_clipnorm", [[-0.6, 0.0], [0.0, -0.8]]),   # both scaled by 1 / joint norm 5
+])
+def test_gradient_clipping_per_weight_or_joint(key, expected):
+    """Gradients (3, 0) and (0, 4) with a norm limit of 1 and plain SGD at rate 1, worked by
+    hand: per weight each becomes a unit vector; jointly (norm 5) both shrink by 5."""
+    import keras
+
+    config = load_config(QUICK, ["training.optimizer=sgd", "training.momentum=0",
+                                 "training.learning_rate=1", "training.clipnorm=null",
+                                 f"training.{key}=1"])
+    weights = [keras.Variable(np.zeros(2, "float32")) for _ in range(2)]
+    training.make_optimizer(config).apply(
+        [np.array([3.0, 0.0], "float32"), np.array([0.0, 4.0], "float32")], weights)
+    np.testing.assert_allclose([w.numpy() for w in weights], expected, atol=1e-6)
+
+
+def test_both_clippings_at_once_are_a_one_line_config_error():
+    from seqlab.errors import SeqlabError
+
+    with pytest.raises(SeqlabError, match=r"training\.global_clipnorm and training\.clipnorm "
+                                          r"are both set: expected at most one"):
+        load_config(QUICK, ["training.clipnorm=5", "training.global_clipnorm=1"])

@@ -61,6 +61,8 @@ def make_optimizer(config: Config):
     kwargs = {"learning_rate": t.learning_rate}
     if t.clipnorm:
         kwargs["clipnorm"] = t.clipnorm
+    if t.global_clipnorm:
+        kwargs["global_clipnorm"] = t.global_clipnorm
     if t.ema:
         kwargs.update(use_ema=True, ema_momentum=t.ema)
     if t.optimizer == "sgd":
