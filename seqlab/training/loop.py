@@ -58,11 +58,8 @@ def make_optimizer(config: Config):
     import keras
 
     t = config.training
-    kwargs = {"learning_rate": t.learning_rate}
-    if t.clipnorm:
-        kwargs["clipnorm"] = t.clipnorm
-    if t.global_clipnorm:
-        kwargs["global_clipnorm"] = t.global_clipnorm
+    kwargs = {"learning_rate": t.learning_rate, "clipnorm": t.clipnorm,
+              "global_clipnorm": t.global_clipnorm}
     if t.ema:
         kwargs.update(use_ema=True, ema_momentum=t.ema)
     if t.optimizer == "sgd":
