@@ -11,7 +11,8 @@ that traces every batch shape, interleaved repeats, median:
   path for short batches (issue 16);
 * ``model.fit`` over the epoch, with either pipeline;
 * each part's share, as the step time a model without it saves (the char CNN, the attention
-  band, the CRF against softmax, dropout and word dropout, the word embedding's gradient);
+  band, the CRF against softmax, dropout and word dropout, the word embedding's gradient,
+  the weight averages of ``training.ema``);
 * the CRF's forward algorithm (loss) and Viterbi decoding alone on emissions of the same
   shapes, and the BiLSTM alone (forward, forward + backward) on inputs of the same shapes;
 * the whole step over the same sentences batched other ways (64 sentences a batch, or a
@@ -44,6 +45,7 @@ VARIANTS = {
     "dropout and word dropout": ["model.embedding.dropout=0", "model.dropout=0",
                                  "model.embedding.word_dropout=0"],
     "the word embedding's gradient": ["model.embedding.trainable=false"],
+    "the weight averages (training.ema)": ["training.ema=null"],
 }
 
 
