@@ -8,7 +8,8 @@ that traces every batch shape, interleaved repeats, median:
   autotuner on (as before issue 16) and off (as now);
 * the network forward pass, forward + backward, and a whole step (the optimizer too), and
   the whole step with local attention on the band at every length, as before the dense
-  path for short batches (issue 16);
+  path for short batches (issue 16), and with TensorFlow's own BiLSTM gradient
+  (``BlockLSTMGrad``) and Keras' Adam update op by op, as before seqlab's own (issue 16);
 * ``model.fit`` over the epoch, with either pipeline;
 * each part's share, as the step time a model without it saves (the char CNN, the attention
   band, the CRF against softmax, dropout and word dropout, the word embedding's gradient,
@@ -142,6 +143,8 @@ def child(spec):
     if spec["full"]:
         measures["whole step, the band at every length (before)"] = over_batches(
             common.band_everywhere(tf.function(step.python_function, reduce_retracing=True)))
+        measures["whole step, BlockLSTMGrad and Keras' Adam (before)"] = over_batches(
+            common.builtin_gradients(tf.function(step.python_function, reduce_retracing=True)))
         _lstm_measures(tf, model, batches, measures)
         for label, size, budget in BATCHINGS:
             other = list(batching.make_dataset(prep.encoded, size, shuffle=True, seed=1,

@@ -117,3 +117,15 @@ def keep_weights_after_fit(optimizer) -> None:
     scoring and saving only.
     """
     optimizer.finalize_variable_values = lambda var_list: None
+
+
+def adam_slots(optimizer, variable) -> tuple:
+    """The first and second moment estimates Adam keeps for ``variable``, as the backend's
+    variables (``tf.Variable`` on TensorFlow).
+
+    Keras 3.15 keeps them in ``Adam._momentums`` and ``Adam._velocities``, indexed by
+    ``BaseOptimizer._get_variable_index``, with no public accessor; a fused update op
+    (``FusedAdam``) writes them in place.
+    """
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index].value, optimizer._velocities[index].value

@@ -18,7 +18,7 @@ def root() -> Path:
 
 # One tiny trained model for the whole test session (shared by test_cli, test_predict,
 # test_evaluate and test_attention_view): a few seconds of training on data/.
-TINY = ["--set", "training.epochs=3", "--set", "model.lstm.units=16",
+TINY = ["--set", "training.epochs=5", "--set", "model.lstm.units=16",
         "--set", "model.embedding.dim=16", "--set", "model.attention.units=8"]
 
 

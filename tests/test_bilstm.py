@@ -101,3 +101,16 @@ def test_the_trainer_builds_its_bilstm_fused():
     model = build_model(config, Vocabulary(["a"]), LabelVocabulary(["O", "B-X"]))
     kinds = [type(layer) for layer in model.layers if layer.name.startswith("bilstm_")]
     assert kinds == [FusedBidirectional, FusedBidirectional]
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_fused_gradient_at_one_or_two_time_steps(steps):
+    """The backward loop at its shortest: one time step (no previous state) and two."""
+    ref, new = _pair()
+    x = tf.random.stateless_normal((3, steps, D), seed=[4, steps]) * 2
+    mask = tf.constant([[True] * steps, [True] + [False] * (steps - 1), [True] * steps])
+    y_ref, g_ref = _outputs_and_gradients(ref, x, mask)
+    y_new, g_new = _outputs_and_gradients(new, x, mask)
+    np.testing.assert_allclose(y_new[mask.numpy()], y_ref[mask.numpy()], atol=1e-5)
+    for a, b in zip(g_new, g_ref, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from seqlab import compat
 
@@ -38,6 +39,12 @@ def test_every_hook_finds_what_it_reaches_for():
     x = keras.ops.ones((1, 3))
     assert compat.keras_mask(x) is None
     assert float(compat.scale_loss_for_distribution(keras.ops.convert_to_tensor(2.0))) == 2.0
+    weights = [keras.Variable(np.zeros(3, "float32")), keras.Variable(np.zeros(2, "float32"))]
+    adam = keras.optimizers.Adam()
+    adam.apply([np.ones(3, "float32"), np.full(2, 2.0, "float32")], weights)
+    m, v = compat.adam_slots(adam, weights[1].value)
+    np.testing.assert_allclose(m.numpy(), [0.2, 0.2])  # (1 - beta_1) * g
+    np.testing.assert_allclose(v.numpy(), [0.004, 0.004])  # (1 - beta_2) * g ** 2
 
 
 def test_no_other_module_touches_keras_internals():

@@ -1,11 +1,12 @@
-"""seqlab's Keras layers.
+"""seqlab's Keras layers, and the loss and optimizer its saved models name.
 
-Importing this package registers every layer with Keras under the ``seqlab`` package
+Importing this package registers each of them with Keras under the ``seqlab`` package
 name, so ``keras.models.load_model("model.keras")`` finds them without custom_objects.
 """
 
 import keras
 
+from seqlab.layers.adam import FusedAdam  # noqa: F401  (registers)
 from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.bilstm import FusedBidirectional  # noqa: F401  (registers)
 from seqlab.layers.chars import CharCNN, PerToken  # noqa: F401  (registers)

@@ -11,11 +11,11 @@ class FusedBidirectional(keras.layers.Bidirectional):
     """`keras.layers.Bidirectional` that runs a pair of LSTMs with TensorFlow's fused kernel.
 
     Same constructor, weights, saved form and numbers as `Bidirectional`; only the way a
-    bidirectional LSTM is computed differs. On TensorFlow, each direction is one
-    ``BlockLSTM`` op (TensorFlow's fused CPU and GPU kernel, with its fused gradient)
-    instead of a loop of a dozen small ops a time step, forward and again backward: the
-    forward and backward passes of a BiLSTM-128 over a batch of 32 sentences of 14 tokens
-    run 1.36 times faster on one CPU core (``BENCHMARKS.md``). The backward direction reads each sequence reversed
+    bidirectional LSTM is computed differs. On TensorFlow, each direction's forward pass is
+    one ``BlockLSTM`` op (TensorFlow's fused CPU and GPU kernel) instead of a loop of a dozen
+    small ops a time step, and the gradient is `_lstm_pair`'s: both directions' backward
+    recurrences in one loop, the weights' gradients as large matrix products afterwards
+    (``BENCHMARKS.md`` has the times). The backward direction reads each sequence reversed
     within its own length (``tf.reverse_sequence``), so outputs at real positions are those
     of Keras' masked loop; padded positions give zeros.
 
@@ -60,7 +60,7 @@ def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
     takes Keras' order, but TensorFlow 2.21 registers the first version's gradient for it,
     which assumes the other order: its gradients are wrong.) It runs every time step; the
     reversed direction reverses only each sequence's real prefix, so padding stays at the
-    end and never reaches a real position.
+    end and never reaches a real position. The gradient is `_lstm_pair`'s own.
     """
     import tensorflow as tf
 
@@ -72,23 +72,97 @@ def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
     else:
         real = tf.cast(tf.transpose(mask, (1, 0)), x.dtype)
         lengths = tf.cast(tf.reduce_sum(real, axis=0), tf.int32)
-    outputs = []
-    for cell, reverse in ((forward_cell, False), (backward_cell, True)):
-        units = cell.units
-        zeros = tf.zeros(tf.stack([batch, units]), x.dtype)
-        no_peephole = tf.zeros([units], x.dtype)
-        inputs = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1) if reverse else x
+    reverse = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+    weights = []
+    for cell in (forward_cell, backward_cell):
         kernel = ops.concatenate([cell.kernel, cell.recurrent_kernel], axis=0)
-        h = tf.raw_ops.BlockLSTM(
-            seq_len_max=tf.cast(steps, tf.int64), x=inputs, cs_prev=zeros, h_prev=zeros,
-            w=_icfo(kernel, x.dtype), wci=no_peephole, wcf=no_peephole, wco=no_peephole,
-            b=_icfo(cell.bias, x.dtype), forget_bias=0.0, cell_clip=-1.0,
-            use_peephole=False)[6]
-        if reverse:
-            h = tf.reverse_sequence(h, lengths, seq_axis=0, batch_axis=1)
-        outputs.append(h)
-    out = tf.concat(outputs, axis=-1) * real[:, :, None]
+        weights += [_icfo(kernel, x.dtype), _icfo(cell.bias, x.dtype)]
+    h_forward, h_backward = _lstm_pair(x, reverse, *weights)
+    h_backward = tf.reverse_sequence(h_backward, lengths, seq_axis=0, batch_axis=1)
+    out = tf.concat([h_forward, h_backward], axis=-1) * real[:, :, None]
     return tf.transpose(out, (1, 0, 2))
+
+
+def _lstm_pair(x_forward, x_backward, w_forward, b_forward, w_backward, b_backward):
+    """Two LSTMs over time-major inputs of the same shape, one ``BlockLSTM`` each, with a
+    gradient of our own: ``BlockLSTMGrad`` accumulates the weights' gradient with two small
+    matrix products a time step, which made it 4.7 times the forward pass on one CPU core.
+    Here the backward recurrence runs both directions together and does only the part that
+    must be sequential (the gates' gradients and one product with the recurrent kernel a
+    step); the weights' and inputs' gradients are then three large products over all steps.
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def pair(x_f, x_b, w_f, b_f, w_b, b_b):
+        dim = x_f.shape[-1]
+        steps, batch = tf.shape(x_f)[0], tf.shape(x_f)[1]
+        units = b_f.shape[0] // 4
+        zeros = tf.zeros(tf.stack([batch, units]), x_f.dtype)
+        no_peephole = tf.zeros([units], x_f.dtype)
+        states = []
+        for x, w, b in ((x_f, w_f, b_f), (x_b, w_b, b_b)):
+            states.append(tf.raw_ops.BlockLSTM(
+                seq_len_max=tf.cast(steps, tf.int64), x=x, cs_prev=zeros, h_prev=zeros,
+                w=w, wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=b,
+                forget_bias=0.0, cell_clip=-1.0, use_peephole=False))
+
+        def grad(dh_f, dh_b):
+            with tf.name_scope("bilstm_gradient"):  # named for profiles (bench/ops.py)
+                return _gradient(dh_f, dh_b)
+
+        def _gradient(dh_f, dh_b):
+            # Both directions stacked on axis 1: (time, 2, batch, units).
+            i, cs, f, o, ci, co, h = (tf.stack([a, b], axis=1) for a, b in zip(*states))
+            first = tf.zeros_like(cs[:1])
+            cs_prev = tf.concat([first, cs[:-1]], axis=0)
+            h_prev = tf.concat([first, h[:-1]], axis=0)
+            # Each step's gate gradients are (dcs, dcs, dcs, dh) times these factors (i, c,
+            # f, o order), where dh and dcs are the total gradients of the step's output and
+            # cell state.
+            factors = tf.concat([ci * i * (1 - i), i * (1 - ci * ci),
+                                 cs_prev * f * (1 - f), co * o * (1 - o)], axis=-1)
+            upstream = tf.stack([_or_zeros(dh_f, states[0][6]),
+                                 _or_zeros(dh_b, states[1][6])], axis=1)
+            through = tf.concat([upstream, o * (1 - co * co), f], axis=-1)
+            recurrent = tf.stack([w_f[dim:], w_b[dim:]])  # (2, units, 4 units)
+            factors_ta = tf.TensorArray(x_f.dtype, size=steps).unstack(factors)
+            through_ta = tf.TensorArray(x_f.dtype, size=steps).unstack(through)
+
+            def step(t, dh_next, dcs_next, out):
+                g, o_factor, forget = tf.split(through_ta.read(t), 3, axis=-1)
+                dh = g + dh_next
+                dcs = dh * o_factor + dcs_next
+                gates = tf.concat([dcs, dcs, dcs, dh], axis=-1) * factors_ta.read(t)
+                return (t - 1, tf.matmul(gates, recurrent, transpose_b=True), dcs * forget,
+                        out.write(t, gates))
+
+            start = tf.zeros(tf.stack([2, batch, units]), x_f.dtype)
+            _, _, _, out = tf.while_loop(
+                lambda t, *_: t >= 0, step,
+                (steps - 1, start, start, tf.TensorArray(x_f.dtype, size=steps)))
+            grads = []
+            gates = tf.unstack(out.stack(), axis=1)  # per direction (time, batch, 4 units)
+            for d, (x, w) in enumerate(((x_f, w_f), (x_b, w_b))):
+                g = tf.reshape(gates[d], [-1, 4 * units])
+                inputs = tf.reshape(x, [-1, dim])
+                outputs = tf.reshape(h_prev[:, d], [-1, units])
+                dw = tf.concat([tf.matmul(inputs, g, transpose_a=True),
+                                tf.matmul(outputs, g, transpose_a=True)], axis=0)
+                dx = tf.reshape(tf.matmul(g, w[:dim], transpose_b=True), tf.shape(x))
+                grads.append((dx, dw, tf.reduce_sum(g, axis=0)))
+            (dx_f, dw_f, db_f), (dx_b, dw_b, db_b) = grads
+            return dx_f, dx_b, dw_f, db_f, dw_b, db_b
+
+        return (states[0][6], states[1][6]), grad
+
+    return pair(x_forward, x_backward, w_forward, b_forward, w_backward, b_backward)
+
+
+def _or_zeros(gradient, like):
+    import tensorflow as tf
+
+    return tf.zeros_like(like) if gradient is None else gradient
 
 
 def _icfo(weights, dtype):

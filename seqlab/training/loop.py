@@ -66,7 +66,9 @@ def make_optimizer(config: Config):
         return keras.optimizers.SGD(momentum=t.momentum, **kwargs)
     if t.optimizer == "nadam":
         return keras.optimizers.Nadam(**kwargs)
-    return keras.optimizers.Adam(**kwargs)
+    from seqlab.layers.adam import FusedAdam
+
+    return FusedAdam(**kwargs)  # keras.optimizers.Adam, one fused op a variable
 
 
 def make_loss(config: Config, parts):
