@@ -61,9 +61,9 @@ class Vocabulary:
         return cls(_frequent(counts, min_count, max_size), lowercase, normalize_digits)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        get = self._index.get
-        return np.fromiter((get(self.normalize(t), 1) for t in tokens), dtype=np.int32,
-                           count=len(tokens))
+        get, normalize = self._index.get, self.normalize
+        ids = {t: get(normalize(t), 1) for t in set(tokens)}  # each distinct token once
+        return np.fromiter(map(ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
 
     def oov_rate(self, sentences: Iterable[Sequence[str]]) -> float:
         total = unknown = 0
@@ -103,15 +103,17 @@ class CharVocabulary:
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """(len(tokens), max_length) char ids, zero-padded on the right."""
-        n, width = len(tokens), self.max_length
-        out = np.zeros((n, width), dtype=np.int32)
+        width = self.max_length
+        distinct = {t: i for i, t in enumerate(dict.fromkeys(tokens))}  # each spelled once
+        rows = np.zeros((len(distinct), width), dtype=np.int32)
         get = self._index.get
         head = (width + 1) // 2
-        for i, token in enumerate(tokens):
+        for i, token in enumerate(distinct):
             if len(token) > width:
                 token = token[:head] + token[len(token) - (width - head):]
-            out[i, : len(token)] = [get(c, 1) for c in token]
-        return out
+            rows[i, : len(token)] = [get(c, 1) for c in token]
+        return rows[np.fromiter(map(distinct.__getitem__, tokens), dtype=np.int64,
+                                count=len(tokens))]
 
 
 @dataclass

@@ -121,6 +121,28 @@ def test_char_vocabulary_pads_and_keeps_prefix_and_suffix():
     assert ids.tolist() == [[2, 3, 0, 0], [2, 3, 1, 4]]  # 'x' unknown; cut to 'ab' + 'zc'
 
 
+def test_encoding_each_distinct_token_once_equals_token_by_token():
+    """Words and chars are looked up once per distinct token; the oracle looks up each
+    token on its own (repeats, case and digits that normalise alike, long and empty
+    tokens, characters outside the vocabulary)."""
+    from seqlab.vocab import CharVocabulary, Vocabulary
+
+    rng = np.random.default_rng(5)
+    pool = ["the", "The", "THE", "1996", "2001", "Müller", "x" * 30, "", "naïve", "€5", "zz"]
+    tokens = [pool[i] for i in rng.integers(0, len(pool), size=200)]
+    vocab = Vocabulary(["the", "0000", "müller"], lowercase=True, normalize_digits=True)
+    chars = CharVocabulary(list("theTHE01962üMlr"), max_length=6)
+    expected_words = [vocab._index.get(vocab.normalize(t), 1) for t in tokens]
+    assert vocab.encode(tokens).tolist() == expected_words
+    assert set(expected_words) == {1, 2, 3, 4}
+    head = (6 + 1) // 2
+    for token, row in zip(tokens, chars.encode(tokens).tolist(), strict=True):
+        kept = token if len(token) <= 6 else token[:head] + token[len(token) - (6 - head):]
+        want = [chars._index.get(c, 1) for c in kept]
+        assert row == want + [0] * (6 - len(want))
+    assert chars.encode([]).shape == (0, 6) and vocab.encode([]).shape == (0,)
+
+
 def test_one_pass_vocabularies_equal_the_in_memory_ones():
     from seqlab.vocab import CharVocabulary, build_vocabularies
 
