@@ -327,3 +327,12 @@ def builtin_gradients(fn):
             bilstm._lstm_pair, FusedAdam.update_step = saved
 
     return run
+
+
+def first_encoded(encoded, n):
+    """The first ``n`` sentences of an encoded corpus (seqlab.vocab.Encoded)."""
+    from seqlab.vocab import Encoded
+
+    tokens = int(encoded.lengths[:n].sum())
+    chars = encoded.chars[:tokens] if encoded.chars is not None else None
+    return Encoded(encoded.words[:tokens], encoded.lengths[:n], encoded.labels[:tokens], chars)

@@ -62,15 +62,12 @@ def main() -> int:
     from seqlab.config import load_config
     from seqlab.training.data import prepare_data
     from seqlab.training.loop import build_compiled, seed_everything
-    from seqlab.vocab import Encoded
 
     config = load_config(CONFIG, ["data.dev=null", "data.test=null", f"data.train={DATA}"])
     prep = prepare_data(config, Console(quiet=True).print)
     n = 300 if args.quick else 1500
-    enc = prep.encoded
-    tokens = int(enc.lengths[:n].sum())
-    prep.encoded = Encoded(enc.words[:tokens], enc.lengths[:n], enc.labels[:tokens],
-                           enc.chars[:tokens] if enc.chars is not None else None)
+    prep.encoded = common.first_encoded(prep.encoded, n)
+    tokens = int(prep.encoded.lengths.sum())
     seed_everything(13)
     model = build_compiled(config, prep)
     batches = list(prep.dataset(32, seed=1))

@@ -61,16 +61,12 @@ def child(spec):
     from seqlab.config import load_config
     from seqlab.training.data import prepare_data
     from seqlab.training.loop import build_compiled, seed_everything
-    from seqlab.vocab import Encoded
 
     config = load_config(CONFIG, ["data.dev=null", "data.test=null", f"data.train={DATA}",
                                   *spec["overrides"]])
     prep = prepare_data(config, Console(quiet=True).print)
-    n = spec["sentences"]
-    enc = prep.encoded
-    tot = int(enc.lengths[:n].sum())
-    prep.encoded = Encoded(enc.words[:tot], enc.lengths[:n], enc.labels[:tot],
-                           enc.chars[:tot] if enc.chars is not None else None)
+    prep.encoded = common.first_encoded(prep.encoded, spec["sentences"])
+    tot = int(prep.encoded.lengths.sum())
     seed_everything(13)
     model = build_compiled(config, prep)
     batches = list(prep.dataset(32, seed=1))
