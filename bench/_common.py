@@ -304,19 +304,12 @@ def builtin_gradients(fn):
     Keras' Adam op by op (the same numbers to float round-off). Whatever ``fn`` traces
     while it runs keeps that way."""
     import keras
-    import tensorflow as tf
 
     import seqlab.layers.bilstm as bilstm
     from seqlab.layers.adam import FusedAdam
 
     def lstm_pair(x_f, x_b, w_f, b_f, w_b, b_b):
-        steps, batch, units = tf.shape(x_f)[0], tf.shape(x_f)[1], b_f.shape[0] // 4
-        zeros = tf.zeros(tf.stack([batch, units]), x_f.dtype)
-        none = tf.zeros([units], x_f.dtype)
-        return tuple(tf.raw_ops.BlockLSTM(
-            seq_len_max=tf.cast(steps, tf.int64), x=x, cs_prev=zeros, h_prev=zeros, w=w,
-            wci=none, wcf=none, wco=none, b=b, forget_bias=0.0, cell_clip=-1.0,
-            use_peephole=False)[6] for x, w, b in ((x_f, w_f, b_f), (x_b, w_b, b_b)))
+        return bilstm.block_lstm(x_f, w_f, b_f)[6], bilstm.block_lstm(x_b, w_b, b_b)[6]
 
     def run(*args, **kwargs):
         saved = bilstm._lstm_pair, FusedAdam.update_step
@@ -336,3 +329,19 @@ def first_encoded(encoded, n):
     tokens = int(encoded.lengths[:n].sum())
     chars = encoded.chars[:tokens] if encoded.chars is not None else None
     return Encoded(encoded.words[:tokens], encoded.lengths[:n], encoded.labels[:tokens], chars)
+
+
+def train_step(model):
+    """A traced training step of a compiled model: loss, gradients, the optimizer's update."""
+    import tensorflow as tf
+
+    loss_fn, optimizer, variables = model.loss, model.optimizer, model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    return step

@@ -7,7 +7,7 @@ every step. This times ``model.fit`` epochs over the whole file (batches of 32 i
 config's order, no dev scoring), each way in its own process on one thread:
 
 * now: each char CNN group's rows rounded up to a few sizes in training (``_bucket``);
-* before: each group as many rows as it has words (``--before`` patches ``_bucket`` away).
+* before: each group as many rows as it has words (the child patches ``_bucket`` away).
 
 Epochs 2 and 3 are timed after a first epoch that traces the step; medians are reported.
 

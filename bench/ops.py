@@ -71,15 +71,7 @@ def main() -> int:
     seed_everything(13)
     model = build_compiled(config, prep)
     batches = list(prep.dataset(32, seed=1))
-    loss_fn, optimizer, variables = model.loss, model.optimizer, model.trainable_variables
-
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
-
-    step = tf.function(step, reduce_retracing=True)
+    step = common.train_step(model)
     if args.before:
         step = common.builtin_gradients(step)
     for _ in range(2):

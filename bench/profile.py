@@ -70,7 +70,7 @@ def child(spec):
     seed_everything(13)
     model = build_compiled(config, prep)
     batches = list(prep.dataset(32, seed=1))
-    loss_fn, optimizer, variables = model.loss, model.optimizer, model.trainable_variables
+    loss_fn, variables = model.loss, model.trainable_variables
 
     @tf.function(reduce_retracing=True)
     def forward(x, y):
@@ -82,12 +82,7 @@ def child(spec):
             loss = loss_fn(y, model(x, training=True))
         return tape.gradient(loss, variables)
 
-    @tf.function(reduce_retracing=True)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
+    step = common.train_step(model)
 
     def over(fn, these):
         return lambda: [fn(*b) for b in these]

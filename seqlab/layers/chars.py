@@ -133,7 +133,7 @@ def _grouped_max(conv, flat, lengths, widths, bucket=False):
     With `bucket` (in training), each group's row count is rounded up (`_bucket`) with
     copies of row 0 whose results are dropped: oneDNN caches a convolution per input shape,
     and the thousands of group sizes an epoch brings evicted each other, so that every step
-    set its convolutions up anew (an epoch of the NER config 1.17 times faster with it,
+    set its convolutions up anew (an epoch of the NER config 1.16 times faster with it,
     BENCHMARKS.md). In prediction, where a pass meets each shape about once, it only adds
     rows."""
     need = ops.where(lengths > 0, ops.minimum(lengths + conv.kernel_size[0], flat.shape[1]), 0)
