@@ -114,3 +114,25 @@ def test_fused_gradient_at_one_or_two_time_steps(steps):
     np.testing.assert_allclose(y_new[mask.numpy()], y_ref[mask.numpy()], atol=1e-5)
     for a, b in zip(g_new, g_ref, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_the_reversal_is_tf_reverse_sequence_and_its_own_gradient():
+    """`_reverser` against TensorFlow's ReverseSequence: values and gradients, lengths 0 to T."""
+    from seqlab.layers.bilstm import _reverser
+
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(6, 5, 3)).astype("float32"))
+    lengths = tf.constant([0, 1, 6, 3, 5], tf.int32)
+    weights = tf.constant(rng.normal(size=(6, 5, 3)).astype("float32"))
+    results = []
+    for reverse in (_reverser(lengths, 6, 5),
+                    lambda v: tf.reverse_sequence(v, lengths, seq_axis=0, batch_axis=1)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = reverse(x)
+            loss = tf.reduce_sum(out * weights)
+        results.append((out.numpy(), tape.gradient(loss, x).numpy()))
+    (out, grad), (expected, expected_grad) = results
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert not np.array_equal(out, x.numpy())

@@ -16,7 +16,7 @@ class FusedBidirectional(keras.layers.Bidirectional):
     small ops a time step, and the gradient is `_lstm_pair`'s: both directions' backward
     recurrences in one loop, the weights' gradients as large matrix products afterwards
     (``BENCHMARKS.md`` has the times). The backward direction reads each sequence reversed
-    within its own length (``tf.reverse_sequence``), so outputs at real positions are those
+    within its own length (`_reverser`), so outputs at real positions are those
     of Keras' masked loop; padded positions give zeros.
 
     The fused path needs padding at the end of each sequence (the mask a prefix of ones
@@ -72,15 +72,35 @@ def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
     else:
         real = tf.cast(tf.transpose(mask, (1, 0)), x.dtype)
         lengths = tf.cast(tf.reduce_sum(real, axis=0), tf.int32)
-    reverse = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+    reverse = _reverser(lengths, steps, batch)
     weights = []
     for cell in (forward_cell, backward_cell):
         kernel = ops.concatenate([cell.kernel, cell.recurrent_kernel], axis=0)
         weights += [_icfo(kernel, x.dtype), _icfo(cell.bias, x.dtype)]
-    h_forward, h_backward = _lstm_pair(x, reverse, *weights)
-    h_backward = tf.reverse_sequence(h_backward, lengths, seq_axis=0, batch_axis=1)
+    h_forward, h_backward = _lstm_pair(x, reverse(x), *weights)
+    h_backward = reverse(h_backward)
     out = tf.concat([h_forward, h_backward], axis=-1) * real[:, :, None]
     return tf.transpose(out, (1, 0, 2))
+
+
+def _reverser(lengths, steps, batch):
+    """A function that reverses each sequence of a time-major (time, batch, dim) tensor
+    within its length, as ``tf.reverse_sequence`` does: one gather over (time * batch) rows,
+    five to ten times faster on a CPU than ``ReverseSequence``'s kernel (BENCHMARKS.md); the
+    reversal is its own inverse, so its gradient is the same gather."""
+    import tensorflow as tf
+
+    t = tf.range(steps)[:, None]
+    rows = tf.where(t < lengths[None], lengths[None] - 1 - t, t) * batch + tf.range(batch)[None]
+
+    @tf.custom_gradient
+    def reverse(x):
+        def gather(y):
+            return tf.reshape(tf.gather(tf.reshape(y, [-1, y.shape[-1]]), rows), tf.shape(y))
+
+        return gather(x), gather
+
+    return reverse
 
 
 def _lstm_pair(x_forward, x_backward, w_forward, b_forward, w_backward, b_backward):
