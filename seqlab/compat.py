@@ -129,3 +129,30 @@ def adam_slots(optimizer, variable) -> tuple:
     """
     index = optimizer._get_variable_index(variable)
     return optimizer._momentums[index].value, optimizer._velocities[index].value
+
+
+class OptimizerHooks:
+    """A mixin for an optimizer class that replaces two of Keras' private steps of
+    ``BaseOptimizer.apply`` with its public-named methods ``clip_gradients(grads)`` and
+    ``update_moving_averages(variables)``.
+
+    Keras 3.15 clips in ``BaseOptimizer._clip_gradients`` (``global_clipnorm`` densifies an
+    embedding's ``IndexedSlices`` gradient twice, once for its squares and once to scale it)
+    and updates the moving averages in ``_update_model_variables_moving_average`` (eight
+    ops a variable, six of them the same scalars recomputed); neither has a public hook.
+    ``FusedAdam`` computes both with fewer ops.
+    """
+
+    def _clip_gradients(self, grads):
+        return self.clip_gradients(grads)
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        return self.update_moving_averages(trainable_variables)
+
+    def keras_clip_gradients(self, grads):
+        """Keras' own clipping (for what the override does not handle)."""
+        return super()._clip_gradients(grads)
+
+    def keras_update_moving_averages(self, trainable_variables):
+        """Keras' own moving-average update."""
+        return super()._update_model_variables_moving_average(trainable_variables)
