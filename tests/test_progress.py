@@ -46,3 +46,17 @@ def test_on_a_terminal_a_progress_bar():
     text = out.getvalue()
     assert "epoch 1/3" in text and "5/5" in text and "batches" in text and "elapsed" in text
     assert "\x1b[" in text
+
+
+def test_batches_reported_in_steps_of_several_never_pass_the_total():
+    """With steps_per_execution, Keras reports every few batches, and the last report of an
+    epoch names the batch that would end its last full group (batch 15 of 10 for groups of 8)."""
+    out = io.StringIO()
+    reporter = Reporter(Console(file=out, force_terminal=False, width=120), "f1",
+                        has_dev=False, plain_interval=0)
+    progress = reporter.epoch(1, 3, np.full(10, 100))
+    progress.batch_done(7, 0.5)
+    assert progress.done == 8 and progress.tokens == 800
+    progress.batch_done(15, 0.4)
+    assert progress.done == 10 and progress.tokens == 1000
+    assert out.getvalue().splitlines()[-1].startswith("epoch 1/3: 10/10 batches, ")

@@ -311,3 +311,15 @@ def test_both_clippings_at_once_are_a_one_line_config_error():
     with pytest.raises(SeqlabError, match=r"training\.global_clipnorm and training\.clipnorm "
                                           r"are both set: expected at most one"):
         load_config(QUICK, ["training.clipnorm=5", "training.global_clipnorm=1"])
+
+
+def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
+    """Several batches a call into TensorFlow (the default 8) give the weights of one a call,
+    to the last bit; the data's batches do not divide by 8 here, so the last call is short."""
+    base = TINY + ["training.epochs=2"]
+    one = training.train(load_config(QUICK, base + ["training.steps_per_execution=1"]),
+                         tmp_path / "one", console=QUIET)
+    eight = training.train(load_config(QUICK, base), tmp_path / "eight", console=QUIET)
+    assert load_config(QUICK, base).training.steps_per_execution == 8
+    assert [r["loss"] for r in one.history] == [r["loss"] for r in eight.history]
+    assert weights(tmp_path / "one") == weights(tmp_path / "eight")

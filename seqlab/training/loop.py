@@ -99,7 +99,10 @@ def compile_model(model, config: Config) -> None:
     optimizer = make_optimizer(config)
     if config.training.ema:
         keep_weights_after_fit(optimizer)
-    model.compile(optimizer=optimizer, loss=make_loss(config, ModelParts(model)))
+    # Keras 3.15 cannot run several steps a call on a distributed dataset's iterator.
+    steps = config.training.steps_per_execution if config.distribution.strategy == "none" else 1
+    model.compile(optimizer=optimizer, loss=make_loss(config, ModelParts(model)),
+                  steps_per_execution=steps)
 
 
 class AveragedWeights:

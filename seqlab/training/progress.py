@@ -81,7 +81,8 @@ class EpochProgress:
         return self.tokens / elapsed if elapsed > 0 else 0.0
 
     def batch_done(self, batch: int, loss) -> None:
-        self.done = batch + 1
+        # Keras reports every steps_per_execution-th batch, the last of an epoch rounded up.
+        self.done = min(batch + 1, self.total) if self.total else batch + 1
         if loss is not None:
             self.loss = float(loss)
         loss_text = f"{self.loss:.4f}" if self.loss is not None else "-"
