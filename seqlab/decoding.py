@@ -79,3 +79,17 @@ def to_tags(ids, labels: Sequence[str], scheme: str, source_scheme: str) -> list
     if scheme != source_scheme:
         tags = convert(tags, source_scheme, source=scheme)
     return tags
+
+
+def all_to_tags(ids, labels: Sequence[str], scheme: str, source_scheme: str
+                ) -> list[list[str]]:
+    """:func:`to_tags` of each sentence's ids, each distinct sequence converted once (a test
+    file repeats its tag sequences: CoNLL-2003's 3,453 sentences have 1,469)."""
+    done: dict = {}
+    out = []
+    for x in ids:
+        key = x.tobytes()
+        if key not in done:
+            done[key] = to_tags(x, labels, scheme, source_scheme)
+        out.append(list(done[key]))
+    return out

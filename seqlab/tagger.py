@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.batching import padded_batches
-from seqlab.decoding import best_tags, to_tags
+from seqlab.decoding import all_to_tags, best_tags
 from seqlab.errors import SeqlabError
 from seqlab.model import ModelParts
 from seqlab.vocab import encode_corpus
@@ -154,11 +154,11 @@ class Tagger:
     def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
         """Tags for each sentence, in the scheme of the training files."""
         ids, _ = self._predict(sentences, batch_size, False)
-        return [to_tags(x, self.labels, self.scheme, self.source_scheme) for x in ids]
+        return all_to_tags(ids, self.labels, self.scheme, self.source_scheme)
 
     def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
                        ) -> tuple[list[list[str]], list[list[float]]]:
         """Tags for each sentence and the model's probability of each (a CRF's marginal)."""
         ids, scores = self._predict(sentences, batch_size, True)
-        return ([to_tags(x, self.labels, self.scheme, self.source_scheme) for x in ids],
+        return (all_to_tags(ids, self.labels, self.scheme, self.source_scheme),
                 [[round(p, 6) for p in s.astype(float).tolist()] for s in scores])

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from seqlab.decoding import constrained_path
+from seqlab.decoding import all_to_tags, constrained_path, to_tags
 from seqlab.schemes import invalid_transitions
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -117,3 +117,16 @@ def test_the_demo_model_prints_no_invalid_tag_sequence(trained):
     for block in blocks:
         tags = [line.split(" ")[-1] for line in block.splitlines()]
         assert invalid_transitions(tags, "iob2") == [], block
+
+
+def test_all_to_tags_converts_each_sentence_as_to_tags_does():
+    """Repeated sequences are converted once, but every sentence gets its own list; an
+    invalid IOBES sequence is repaired as ``convert`` repairs it."""
+    labels = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "S-LOC"]
+    rows = [[4, 0, 1, 3], [0, 2, 0], [4, 0, 1, 3], [], [5], [0, 2, 0]]
+    ids = [np.array(r, dtype=np.int32) for r in rows]
+    got = all_to_tags(ids, labels, "iobes", "iob2")
+    assert got == [to_tags(x, labels, "iobes", "iob2") for x in ids]
+    assert got[0] == ["B-PER", "O", "B-PER", "I-PER"] and got[1] == ["O", "B-PER", "O"]
+    got[0].append("O")
+    assert got[2] == ["B-PER", "O", "B-PER", "I-PER"]

@@ -257,34 +257,41 @@ def crf_nll(emissions, tags, mask, transitions, start, end, dtype="float32"):
 
 
 def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
-    """Viterbi: the best path of each sequence (B, T) int32 (0 at padding) and its score (B,)."""
+    """Viterbi: the best path of each sequence (B, T) int32 (0 at padding) and its score (B,).
+
+    As ``_forward`` does, ``delta`` starts as ``start + e`` of each sequence's first valid
+    position, and the loop steps only at the valid positions after it; elsewhere a step's
+    backpointers are the identity, so the backtrace carries the tag across them. A step is
+    a few small ops: on one CPU core their number, not their arithmetic, sets decoding's
+    time.
+    """
     em, valid, _ = _standardize(emissions, mask, None, dtype)
     batch = ops.shape(em)[1]
     k = em.shape[-1]
     identity = ops.broadcast_to(ops.arange(k, dtype="int32")[None], (batch, k))
+    ranks = _ranks(valid)
+    first = ops.logical_and(valid, ranks == 1)
+    delta = start[None] + ops.sum(ops.where(first[:, :, None], em, 0.0), axis=0)
+    transitions = transitions[None]  # (1, from, to)
 
     def step(carry, x):
-        delta, started, _ = carry
-        e, m = x[:, :k], x[:, k] > 0.5
-        scores = delta[:, :, None] + transitions[None]  # (B, from, to)
-        back = ops.cast(ops.argmax(scores, axis=1), "int32")
-        nxt = ops.max(scores, axis=1) + e
-        new = ops.where(started[:, None], nxt, start[None] + e)
-        delta = ops.where(m[:, None], new, delta)
-        back = ops.where(ops.logical_and(m, started)[:, None], back, identity)
-        carry = (delta, ops.logical_or(started, m), back)
-        return carry, carry
+        delta = carry[0]
+        scores = delta[:, :, None] + transitions
+        stepping = x[:, k:] > 0.5
+        back = ops.where(stepping, ops.cast(ops.argmax(scores, axis=1), "int32"), identity)
+        carry = ops.where(stepping, ops.max(scores, axis=1) + x[:, :k], delta), back
+        return carry, carry  # (Keras' scan on TensorFlow stacks what has the carry's dtypes)
 
-    init = (ops.zeros((batch, k), dtype=em.dtype), ops.zeros((batch,), dtype="bool"),
-            identity)
-    (delta, started, _), (_, _, backs) = ops.scan(step, init, _pack(em, valid))
+    (delta, _), (_, backs) = ops.scan(step, (delta, identity),
+                                      _pack(em, ops.logical_and(valid, ranks > 1)))
     final = delta + end[None]
     last = ops.cast(ops.argmax(final, axis=-1), "int32")
+    started = ops.any(valid, axis=0)
     best = ops.where(started, ops.max(final, axis=-1), ops.zeros((batch,), dtype=em.dtype))
+    offsets = ops.arange(batch, dtype="int32") * k
 
     def back_step(tag, back):
-        previous = ops.take_along_axis(back, tag[:, None], axis=1)[:, 0]
-        return previous, tag
+        return ops.take(ops.reshape(back, (-1,)), offsets + tag), tag
 
     _, path = ops.scan(back_step, last, backs, reverse=True)
     path = ops.where(valid, path, ops.zeros_like(path))
