@@ -82,3 +82,65 @@ def test_the_trainer_trains_with_it():
     assert type(make_optimizer(load_config(QUICK))) is FusedAdam
     sgd = make_optimizer(load_config(QUICK, ["training.optimizer=sgd"]))
     assert type(sgd) is keras.optimizers.SGD
+
+
+# Two replicas on two logical CPUs (a fresh process: devices are fixed when TensorFlow
+# starts): each optimizer applies per-replica gradients, dense and sparse, with joint
+# clipping and moving averages, and prints its variables.
+MIRRORED = r"""
+import json, sys
+import numpy as np, tensorflow as tf, keras
+from seqlab.layers.adam import FusedAdam
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+rng = np.random.default_rng(0)
+dense0, table0 = rng.normal(size=(6, 5)), rng.normal(size=(20, 4))
+steps = [(rng.normal(size=(2, 6, 5)), rng.integers(0, 20, size=(2, 7)),
+          rng.normal(size=(2, 7, 4))) for _ in range(5)]
+out = {}
+for cls in (keras.optimizers.Adam, FusedAdam):
+    with strategy.scope():
+        dense = keras.Variable(dense0.astype("float32"))
+        table = keras.Variable(table0.astype("float32"))
+        opt = cls(learning_rate=0.01, global_clipnorm=0.5, use_ema=True, ema_momentum=0.9)
+        opt.build([dense, table])
+
+    @tf.function
+    def step(g, rows, values):
+        def replica(g, rows, values):
+            i = tf.distribute.get_replica_context().replica_id_in_sync_group
+            sparse = tf.IndexedSlices(tf.cast(values[i], "float32"), rows[i],
+                                      dense_shape=tf.constant([20, 4], tf.int64))
+            opt.apply([tf.cast(g[i], "float32"), sparse], [dense, table])
+        strategy.run(replica, args=(g, rows, values))
+
+    for g, rows, values in steps:
+        step(tf.constant(g), tf.constant(rows), tf.constant(values))
+    out[cls.__name__] = [np.asarray(v).tolist() for v in [dense, table, *opt.variables]]
+print(json.dumps(out))
+"""
+
+
+def test_under_a_mirrored_strategy_it_equals_keras_adam():
+    """Per-replica updates, clipping and moving averages under tf.distribute.MirroredStrategy
+    (the trainer's distribution.strategy: mirrored) give Keras' Adam's values."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected, got = result["Adam"], result["FusedAdam"]
+    assert len(got) == len(expected) > 6
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7)
+    # got: the weights, the step count, the rate, the averages, the moments. The averages
+    # moved from their start (zeros) and lag the weights.
+    weights, average = np.array(got[0]), np.array(got[4])
+    assert average.shape == weights.shape and np.abs(average).min() > 0
+    assert np.abs(average - weights).max() > 1e-3
