@@ -210,6 +210,15 @@ def _gold_score(emissions, valid, ranks, tags, transitions, start, end):
     return ops.sum(ops.where(valid, scores, 0.0), axis=0)
 
 
+def _start_and_steps(emissions, valid, ranks, start):
+    """Where the forward algorithm and Viterbi begin, and what they loop over: ``start + e``
+    of each sequence's first valid position (B, K) (``start`` for an empty one), and the
+    emissions packed (``_pack``) with a column marking the valid positions after it."""
+    first = ops.logical_and(valid, ranks == 1)
+    begin = start[None] + ops.sum(ops.where(first[:, :, None], emissions, 0.0), axis=0)
+    return begin, _pack(emissions, ops.logical_and(valid, ranks > 1))
+
+
 def _forward(emissions, valid, ranks, transitions, start, keep_all=False):
     """The forward algorithm over time-major inputs; ``ranks`` comes from ``_ranks``.
 
@@ -222,15 +231,13 @@ def _forward(emissions, valid, ranks, transitions, start, keep_all=False):
     nothing), stacking nothing.
     """
     k = emissions.shape[-1]
-    first = ops.logical_and(valid, ranks == 1)
-    alpha = start[None] + ops.sum(ops.where(first[:, :, None], emissions, 0.0), axis=0)
+    alpha, packed = _start_and_steps(emissions, valid, ranks, start)
     transitions = transitions[None]
 
     def step(alpha, x):
         new = ops.logsumexp(alpha[:, :, None] + transitions, axis=1) + x[:, :k]
         return ops.where(x[:, k:] > 0.5, new, alpha)
 
-    packed = _pack(emissions, ops.logical_and(valid, ranks > 1))
     if keep_all:
         return ops.scan(lambda alpha, x: (step(alpha, x),) * 2, alpha, packed)
     return ops.fori_loop(1, ops.shape(packed)[0], lambda i, alpha: step(alpha, packed[i]),
@@ -259,8 +266,8 @@ def crf_nll(emissions, tags, mask, transitions, start, end, dtype="float32"):
 def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
     """Viterbi: the best path of each sequence (B, T) int32 (0 at padding) and its score (B,).
 
-    As ``_forward`` does, ``delta`` starts as ``start + e`` of each sequence's first valid
-    position, and the loop steps only at the valid positions after it; elsewhere a step's
+    As in ``_forward``, ``delta`` starts as ``start + e`` of each sequence's first valid
+    position, and the loop steps only at the valid positions after it (`_start_and_steps`); elsewhere a step's
     backpointers are the identity, so the backtrace carries the tag across them. A step is
     a few small ops: on one CPU core their number, not their arithmetic, sets decoding's
     time.
@@ -269,9 +276,7 @@ def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
     batch = ops.shape(em)[1]
     k = em.shape[-1]
     identity = ops.broadcast_to(ops.arange(k, dtype="int32")[None], (batch, k))
-    ranks = _ranks(valid)
-    first = ops.logical_and(valid, ranks == 1)
-    delta = start[None] + ops.sum(ops.where(first[:, :, None], em, 0.0), axis=0)
+    delta, packed = _start_and_steps(em, valid, _ranks(valid), start)
     transitions = transitions[None]  # (1, from, to)
 
     def step(carry, x):
@@ -282,8 +287,7 @@ def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
         carry = ops.where(stepping, ops.max(scores, axis=1) + x[:, :k], delta), back
         return carry, carry  # (Keras' scan on TensorFlow stacks what has the carry's dtypes)
 
-    (delta, _), (_, backs) = ops.scan(step, (delta, identity),
-                                      _pack(em, ops.logical_and(valid, ranks > 1)))
+    (delta, _), (_, backs) = ops.scan(step, (delta, identity), packed)
     final = delta + end[None]
     last = ops.cast(ops.argmax(final, axis=-1), "int32")
     started = ops.any(valid, axis=0)
