@@ -92,6 +92,37 @@ def test_viterbi_and_marginals_equal_brute_force():
         np.testing.assert_allclose(probs[b, :length], expected, atol=1e-5)
 
 
+def numpy_viterbi(trans, start, end, emissions):
+    """Textbook Viterbi of one sequence with numpy's argmax (the first of tied maxima)."""
+    delta, backs = start + emissions[0], []
+    for e in emissions[1:]:
+        scores = delta[:, None] + trans
+        backs.append(scores.argmax(axis=0))
+        delta = scores.max(axis=0) + e
+    path = [int((delta + end).argmax())]
+    for back in reversed(backs):
+        path.append(int(back[path[-1]]))
+    return path[::-1]
+
+
+def test_viterbi_breaks_ties_as_argmax_does():
+    """Potentials of whole numbers tie often: each step keeps the lowest tag of the tied
+    best, as numpy's argmax does, and the paths equal a textbook Viterbi's."""
+    rng = np.random.default_rng(5)
+    k, t, lengths = 5, 7, [7, 3, 1, 0, 6, 7]
+    crf = random_crf(rng, k=k)
+    for w in (crf.transitions, crf.start, crf.end):
+        w.assign(rng.integers(0, 2, size=w.shape).astype("float32"))
+    emissions = rng.integers(0, 2, size=(len(lengths), t, k)).astype("float32")
+    mask = np.arange(t)[None, :] < np.asarray(lengths)[:, None]
+    paths = to_np(crf.decode(emissions, mask))
+    trans, start, end = (to_np(w) for w in crf.potentials(False))
+    for b, length in enumerate(lengths):
+        if length:
+            assert list(paths[b, :length]) == numpy_viterbi(trans, start, end,
+                                                            emissions[b, :length])
+
+
 def test_masks_with_holes_skip_positions():
     """A mask with holes links the valid positions around them, as if the holes were cut out."""
     rng = np.random.default_rng(2)
