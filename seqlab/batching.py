@@ -136,19 +136,33 @@ def _options():
     return options
 
 
-def padded_batches(encoded: Encoded, batch_size: int) -> list[tuple[np.ndarray, dict]]:
+def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 2.0
+                   ) -> list[tuple[np.ndarray, dict]]:
     """Inference batches: sentences sorted by length, padded per batch.
+
+    A batch holds up to `batch_size` sentences and ends early before a sentence more than
+    `spread` times as long as its first (None: never), so that a file's few long sentences
+    do not pad a batch of shorter ones to their length: in batches of 128, 25% of the
+    positions CoNLL-2003 test ran were padding (one batch held lengths 38 to 124), 12% with
+    `spread` 2, and tagging got about 10% faster (BENCHMARKS.md).
 
     Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
     reads characters, a dict of the "words" and "chars" arrays; `indices` maps rows back to
     corpus order.
     """
     order = np.argsort(encoded.lengths, kind="stable")
+    lengths = encoded.lengths[order]
     offsets = encoded.offsets
     batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(1, int(encoded.lengths[rows].max()))
+    start = 0
+    while start < len(order):
+        stop = min(start + batch_size, len(order))
+        if spread is not None:
+            longer = lengths[start:stop] > spread * max(int(lengths[start]), 1)
+            stop = start + int(np.argmax(longer)) if longer.any() else stop
+        rows = order[start:stop]
+        start = stop
+        width = max(1, int(lengths[start - 1]))
         words = np.zeros((len(rows), width), dtype=np.int32)
         chars = None
         if encoded.chars is not None:

@@ -100,7 +100,7 @@ def _probabilities(model, tagger, sentences):
     from seqlab.vocab import encode_corpus
 
     encoded = encode_corpus(tagger.vocab, sentences, chars=tagger.chars)
-    (rows, batch), = padded_batches(encoded, batch_size=len(sentences))
+    (rows, batch), = padded_batches(encoded, batch_size=len(sentences), spread=None)
     out = np.asarray(model.predict_on_batch(batch))
     return out[list(rows).index(0), : len(sentences[0])]
 
