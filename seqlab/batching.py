@@ -136,15 +136,15 @@ def _options():
     return options
 
 
-def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 2.0
+def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
                    ) -> list[tuple[np.ndarray, dict]]:
     """Inference batches: sentences sorted by length, padded per batch.
 
     A batch holds up to `batch_size` sentences and ends early before a sentence more than
     `spread` times as long as its first (None: never), so that a file's few long sentences
     do not pad a batch of shorter ones to their length: in batches of 128, 25% of the
-    positions CoNLL-2003 test ran were padding (one batch held lengths 38 to 124), 12% with
-    `spread` 2, and tagging got about 10% faster (BENCHMARKS.md).
+    positions CoNLL-2003 test ran were padding (one batch held lengths 38 to 124), 8% with
+    `spread` 1.5, and tagging the file got 7-9% faster (BENCHMARKS.md).
 
     Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
     reads characters, a dict of the "words" and "chars" arrays; `indices` maps rows back to

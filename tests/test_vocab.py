@@ -43,15 +43,17 @@ def test_encoded_corpus_is_flat_and_batches_restore_order():
     assert seen == {i: vocab.encode(s).tolist() for i, s in enumerate(sents)}
 
 
-def test_batches_end_before_a_sentence_over_twice_as_long_as_their_first():
+def test_batches_end_before_a_sentence_much_longer_than_their_first():
     vocab = Vocabulary.build([["a"]])
     lengths = [5, 1, 13, 3, 2, 6, 4]
     enc = encode_corpus(vocab, [["a"] * n for n in lengths])
     def shapes(**kwargs):
         return [[lengths[i] for i in rows] + [batch.shape]
                 for rows, batch in padded_batches(enc, batch_size=3, **kwargs)]
-    # sorted: 1 2 3 4 5 6 13; 3 > 2 * 1, 13 > 2 * 6
-    assert shapes() == [[1, 2, (2, 2)], [3, 4, 5, (3, 5)], [6, (1, 6)], [13, (1, 13)]]
+    # sorted: 1 2 3 4 5 6 13; by default a batch ends before 1.5 times its first length
+    assert shapes() == [[1, (1, 1)], [2, 3, (2, 3)], [4, 5, 6, (3, 6)], [13, (1, 13)]]
+    # 3 > 2 * 1, 13 > 2 * 6
+    assert shapes(spread=2) == [[1, 2, (2, 2)], [3, 4, 5, (3, 5)], [6, (1, 6)], [13, (1, 13)]]
     assert shapes(spread=None) == [[1, 2, 3, (3, 3)], [4, 5, 6, (3, 6)], [13, (1, 13)]]
 
 
