@@ -259,7 +259,9 @@ def predict(
              "conll and conllu input, else utf-8). Output is UTF-8.")] = None,
     probs: Annotated[bool, typer.Option(
         "--probs", help="JSON lines: add the probability of each chosen tag.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help=(
+        "Sentences per batch, at most (sorted by length; a batch also ends before a "
+        "sentence over 1.5 times as long as its first)."))] = 64,
     max_length: Annotated[int | None, typer.Option(
         min=0, help="Tag longer sentences in overlapping windows of this many tokens (default: "
                     "4096 for models with global attention, no limit for local attention; "
