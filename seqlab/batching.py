@@ -159,10 +159,10 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
         stop = min(start + batch_size, len(order))
         if spread is not None:
             longer = lengths[start:stop] > spread * max(int(lengths[start]), 1)
-            stop = start + int(np.argmax(longer)) if longer.any() else stop
+            stop = start + max(1, int(np.argmax(longer))) if longer.any() else stop
         rows = order[start:stop]
+        width = max(1, int(lengths[stop - 1]))  # the longest: lengths are sorted
         start = stop
-        width = max(1, int(lengths[start - 1]))
         words = np.zeros((len(rows), width), dtype=np.int32)
         chars = None
         if encoded.chars is not None:
