@@ -152,7 +152,7 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
     """
     order = np.argsort(encoded.lengths, kind="stable")
     lengths = encoded.lengths[order]
-    offsets = encoded.offsets
+    starts = encoded.offsets[:-1][order]
     batches = []
     start = 0
     while start < len(order):
@@ -162,16 +162,16 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
             stop = start + max(1, int(np.argmax(longer))) if longer.any() else stop
         rows = order[start:stop]
         width = max(1, int(lengths[stop - 1]))  # the longest: lengths are sorted
+        real = np.arange(width)[None] < lengths[start:stop, None]  # (rows, width)
+        tokens = (starts[start:stop, None] + np.arange(width)[None])[real]
         start = stop
         words = np.zeros((len(rows), width), dtype=np.int32)
-        chars = None
+        words[real] = encoded.words[tokens]
+        inputs = words
         if encoded.chars is not None:
             chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
-        for r, i in enumerate(rows):
-            words[r, : encoded.lengths[i]] = encoded.words[offsets[i]:offsets[i + 1]]
-            if chars is not None:
-                chars[r, : encoded.lengths[i]] = encoded.chars[offsets[i]:offsets[i + 1]]
-        inputs = words if chars is None else {"words": words, "chars": chars}
+            chars[real] = encoded.chars[tokens]
+            inputs = {"words": words, "chars": chars}
         batches.append((rows, inputs))
     return batches
 

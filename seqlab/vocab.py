@@ -171,11 +171,16 @@ def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
                   chars: CharVocabulary | None = None) -> Encoded:
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
     flat = [tok for sent in tokens for tok in sent]
-    words = vocab.encode(flat)
+    # Each distinct token is encoded once, for the words and the characters alike.
+    position: dict[str, int] = {}
+    index = np.fromiter((position.setdefault(tok, len(position)) for tok in flat),
+                        dtype=np.int64, count=len(flat))
+    distinct = list(position)
+    words = vocab.encode(distinct)[index]
     label_ids = None
     if labels is not None and label_seqs is not None:
         label_ids = labels.encode([lab for sent in label_seqs for lab in sent], where)
-    char_ids = chars.encode(flat) if chars is not None else None
+    char_ids = chars.encode(distinct)[index] if chars is not None else None
     return Encoded(words, lengths, label_ids, char_ids)
 
 
