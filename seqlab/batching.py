@@ -147,8 +147,9 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
     `spread` 1.5, and tagging the file got 7-9% faster (BENCHMARKS.md).
 
     Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
-    reads characters, a dict of the "words" and "chars" arrays; `indices` maps rows back to
-    corpus order.
+    reads characters, a dict of the "words" and "chars" arrays (with `Encoded.types`,
+    "types": each token's distinct-token row plus one, 0 at padding, instead of "chars");
+    `indices` maps rows back to corpus order.
     """
     order = np.argsort(encoded.lengths, kind="stable")
     lengths = encoded.lengths[order]
@@ -168,7 +169,11 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
         words = np.zeros((len(rows), width), dtype=np.int32)
         words[real] = encoded.words[tokens]
         inputs = words
-        if encoded.chars is not None:
+        if encoded.types is not None:
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            types[real] = encoded.types[tokens] + 1
+            inputs = {"words": words, "types": types}
+        elif encoded.chars is not None:
             chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
             chars[real] = encoded.chars[tokens]
             inputs = {"words": words, "chars": chars}

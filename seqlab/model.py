@@ -21,6 +21,7 @@ from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary
 # The names of the parts: nothing outside this module looks a layer up by name.
 WORDS, CHARS = "words", "chars"                   # the inputs
 WORD_EMBEDDING, CHAR_EMBEDDING = "word_embedding", "char_embedding"
+CHAR_ENCODER = "char_encoder"
 ATTENTION, TAGS, CRF_LAYER = "attention", "tags", "crf"
 
 
@@ -32,10 +33,10 @@ def char_features(config: CharsConfig, chars: CharVocabulary):
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="char_dropout")(x)
     if config.encoder == "cnn":
-        x = CharCNN(config.filters, config.kernel_size, name="char_encoder")(x)
+        x = CharCNN(config.filters, config.kernel_size, name=CHAR_ENCODER)(x)
     else:
         lstm = keras.layers.Bidirectional(keras.layers.LSTM(config.units))
-        x = PerToken(lstm, name="char_encoder")(x)
+        x = PerToken(lstm, name=CHAR_ENCODER)(x)
     return inputs, x
 
 
@@ -145,9 +146,11 @@ class ModelParts:
         emb = self.word_embedding
         self.vocab = Vocabulary(emb.vocabulary, emb.lowercase, emb.normalize_digits)
         self.chars = None
+        self.char_width = None  # the char encoder's features a token
         if self.char_embedding is not None:
             self.chars = CharVocabulary(self.char_embedding.vocabulary,
                                         self.char_embedding.max_length)
+            self.char_width = layers[CHAR_ENCODER].output.shape[-1]
         self.labels: list[str] = list(self.tags.labels)
         self.scheme: str = self.tags.scheme
         self.source_scheme: str = self.tags.source_scheme
@@ -190,6 +193,41 @@ class ModelParts:
         """Start the word embedding from a matrix of pretrained vectors (vocabulary order)."""
         self.word_embedding.set_weights([matrix])
 
+    def char_model(self):
+        """A model from char ids (batch, time, max_length) to the char encoder's features."""
+        return keras.Model(self.model.get_layer(CHARS).output,
+                           self.model.get_layer(CHAR_ENCODER).output)
+
+    def after_chars_model(self):
+        """The network from the char encoder's features on: a model of the same layers (the
+        same weights) whose "chars" input is those features (batch, time, features), the
+        char embedding and encoder replaced by identities. Padding stays masked by the words
+        (id 0). With :meth:`char_model` it computes what the whole model does."""
+        inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS),
+                  CHARS: keras.Input((None, self.char_width), dtype="float32", name=CHARS)}
+        # Cloned from an uncompiled view of the same graph: cloning a compiled model also
+        # rebuilds its compile settings (a training loss that is not serializable).
+        view = keras.Model(self.model.input, self.model.output)
+        return keras.models.clone_model(
+            view, input_tensors=inputs,
+            clone_function=lambda layer: _Skipped(name=f"{layer.name}_skipped")
+            if layer.name in (CHAR_EMBEDDING, CHAR_ENCODER) else layer)
+
     def features_model(self):
         """A model from the inputs to the attention layer's input (for looking at attention)."""
         return keras.Model(self.model.input, self.attention.input)
+
+
+class _Skipped(keras.layers.Layer):
+    """A layer of the whole model that `ModelParts.after_chars_model` skips: its input
+    passes through, unmasked (the words' mask keeps padding out)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None, training=None):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return None

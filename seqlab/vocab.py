@@ -156,6 +156,8 @@ class Encoded:
     lengths: np.ndarray
     labels: np.ndarray | None = None
     chars: np.ndarray | None = None  # (tokens, max_length) when the model reads characters
+    # With `distinct_chars`: `chars` holds a row per distinct token, `types` each token's row.
+    types: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -168,7 +170,11 @@ class Encoded:
 def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
                   labels: LabelVocabulary | None = None,
                   label_seqs: Sequence[Sequence[str]] | None = None, where: str = "",
-                  chars: CharVocabulary | None = None) -> Encoded:
+                  chars: CharVocabulary | None = None, distinct_chars: bool = False
+                  ) -> Encoded:
+    """The corpus as flat id arrays. With ``distinct_chars``, the char ids come once per
+    distinct token (``Encoded.chars``) with each token's row in ``Encoded.types``: a char
+    encoder then runs once per distinct token (`seqlab.tagger.Tagger`)."""
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
     flat = [tok for sent in tokens for tok in sent]
     # Each distinct token is encoded once, for the words and the characters alike.
@@ -180,8 +186,11 @@ def encode_corpus(vocab: Vocabulary, tokens: Sequence[Sequence[str]],
     label_ids = None
     if labels is not None and label_seqs is not None:
         label_ids = labels.encode([lab for sent in label_seqs for lab in sent], where)
-    char_ids = chars.encode(distinct)[index] if chars is not None else None
-    return Encoded(words, lengths, label_ids, char_ids)
+    if chars is None:
+        return Encoded(words, lengths, label_ids)
+    if distinct_chars:
+        return Encoded(words, lengths, label_ids, chars.encode(distinct), index)
+    return Encoded(words, lengths, label_ids, chars.encode(distinct)[index])
 
 
 def build_vocabularies(sentences: Iterable[tuple[Sequence[str], Sequence[str]]],

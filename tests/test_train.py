@@ -125,6 +125,29 @@ def test_padding_never_changes_a_sentence_result(tmp_path, encoder, output):
     tags, probs = tagger.predict_ids([sentence, [], ["x"]], probs=True)
     assert [len(t) for t in tags] == [5, 0, 1]
     assert all(((p > 0) & (p <= 1 + 1e-6)).all() for p in probs)
+    # The tagger runs the char encoder once per distinct token, then the rest of the
+    # network: the same tags and probabilities as the whole model on per-token chars.
+    sentences = [sentence + ["Maria", ""], [], ["x" * 40, "Oslo", "Maria"], ["Ünï", "😀"],
+                 ["Lisbon"] * 9]
+    ids, chosen = tagger.predict_ids(sentences, batch_size=2, probs=True)
+    for i, (want_ids, want_probs) in _whole_model(tagger, sentences).items():
+        np.testing.assert_array_equal(ids[i], want_ids)
+        np.testing.assert_allclose(chosen[i], want_probs, atol=1e-6)
+
+
+def _whole_model(tagger, sentences):
+    """Each sentence's tag ids and probabilities from the whole model (`forward_step`), the
+    chars given per token, in batches of two."""
+    from seqlab.batching import padded_batches
+    from seqlab.vocab import encode_corpus
+
+    encoded = encode_corpus(tagger.vocab, sentences, chars=tagger.chars)
+    step, out = tagger.forward_step(probs=True), {}
+    for rows, batch in padded_batches(encoded, 2):
+        best, chosen = (np.asarray(x) for x in step(batch))
+        for r, i in enumerate(rows):
+            out[int(i)] = best[r, : len(sentences[i])], chosen[r, : len(sentences[i])]
+    return out
 
 
 def test_training_in_iobes_writes_iob2_back(tmp_path):

@@ -267,10 +267,10 @@ def crf_decode(emissions, mask, transitions, start, end, dtype="float32"):
     """Viterbi: the best path of each sequence (B, T) int32 (0 at padding) and its score (B,).
 
     As in ``_forward``, ``delta`` starts as ``start + e`` of each sequence's first valid
-    position, and the loop steps only at the valid positions after it (`_start_and_steps`); elsewhere a step's
-    backpointers are the identity, so the backtrace carries the tag across them. A step is
-    a few small ops: on one CPU core their number, not their arithmetic, sets decoding's
-    time.
+    position, and the loop steps only at the valid positions after it
+    (`_start_and_steps`); elsewhere a step's backpointers are the identity, so the
+    backtrace carries the tag across them. A step is a few small ops: on one CPU core
+    their number, not their arithmetic, sets decoding's time.
     """
     em, valid, _ = _standardize(emissions, mask, None, dtype)
     batch = ops.shape(em)[1]
