@@ -452,6 +452,7 @@ def test_brute_force_under_jax_and_torch():
     code = (f"import sys; sys.path.insert(0, {here!r}); import test_crf as t; "
             "t.test_nll_equals_brute_force_with_padding(); "
             "t.test_viterbi_and_marginals_equal_brute_force(); "
+            "t.test_viterbi_breaks_ties_as_argmax_does(); "
             "t.test_constraints_forbid_invalid_iob2_paths()")
     runs = {name: subprocess.Popen([sys.executable, "-c", code],
                                    env={**os.environ, "KERAS_BACKEND": name},
