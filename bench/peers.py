@@ -11,9 +11,11 @@ wall-clock budget (default 20 minutes; ``--quick``: 2 minutes on a slice):
 
 Reported per system: training tokens/s, dev F1 over time (a row per evaluation), test F1 of
 the best-dev model, and prediction tokens/s on the test file (seqlab's ``Tagger.tag`` and
-spaCy's ``nlp.pipe``, in process, one core each). Before the race, the seqlab of a baseline
-commit (``--baseline``, default: the commit the issue was filed against) and today's train
-a few epochs one after the other on the same core, for the speed-up against "today".
+spaCy's ``nlp.pipe``, in process, one core each: the first whole pass after both tagged the
+file's first 256 sentences, which the target is judged on, and the median of three passes
+more, "warm"). Before the race, the seqlab of a baseline commit (``--baseline``, default:
+the commit the issue was filed against) and today's train a few epochs one after the other
+on the same core, for the speed-up against "today".
 
 spaCy is a benchmark-only dependency: it is installed into its own environment,
 ``bench/.spacy`` (``--spacy-env``), never into seqlab's. spaCy's tokens/s in training are
@@ -215,12 +217,18 @@ else:  # stopped at the budget: the last checkpoint with its best-dev weights
 sentences = read_corpus(test)
 tokens = [s.tokens for s in sentences]
 tagger.tag(tokens[:256], 128)
+n = sum(map(len, tokens))
 t0 = time.perf_counter()
 predicted = tagger.tag(tokens, 128)
 seconds = time.perf_counter() - t0
 scores = evaluate([s.labels for s in sentences], predicted)
-speed = sum(map(len, tokens)) / seconds
-print(json.dumps({"test_f1": scores["f1"], "predict_tokens_per_s": speed}))
+warm = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    tagger.tag(tokens, 128)
+    warm.append(n / (time.perf_counter() - t0))
+print(json.dumps({"test_f1": scores["f1"], "predict_tokens_per_s": n / seconds,
+                  "predict_warm_tokens_per_s": sorted(warm)[1]}))
 """
 
 SPACY_TEST = r"""
@@ -231,16 +239,22 @@ from spacy.training import Example
 nlp = spacy.load(sys.argv[1])
 docs = list(DocBin().from_disk(sys.argv[2]).get_docs(nlp.vocab))
 words = [[t.text for t in d] for d in docs]
-inputs = [Doc(nlp.vocab, words=w) for w in words[:20]]
-list(nlp.pipe(inputs))
+list(nlp.pipe([Doc(nlp.vocab, words=w) for w in words[:256]], batch_size=256))
+n = sum(map(len, words))
 inputs = [Doc(nlp.vocab, words=w) for w in words]
 t0 = time.perf_counter()
 out = list(nlp.pipe(inputs, batch_size=256))
 seconds = time.perf_counter() - t0
 examples = [Example(p, g) for p, g in zip(out, docs)]
 scores = nlp.get_pipe("ner").score(examples)
-speed = sum(map(len, words)) / seconds
-print(json.dumps({"test_f1": 100 * scores["ents_f"], "predict_tokens_per_s": speed}))
+warm = []
+for _ in range(3):
+    inputs = [Doc(nlp.vocab, words=w) for w in words]
+    t0 = time.perf_counter()
+    list(nlp.pipe(inputs, batch_size=256))
+    warm.append(n / (time.perf_counter() - t0))
+print(json.dumps({"test_f1": 100 * scores["ents_f"], "predict_tokens_per_s": n / seconds,
+                  "predict_warm_tokens_per_s": sorted(warm)[1]}))
 """
 
 
@@ -415,13 +429,16 @@ def main() -> int:
     print()
     print(common.markdown_table(
         ["system", "training tokens/s", "epochs", "ended by itself", "best dev F1",
-         "time to dev F1 88", "test F1 (best dev)", "prediction tokens/s"],
+         "time to dev F1 88", "test F1 (best dev)", "prediction tokens/s",
+         "warm (median of 3 more)"],
         [[name, f"{r['train_tokens_per_s']:,.0f}" if r.get("train_tokens_per_s") else "-",
           r["epochs"], "yes" if r["ended_by_itself"] else "no (budget)",
           f"{max((p['dev_f1'] or 0) for p in r['curve']):.2f}" if r["curve"] else "-",
           f"{time_to(r['curve'], 88.0) / 60:.1f} min" if time_to(r["curve"], 88.0) else "never",
           f"{r['test_f1']:.2f}" if "test_f1" in r else r.get("error", "-"),
-          f"{r['predict_tokens_per_s']:,.0f}" if "predict_tokens_per_s" in r else "-"]
+          f"{r['predict_tokens_per_s']:,.0f}" if "predict_tokens_per_s" in r else "-",
+          f"{r['predict_warm_tokens_per_s']:,.0f}" if "predict_warm_tokens_per_s" in r
+          else "-"]
          for name, r in (("seqlab", ours), (f"spaCy {vers['spacy']}", theirs))]))
     print("\nDev F1 over time:\n")
     print(common.markdown_table(
@@ -437,6 +454,7 @@ def main() -> int:
     versus = ratio(ours.get("train_tokens_per_s"), theirs.get("train_tokens_per_s"))
     t_ours, t_theirs = time_to(ours["curve"], 88.0), time_to(theirs["curve"], 88.0)
     predict = ratio(ours.get("predict_tokens_per_s"), theirs.get("predict_tokens_per_s"))
+    warm = ratio(ours.get("predict_warm_tokens_per_s"), theirs.get("predict_warm_tokens_per_s"))
     targets = [
         {"target": "seqlab training tokens/s at least 2x today's", "met": bool(speedup and
          speedup >= 2), "measured": f"{speedup:.2f}x" if speedup else "-"},
@@ -447,7 +465,8 @@ def main() -> int:
          "measured": " vs ".join(f"{t / 60:.1f} min" if t else "never"
                                  for t in (t_ours, t_theirs))},
         {"target": "prediction tokens/s at least 5x spaCy's nlp.pipe", "met": bool(
-            predict and predict >= 5), "measured": f"{predict:.2f}x" if predict else "-"},
+            predict and predict >= 5), "measured": (f"{predict:.2f}x" if predict else "-") + (
+            f" (warm passes {warm:.2f}x)" if warm else "")},
     ]
     payload = {"machine": machine, "versions": vers, "budget_s": budget_s, "data": data,
                "speed": {"before": before, "now": now, "baseline": args.baseline},
