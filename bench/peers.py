@@ -14,8 +14,8 @@ the best-dev model, and prediction tokens/s on the test file (seqlab's ``Tagger.
 spaCy's ``nlp.pipe``, in process, one core each: the first whole pass after both tagged the
 file's first 256 sentences, which the target is judged on, and the median of three passes
 more, "warm"). Before the race, the seqlab of a baseline commit (``--baseline``, default:
-the commit the issue was filed against) and today's train a few epochs one after the other
-on the same core, for the speed-up against "today".
+the commit the issue was filed against) and today's train a few epochs on the same core,
+twice each in the order baseline, today, today, baseline, for the speed-up against "today".
 
 spaCy is a benchmark-only dependency: it is installed into its own environment,
 ``bench/.spacy`` (``--spacy-env``), never into seqlab's. spaCy's tokens/s in training are
@@ -339,22 +339,42 @@ def write_data(tmp: Path, quick: bool, splits) -> dict:
 
 
 def speed_pair(baseline: str, tmp: Path, data: dict, epochs: int) -> tuple[dict, dict]:
-    """A few epochs of the baseline commit's seqlab, then today's, on the same core."""
-    common.log(f"speed: seqlab {baseline} then today's, {epochs} epochs each, "
-               f"core {SEQLAB_CORE}")
+    """A few epochs of the baseline commit's seqlab and of today's on the same core, in the
+    order baseline, today, today, baseline: this machine's speed drifts by 10% from minute
+    to minute, and the mirrored order cancels a steady drift. Each side's rate is over its
+    two runs' timed epochs together."""
+    common.log(f"speed: seqlab {baseline} and today's, {epochs} epochs a run, in the order "
+               f"{baseline}, today, today, {baseline}, core {SEQLAB_CORE}")
     checkout = baseline_checkout(baseline, tmp)
+    if checkout is None:
+        return {"error": "no baseline checkout"}, epoch_speed(None, tmp, "speed-now", data,
+                                                              epochs)
     try:
-        before = epoch_speed(checkout, tmp, "speed-before", data, epochs) \
-            if checkout is not None else {"error": "no baseline checkout"}
+        runs = [epoch_speed(source, tmp, f"speed-{name}", data, epochs) for source, name in
+                ((checkout, "before-1"), (None, "now-1"), (None, "now-2"),
+                 (checkout, "before-2"))]
     finally:
         drop_checkout(checkout)
-    return before, epoch_speed(None, tmp, "speed-now", data, epochs)
+    return _together(runs[0], runs[3]), _together(runs[1], runs[2])
+
+
+def _together(a: dict, b: dict) -> dict:
+    """Two runs' rates as one: their timed tokens over their timed seconds."""
+    if "error" in a or "error" in b:
+        return a if "error" in a else b
+    tokens = a["tokens_per_s"] * a["seconds"] + b["tokens_per_s"] * b["seconds"]
+    seconds = a["seconds"] + b["seconds"]
+    return {"tokens_per_s": tokens / seconds, "epochs": a["epochs"],
+            "seconds": seconds, "first_epoch_s": (a["first_epoch_s"] + b["first_epoch_s"]) / 2,
+            "runs_tokens_per_s": [a["tokens_per_s"], b["tokens_per_s"]]}
 
 
 def speed_table(baseline: str, before: dict, now: dict) -> str:
     return common.markdown_table(
-        ["seqlab", "training tokens/s (dev scoring included)", "epochs", "first epoch"],
+        ["seqlab", "training tokens/s (dev scoring included)", "each run", "epochs",
+         "first epoch"],
         [[name, f"{r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else r.get("error"),
+          ", ".join(f"{x:,.0f}" for x in r.get("runs_tokens_per_s", [])) or "-",
           r.get("epochs", "-"), f"{r['first_epoch_s']:.0f} s" if "first_epoch_s" in r else "-"]
          for name, r in ((f"{baseline} (today)", before), ("now", now))])
 
@@ -369,7 +389,8 @@ def speed_only(args, machine: dict, vers: dict, quick: bool, epochs: int) -> int
         before, now = speed_pair(args.baseline, tmp, data, epochs)
     print(common.describe_environment(machine, vers))
     print(f"\nCoNLL-2003 NER, train {data['train_tokens']:,} tokens, dev {data['dev_tokens']:,};"
-          f" {epochs} epochs each, one after the other on core {SEQLAB_CORE}\n")
+          f" {epochs} epochs a run, two runs each (baseline, now, now, baseline) on core "
+          f"{SEQLAB_CORE}\n")
     print(speed_table(args.baseline, before, now))
     a, b = now.get("tokens_per_s"), before.get("tokens_per_s")
     speedup = a / b if a and b else None
