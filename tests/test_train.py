@@ -95,6 +95,24 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     assert not (out / ".seqlab.lock").exists()
 
 
+def test_ctrl_c_while_a_checkpoint_is_written_waits_for_it(tmp_path):
+    """Ctrl-C in the middle of writing an archive used to surface as zipfile's "Can't close
+    the ZIP file" error with a traceback; now the checkpoint completes, then it interrupts."""
+    import os
+
+    from seqlab.training.rundir import interrupts_deferred
+
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal is delivered here, and held
+            checkpoint.save_arrays(tmp_path / "a.npz", [np.arange(3)])
+    assert checkpoint.load_arrays(tmp_path / "a.npz")[0].tolist() == [0, 1, 2]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with interrupts_deferred():  # nothing caught: nothing raised
+        pass
+
+
 def _probabilities(model, tagger, sentences):
     from seqlab.batching import padded_batches
     from seqlab.vocab import encode_corpus

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.compat import seed_generator_states
-from seqlab.training.rundir import atomic_write, save_model
+from seqlab.training.rundir import atomic_write, interrupts_deferred, save_model
 
 
 def save_arrays(path: Path, arrays) -> None:
@@ -29,14 +29,16 @@ def save_checkpoint(folder: Path, model, state: dict, improved: bool) -> None:
     """Model with optimizer state, best weights, then state.json last: a run killed at any
     moment leaves the previous complete checkpoint or this one."""
     folder.mkdir(parents=True, exist_ok=True)
-    save_model(model, folder / "last.keras")
-    # The optimizer's and the dropout generators' states as plain arrays: a CRF model's loss
-    # cannot come back from the archive's compile config, and model.save skips the latter.
-    save_arrays(folder / "optimizer.npz", model.optimizer.variables)
-    save_arrays(folder / "rng.npz", seed_generator_states(model))
-    if improved:  # plain arrays: model.save_weights would also carry the optimizer's state
-        save_arrays(folder / "best.npz", model.get_weights())
-    atomic_write(folder / "state.json", json.dumps(state, indent=1))
+    with interrupts_deferred():  # Ctrl-C while saving: this checkpoint completes first
+        save_model(model, folder / "last.keras")
+        # The optimizer's and the dropout generators' states as plain arrays: a CRF model's
+        # loss cannot come back from the archive's compile config, and model.save skips the
+        # latter.
+        save_arrays(folder / "optimizer.npz", model.optimizer.variables)
+        save_arrays(folder / "rng.npz", seed_generator_states(model))
+        if improved:  # plain arrays: model.save_weights would also carry the optimizer's state
+            save_arrays(folder / "best.npz", model.get_weights())
+        atomic_write(folder / "state.json", json.dumps(state, indent=1))
 
 
 def load_state(folder: Path) -> dict:

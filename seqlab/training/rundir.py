@@ -137,6 +137,31 @@ def clear_run(path: Path) -> None:
             target.unlink()
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C until the files written inside are complete, then raise it. Interrupted
+    mid-write, ``np.savez`` or ``model.save`` close their zip archive with a different error
+    (Python's ``zipfile``: "Can't close the ZIP file while there is an open writing handle")
+    that hides the KeyboardInterrupt, so Ctrl-C at that moment printed a traceback instead
+    of the one-line "interrupted" message. Changes nothing outside the main thread or when
+    SIGINT is not Python's default handler (ignored, or someone else's)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -186,16 +211,17 @@ def write_run(output: Path, config, model, metrics: dict, history: list[dict],
     """A finished run's files; the model goes to a temporary name first. ``dev_predictions``
     (tokens, gold, predicted) and ``attention`` (examples) are kept for ``seqlab report``."""
     output.mkdir(parents=True, exist_ok=True)
-    save_model(model, output / "model.keras")
-    atomic_write(output / "config.yaml", config.to_yaml())
-    atomic_write(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_history(output / "history.csv", history)
-    if config.logging.plot and history:
-        plot_history(output / "training.png", history)
-    if dev_predictions is not None:
-        lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
-                 for t, g, p in zip(*dev_predictions))
-        atomic_write(output / "dev_predictions.jsonl", "".join(line + "\n" for line in lines))
-    if attention:
-        atomic_write(output / "attention.json", json.dumps(attention, ensure_ascii=False))
-    atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")
+    with interrupts_deferred():  # a run's files are whole, Ctrl-C or not
+        save_model(model, output / "model.keras")
+        atomic_write(output / "config.yaml", config.to_yaml())
+        atomic_write(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_history(output / "history.csv", history)
+        if config.logging.plot and history:
+            plot_history(output / "training.png", history)
+        if dev_predictions is not None:
+            lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
+                     for t, g, p in zip(*dev_predictions))
+            atomic_write(output / "dev_predictions.jsonl", "".join(line + "\n" for line in lines))
+        if attention:
+            atomic_write(output / "attention.json", json.dumps(attention, ensure_ascii=False))
+        atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")
