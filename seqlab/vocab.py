@@ -102,18 +102,17 @@ class CharVocabulary:
         return cls(_frequent(counts, min_count), max_length)
 
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """(len(tokens), max_length) char ids, zero-padded on the right."""
+        """(len(tokens), max_length) char ids, zero-padded on the right. (`encode_corpus`
+        passes each distinct token once.)"""
         width = self.max_length
-        distinct = {t: i for i, t in enumerate(dict.fromkeys(tokens))}  # each spelled once
-        rows = np.zeros((len(distinct), width), dtype=np.int32)
+        rows = np.zeros((len(tokens), width), dtype=np.int32)
         get = self._index.get
         head = (width + 1) // 2
-        for i, token in enumerate(distinct):
+        for i, token in enumerate(tokens):
             if len(token) > width:
                 token = token[:head] + token[len(token) - (width - head):]
             rows[i, : len(token)] = [get(c, 1) for c in token]
-        return rows[np.fromiter(map(distinct.__getitem__, tokens), dtype=np.int64,
-                                count=len(tokens))]
+        return rows
 
 
 @dataclass
