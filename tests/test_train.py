@@ -102,15 +102,21 @@ def test_ctrl_c_while_a_checkpoint_is_written_waits_for_it(tmp_path):
 
     from seqlab.training.rundir import interrupts_deferred
 
-    with pytest.raises(KeyboardInterrupt):
-        with interrupts_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the signal is delivered here, and held
-            checkpoint.save_arrays(tmp_path / "a.npz", [np.arange(3)])
-    assert checkpoint.load_arrays(tmp_path / "a.npz")[0].tolist() == [0, 1, 2]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with interrupts_deferred():  # nothing caught: nothing raised
-        pass
+    # Under a shell that starts jobs in the background (CI runners do), Python starts with
+    # SIGINT ignored: give this process Ctrl-C as a terminal would, and put back what it had.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the signal is delivered here, and held
+                checkpoint.save_arrays(tmp_path / "a.npz", [np.arange(3)])
+        assert checkpoint.load_arrays(tmp_path / "a.npz")[0].tolist() == [0, 1, 2]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with interrupts_deferred():  # nothing caught: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _probabilities(model, tagger, sentences):
