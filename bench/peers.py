@@ -103,6 +103,10 @@ def spacy_tokens(steps: int, start=100.0, stop=1000.0, compound=1.001) -> float:
 
 
 # ------------------------------------------------------------------ runs
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Timed:
     """A child process whose stdout lines are read as they come, with their times."""
 
@@ -110,9 +114,12 @@ class Timed:
         self.started = time.perf_counter()
         self.lines: list[tuple[float, str]] = []
         self.log = open(log_path, "w", encoding="utf-8")
+        # A shell that starts jobs in the background (CI runners, `cmd &`) makes them ignore
+        # SIGINT, and children inherit that: give each back the Ctrl-C that ends it at the
+        # budget, or it would run on until the SIGKILL two minutes later.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=dict(os.environ, **env), cwd=cwd,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_default_sigint)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -265,13 +272,11 @@ def last_json(text: str) -> dict:
     return {"error": text.strip().splitlines()[-3:] if text.strip() else "no output"}
 
 
-def run_race(tmp: Path, data: dict, spacy: Path, budget_s: float, quick: bool) -> dict:
+def run_race(tmp: Path, data: dict, spacy: Path, budget_s: float) -> dict:
     """seqlab and spaCy side by side, one core each, for the same budget."""
     seqlab_run = tmp / "race-seqlab"
     overrides = [f"data.train={data['train']}", f"data.dev={data['dev']}",
                  f"data.test={data['test']}"]
-    if quick:
-        overrides += ["training.epochs=3"]
     spacy_dir = tmp / "spacy"
     spacy_cmd = [*pinned(SPACY_CORE), str(spacy), "-m", "spacy", "train",
                  str(spacy_dir / "config.cfg"), "--paths.train", str(spacy_dir / "train.spacy"),
@@ -440,7 +445,7 @@ def main() -> int:
                        capture_output=True)
 
         before, now = speed_pair(args.baseline, tmp, data, speed_epochs)
-        race = run_race(tmp, data, spacy, budget_s, quick)
+        race = run_race(tmp, data, spacy, budget_s)
 
     ours, theirs = race["seqlab"], race["spacy"]
     print(common.describe_environment(machine, vers))
