@@ -21,7 +21,7 @@ $(TESTING): $(RUNTIME)
 
 install: $(TESTING)
 
-# A process per core, four at most: 13 minutes serial on a 2-core machine, 7 in two processes.
+# A process per core, four at most: 13 minutes serial on a 2-core machine, 7.5 in two processes.
 test: $(TESTING)
 	$(PY) -m pytest -q -n auto --maxprocesses 4
 

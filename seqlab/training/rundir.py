@@ -9,6 +9,8 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
@@ -145,9 +147,6 @@ def interrupts_deferred():
     that hides the KeyboardInterrupt, so Ctrl-C at that moment printed a traceback instead
     of the one-line "interrupted" message. Changes nothing outside the main thread or when
     SIGINT is not Python's default handler (ignored, or someone else's)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
