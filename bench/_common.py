@@ -306,7 +306,7 @@ def builtin_gradients(fn):
     import keras
 
     import seqlab.layers.bilstm as bilstm
-    from seqlab.layers.adam import FusedAdam
+    from seqlab.layers.optimizers import FusedAdam
 
     def lstm_pair(x_f, x_b, w_f, b_f, w_b, b_b):
         return bilstm.block_lstm(x_f, w_f, b_f)[6], bilstm.block_lstm(x_b, w_b, b_b)[6]

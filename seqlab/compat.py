@@ -132,15 +132,17 @@ def adam_slots(optimizer, variable) -> tuple:
 
 
 class OptimizerHooks:
-    """A mixin for an optimizer class that replaces two of Keras' private steps of
-    ``BaseOptimizer.apply`` with its public-named methods ``clip_gradients(grads)`` and
-    ``update_moving_averages(variables)``.
+    """A mixin for an optimizer class that routes two of Keras' private steps of
+    ``BaseOptimizer.apply`` through public-named methods, ``clip_gradients(grads)`` and
+    ``update_moving_averages(variables)``, which run Keras' own steps unless a subclass
+    overrides them.
 
     Keras 3.15 clips in ``BaseOptimizer._clip_gradients`` (``global_clipnorm`` densifies an
     embedding's ``IndexedSlices`` gradient twice, once for its squares and once to scale it)
     and updates the moving averages in ``_update_model_variables_moving_average`` (eight
-    ops a variable, six of them the same scalars recomputed); neither has a public hook.
-    ``FusedAdam`` computes both with fewer ops.
+    ops a variable, six of them the same scalars recomputed, and no warm-up); neither has a
+    public hook. seqlab's optimizers (``seqlab.layers.optimizers``) warm the averages up,
+    and ``FusedAdam`` computes both with fewer ops.
     """
 
     def _clip_gradients(self, grads):
@@ -149,10 +151,10 @@ class OptimizerHooks:
     def _update_model_variables_moving_average(self, trainable_variables):
         return self.update_moving_averages(trainable_variables)
 
-    def keras_clip_gradients(self, grads):
-        """Keras' own clipping (for what the override does not handle)."""
+    def clip_gradients(self, grads):
+        """Keras' own clipping."""
         return super()._clip_gradients(grads)
 
-    def keras_update_moving_averages(self, trainable_variables):
+    def update_moving_averages(self, trainable_variables):
         """Keras' own moving-average update."""
         return super()._update_model_variables_moving_average(trainable_variables)

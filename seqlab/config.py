@@ -165,8 +165,9 @@ class TrainingConfig(_Section):
     patience: Int | None = Field(None, ge=1)
     metric: Literal["auto", "f1", "accuracy"] = "auto"
     lr_decay: Float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
-    # An exponential moving average of the weights with this momentum (e.g. 0.999): dev
-    # scoring and the saved model use the averaged weights. null: none.
+    # An exponential moving average of the weights with this momentum (e.g. 0.999), warmed
+    # up (min(ema, (1 + step) / (10 + step)), seqlab.layers.optimizers): dev scoring and the
+    # saved model use the averaged weights. null: none.
     ema: Float | None = Field(None, gt=0.0, lt=1.0)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
     # Batches run by one call into TensorFlow: fewer host round-trips (8: 8% faster epochs of

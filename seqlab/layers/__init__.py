@@ -6,7 +6,7 @@ name, so ``keras.models.load_model("model.keras")`` finds them without custom_ob
 
 import keras
 
-from seqlab.layers.adam import FusedAdam  # noqa: F401  (registers)
+from seqlab.layers.optimizers import SGD, FusedAdam, Nadam  # noqa: F401  (registers)
 from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.bilstm import FusedBidirectional  # noqa: F401  (registers)
 from seqlab.layers.chars import CharCNN, PerToken  # noqa: F401  (registers)

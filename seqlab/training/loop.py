@@ -55,20 +55,19 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(config: Config):
-    import keras
-
     t = config.training
     kwargs = {"learning_rate": t.learning_rate, "clipnorm": t.clipnorm,
               "global_clipnorm": t.global_clipnorm}
     if t.ema:
         kwargs.update(use_ema=True, ema_momentum=t.ema)
-    if t.optimizer == "sgd":
-        return keras.optimizers.SGD(momentum=t.momentum, **kwargs)
-    if t.optimizer == "nadam":
-        return keras.optimizers.Nadam(**kwargs)
-    from seqlab.layers.adam import FusedAdam
+    # Keras' optimizers, their weight averages warmed up (seqlab.layers.optimizers).
+    from seqlab.layers import optimizers
 
-    return FusedAdam(**kwargs)  # keras.optimizers.Adam, one fused op a variable
+    if t.optimizer == "sgd":
+        return optimizers.SGD(momentum=t.momentum, **kwargs)
+    if t.optimizer == "nadam":
+        return optimizers.Nadam(**kwargs)
+    return optimizers.FusedAdam(**kwargs)  # keras.optimizers.Adam, one fused op a variable
 
 
 def make_loss(config: Config, parts):
