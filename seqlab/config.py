@@ -214,7 +214,8 @@ class Config(_Section):
     def _token_batches_in_memory(self):
         if self.data.stream and self.training.batch_tokens:
             raise ValueError("training.batch_tokens plans each epoch's batches in memory; it "
-                             "does not work with data.stream: true")
+                             "does not work with data.stream: true (set "
+                             "training.batch_tokens: null to stream)")
         return self
 
     def to_dict(self) -> dict[str, Any]:

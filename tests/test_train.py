@@ -370,3 +370,25 @@ def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
     assert load_config(QUICK, base).training.steps_per_execution == 8
     assert [r["loss"] for r in one.history] == [r["loss"] for r in eight.history]
     assert weights(tmp_path / "one") == weights(tmp_path / "eight")
+
+
+def test_a_token_budget_runs_the_planned_batches(tmp_path):
+    """With ``training.batch_tokens`` an epoch runs the batches `plan_batches` cuts by padded
+    tokens (the loop seeds epoch e's order with seed * 1000 + e): after two epochs the
+    optimizer has taken their number of steps, not that of batches of batch_size sentences."""
+    from seqlab.batching import plan_batches
+    from seqlab.training.checkpoint import load_arrays
+    from seqlab.training.data import prepare_data
+
+    config = load_config(QUICK, TINY + ["training.epochs=2", "training.batch_size=64",
+                                        "training.batch_tokens=120"])
+    training.train(config, tmp_path / "run", console=QUIET)
+    lengths = prepare_data(config, lambda *_: None).encoded.lengths
+
+    def steps(max_tokens):
+        return sum(len(plan_batches(lengths, 64, shuffle=True, seed=config.seed * 1000 + e,
+                                    max_tokens=max_tokens)[1]) for e in range(2))
+
+    iterations = load_arrays(tmp_path / "run" / "checkpoints" / "optimizer.npz")[0]
+    assert steps(120) != steps(None)
+    assert int(iterations) == steps(120)
