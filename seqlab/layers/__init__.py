@@ -6,13 +6,13 @@ name, so ``keras.models.load_model("model.keras")`` finds them without custom_ob
 
 import keras
 
-from seqlab.layers.optimizers import SGD, FusedAdam, Nadam  # noqa: F401  (registers)
 from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.bilstm import FusedBidirectional  # noqa: F401  (registers)
 from seqlab.layers.chars import CharCNN, PerToken  # noqa: F401  (registers)
 from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
 from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention  # noqa: F401
+from seqlab.layers.optimizers import SGD, FusedAdam, Nadam  # noqa: F401  (registers)
 from seqlab.layers.scaled_dot import (
     ResidualScaledDotProductAttention,
     ScaledDotProductAttention,
