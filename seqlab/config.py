@@ -253,8 +253,8 @@ def _describe(error: dict) -> str:
     if kind == "missing":
         return f"missing key '{key}'"
     message = _WORDS.get(kind) or error["msg"].removeprefix("Value error, ")
-    if kind == "value_error" and message.split(" ", 1)[0].startswith(key + "."):
-        return message  # it names its keys itself
+    if kind == "value_error" and (not key or message.split(" ", 1)[0].startswith(key + ".")):
+        return message  # it names its keys itself (a check of the whole config has no key)
     message = message[0].lower() + message[1:]
     value = error.get("input")
     if "got" in message.split() or isinstance(value, dict) or repr(value) in message:
