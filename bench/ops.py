@@ -1,8 +1,9 @@
 """Where a training step of the NER config spends its time, op by op (issue 16).
 
 TensorFlow's profiler traces one pass of whole training steps over a slice of CoNLL-2003
-train (the first 1,500 sentences; ``--quick``: 300) after two warm-up passes, on whatever
-core the process is pinned to; the time of each op the executor ran is summed by the part
+train (the first 1,500 sentences; ``--quick``: 300; in batches of 32 sentences, the config's
+batching until 2026-12-06, so that runs compare across commits) after two warm-up passes, on
+whatever core the process is pinned to; the time of each op the executor ran is summed by the part
 of the network its name belongs to (the BiLSTM's forward kernels and gradient, the char
 CNN, attention, the CRF, dropout, the optimizer), per step. ``--before`` traces the step as
 before issue 16's own BiLSTM gradient and fused Adam (``_common.builtin_gradients``).
@@ -109,7 +110,7 @@ def main() -> int:
     rows.append(["whole step (wall clock, traced)", f"{seconds / steps * 1000:.2f} ms", ""])
     print(common.describe_environment(common.machine_info(), common.versions()))
     print(f"\nNER config, {n} sentences of CoNLL-2003 train ({tokens:,} tokens, {steps} "
-          f"batches), {'as before (BlockLSTMGrad, Keras Adam)' if args.before else 'now'}, "
+          f"batches of 32), {'as before (BlockLSTMGrad, Keras Adam)' if args.before else 'now'}, "
           "per step:\n")
     print(common.markdown_table(["part", "op time a step", "ops a step"], rows))
     return 0
