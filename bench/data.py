@@ -86,6 +86,7 @@ def child_prepare(spec):
 
 def child_produce(spec):
     from seqlab.batching import make_dataset
+    from seqlab.training.loop import epoch_seed
 
     config = _config(spec["config"])
     prep = _prepare(config)
@@ -94,17 +95,18 @@ def child_produce(spec):
 
     def epoch(seed):
         n = 0
-        for _inputs, _labels in make_dataset(prep.encoded, batch, shuffle=True, seed=seed):
+        for _inputs, _labels in make_dataset(prep.encoded, batch, shuffle=True, seed=seed,
+                                             max_tokens=config.training.batch_tokens):
             n += 1
         counts.append(n)
 
     t0 = time.perf_counter()
-    epoch(config.seed * 1000)
+    epoch(epoch_seed(config.seed, 0))
     warmup_s = time.perf_counter() - t0
     times = []
     for i in range(spec["repeats"]):
         t0 = time.perf_counter()
-        epoch(config.seed * 1000 + i + 1)
+        epoch(epoch_seed(config.seed, i + 1))
         times.append(time.perf_counter() - t0)
     common.emit({"time": common.summarize(times), "warmup_s": warmup_s,
                  "batches": counts[-1], "tokens": int(len(prep.encoded.words)),
@@ -115,14 +117,15 @@ def child_consume(spec):
     import numpy as np
 
     from seqlab.batching import make_dataset
-    from seqlab.training.loop import build_compiled, seed_everything
+    from seqlab.training.loop import build_compiled, epoch_seed, seed_everything
 
     config = _config(spec["config"])
     prep = _prepare(config)
     seed_everything(config.seed)
     model = build_compiled(config, prep)
     batches = list(make_dataset(prep.encoded, config.training.batch_size, shuffle=True,
-                                seed=config.seed * 1000))
+                                seed=epoch_seed(config.seed, 0),
+                                max_tokens=config.training.batch_tokens))
     picks = np.linspace(0, len(batches) - 1, min(spec["sample"], len(batches))).astype(int)
     sample = [batches[i] for i in picks]
     sample_tokens = sum(int(np.count_nonzero(np.asarray(
@@ -210,7 +213,8 @@ def main(argv=None):
     print(f"\nCoNLL-2003 train; {repeats} repeats after a warm-up run, each measurement in "
           "its own process.\n")
     print(prep_table)
-    print("\nBatches: make_dataset(shuffle=True), batch 32, iterated as model.fit does; the "
+    print("\nBatches: make_dataset(shuffle=True), batched as the config says (batch_size, "
+          "batch_tokens), iterated as model.fit does; the "
           "model's epoch is train_on_batch over an evenly spaced sample of the epoch's "
           "batches (after an untimed pass), scaled by tokens to the whole epoch.\n")
     print(batch_table)

@@ -374,8 +374,8 @@ def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
 
 def test_a_token_budget_runs_the_planned_batches(tmp_path):
     """With ``training.batch_tokens`` an epoch runs the batches `plan_batches` cuts by padded
-    tokens (the loop seeds epoch e's order with seed * 1000 + e): after two epochs the
-    optimizer has taken their number of steps, not that of batches of batch_size sentences."""
+    tokens (in the order of `epoch_seed`): after two epochs the optimizer has taken their
+    number of steps, not that of batches of batch_size sentences."""
     from seqlab.batching import plan_batches
     from seqlab.training.checkpoint import load_arrays
     from seqlab.training.data import prepare_data
@@ -386,8 +386,9 @@ def test_a_token_budget_runs_the_planned_batches(tmp_path):
     lengths = prepare_data(config, lambda *_: None).encoded.lengths
 
     def steps(max_tokens):
-        return sum(len(plan_batches(lengths, 64, shuffle=True, seed=config.seed * 1000 + e,
-                                    max_tokens=max_tokens)[1]) for e in range(2))
+        return sum(len(plan_batches(lengths, 64, shuffle=True, max_tokens=max_tokens,
+                                    seed=training.epoch_seed(config.seed, e))[1])
+                   for e in range(2))
 
     iterations = load_arrays(tmp_path / "run" / "checkpoints" / "optimizer.npz")[0]
     assert steps(120) != steps(None)

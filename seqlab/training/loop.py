@@ -46,6 +46,11 @@ class Run:
     distribution: dict = field(default_factory=dict)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s batch order (0 first), from the run's seed alone."""
+    return seed * 1000 + epoch
+
+
 def seed_everything(seed: int) -> None:
     import keras
     import tensorflow as tf
@@ -304,7 +309,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         epoch_started = time.perf_counter()
         if t.lr_decay:
             model.optimizer.learning_rate.assign(t.learning_rate / (1 + t.lr_decay * epoch))
-        seed = config.seed * 1000 + epoch
+        seed = epoch_seed(config.seed, epoch)
         dataset = prep.dataset(t.batch_size, seed, config.data.shuffle_buffer, t.batch_tokens)
         dataset = _distribute_options(dataset, placement)
         progress = reporter.epoch(epoch + 1, t.epochs,
