@@ -3,8 +3,9 @@
 Both train on the same CoNLL-2003 files, each pinned to one core, side by side, for the same
 wall-clock budget (default 20 minutes; ``--quick``: 2 minutes on a slice):
 
-* seqlab: ``seqlab train configs/conll2003_ner.yaml`` (stopped at the budget if it has not
-  stopped early by itself; its best-dev weights are then taken from its checkpoint);
+* seqlab: ``seqlab train configs/conll2003_ner.yaml`` (``--config``: another config, such as
+  ``configs/conll2003_ner_fast.yaml``) (stopped at the budget if it has not stopped early by
+  itself; its best-dev weights are then taken from its checkpoint);
 * spaCy: its default CPU NER pipeline, ``spacy init config -l en -p ner -o efficiency``,
   blank English, no vectors, trained with ``spacy train`` on ``spacy convert -c ner -n 10``
   of the same files.
@@ -147,12 +148,14 @@ class Timed:
         return ended
 
 
-def seqlab_cmd(output: Path, overrides: list[str], source: Path | None = None) -> list[str]:
-    """`seqlab train` of today's checkout, or of a baseline checkout at ``source``."""
+def seqlab_cmd(output: Path, overrides: list[str], source: Path | None = None,
+               config: Path = CONFIG) -> list[str]:
+    """`seqlab train` of a config of today's checkout, or of the NER config of a baseline
+    checkout at ``source``."""
     sets = [x for o in overrides for x in ("--set", o)]
-    return [*pinned(SEQLAB_CORE), sys.executable, "-m", "seqlab.cli", "train",
-            str((source or common.ROOT) / "configs" / CONFIG.name), "--output", str(output),
-            "--force", *sets]
+    path = source / "configs" / CONFIG.name if source else config
+    return [*pinned(SEQLAB_CORE), sys.executable, "-m", "seqlab.cli", "train", str(path),
+            "--output", str(output), "--force", *sets]
 
 
 def history_of(run: Path) -> list[dict]:
@@ -272,8 +275,8 @@ def last_json(text: str) -> dict:
     return {"error": text.strip().splitlines()[-3:] if text.strip() else "no output"}
 
 
-def run_race(tmp: Path, data: dict, spacy: Path, budget_s: float) -> dict:
-    """seqlab and spaCy side by side, one core each, for the same budget."""
+def run_race(tmp: Path, data: dict, spacy: Path, budget_s: float, config: Path) -> dict:
+    """seqlab (``config``) and spaCy side by side, one core each, for the same budget."""
     seqlab_run = tmp / "race-seqlab"
     overrides = [f"data.train={data['train']}", f"data.dev={data['dev']}",
                  f"data.test={data['test']}"]
@@ -284,7 +287,8 @@ def run_race(tmp: Path, data: dict, spacy: Path, budget_s: float) -> dict:
                  str(spacy_dir / "model")]
     common.log(f"race: seqlab on core {SEQLAB_CORE}, spaCy on core {SPACY_CORE}, "
                f"{budget_s / 60:.0f} min each")
-    ours = Timed(seqlab_cmd(seqlab_run, overrides), ONE_THREAD, common.ROOT, tmp / "seqlab.log")
+    ours = Timed(seqlab_cmd(seqlab_run, overrides, config=config), ONE_THREAD, common.ROOT,
+                 tmp / "seqlab.log")
     theirs = Timed(spacy_cmd, ONE_THREAD, spacy_dir, tmp / "spacy.log")
     ours_ended = ours.wait(budget_s)
     theirs_ended = theirs.wait(budget_s)
@@ -416,6 +420,9 @@ def main() -> int:
     parser.add_argument("--speed-epochs", type=int, default=None, help="epochs of the speed "
                         "comparison (3; --quick 2)")
     parser.add_argument("--spacy-env", type=Path, default=common.BENCH_DIR / ".spacy")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the seqlab config that "
+                        "races spaCy (the speed-up against --baseline always trains the NER "
+                        "config)")
     parser.add_argument("--speed-only", action="store_true", help="only the speed-up against "
                         "the baseline commit (no spaCy, no race)")
     args = parser.parse_args()
@@ -424,6 +431,8 @@ def main() -> int:
     speed_epochs = args.speed_epochs or (2 if quick else 3)
     if not DATA.is_dir():
         raise SystemExit(f"{DATA}: CoNLL-2003 not found (expected ../shared/data/conll2003)")
+    if not args.config.is_file():
+        raise SystemExit(f"--config {args.config}: no such file (expected a seqlab YAML config)")
     machine, vers = common.machine_info(), common.versions()
     if args.speed_only:
         return speed_only(args, machine, vers, quick, speed_epochs)
@@ -445,12 +454,13 @@ def main() -> int:
                        capture_output=True)
 
         before, now = speed_pair(args.baseline, tmp, data, speed_epochs)
-        race = run_race(tmp, data, spacy, budget_s)
+        race = run_race(tmp, data, spacy, budget_s, args.config.resolve())
 
     ours, theirs = race["seqlab"], race["spacy"]
     print(common.describe_environment(machine, vers))
     print(f"\nCoNLL-2003 NER, train {data['train_tokens']:,} tokens, dev {data['dev_tokens']:,}, "
-          f"test {data['test_tokens']:,}; budget {budget_s / 60:.0f} min each, one core each\n")
+          f"test {data['test_tokens']:,}; budget {budget_s / 60:.0f} min each, one core each; "
+          f"seqlab races with {args.config.name}\n")
     print(speed_table(args.baseline, before, now))
     print()
     print(common.markdown_table(
@@ -495,6 +505,7 @@ def main() -> int:
             f" (warm passes {warm:.2f}x)" if warm else "")},
     ]
     payload = {"machine": machine, "versions": vers, "budget_s": budget_s, "data": data,
+               "config": args.config.name,
                "speed": {"before": before, "now": now, "baseline": args.baseline},
                "race": race}
     return common.finish("peers", payload, targets, quick)
