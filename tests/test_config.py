@@ -142,3 +142,27 @@ def test_token_budget_batches_need_the_corpus_in_memory(tmp_path):
                                 "training.batch_tokens: null to stream)")
     assert load_config(write(tmp_path, MINIMAL), ["training.batch_tokens=1000"]) \
         .training.batch_tokens == 1000
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = [f"data.train={ROOT / 'data/train.txt'}", "data.dev=null", "data.test=null"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_every_shipped_config_is_valid(name):
+    """Each example config parses and validates (its data pointed at the sample here, so the
+    test needs no corpus beside the repository)."""
+    config = load_config(ROOT / "configs" / name, SAMPLE)
+    assert config.data.train == str(ROOT / "data/train.txt")
+
+
+def test_the_fast_ner_config_differs_from_the_ner_config_only_in_the_network():
+    """Its comment compares their scores: data, vocabulary and training must stay the same."""
+    fast = load_config(ROOT / "configs/conll2003_ner_fast.yaml", SAMPLE).model_dump()
+    ner = load_config(ROOT / "configs/conll2003_ner.yaml", SAMPLE).model_dump()
+    assert (fast["model"]["lstm"]["units"], fast["model"]["chars"]["filters"]) == (64, 50)
+    assert not fast["model"]["attention"]["enabled"] and ner["model"]["attention"]["enabled"]
+    for section in (fast, ner):
+        section["model"]["lstm"]["units"] = section["model"]["chars"]["filters"] = None
+        section["model"]["attention"] = None
+    assert fast == ner
