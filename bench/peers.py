@@ -3,9 +3,9 @@
 Both train on the same CoNLL-2003 files, each pinned to one core, side by side, for the same
 wall-clock budget (default 20 minutes; ``--quick``: 2 minutes on a slice):
 
-* seqlab: ``seqlab train configs/conll2003_ner.yaml`` (``--config``: another config, such as
-  ``configs/conll2003_ner_fast.yaml``) (stopped at the budget if it has not stopped early by
-  itself; its best-dev weights are then taken from its checkpoint);
+* seqlab: ``seqlab train configs/conll2003_ner.yaml``, or another config named by ``--config``
+  (such as ``configs/conll2003_ner_fast.yaml``), stopped at the budget if it has not stopped
+  early by itself (its best-dev weights are then taken from its checkpoint);
 * spaCy: its default CPU NER pipeline, ``spacy init config -l en -p ner -o efficiency``,
   blank English, no vectors, trained with ``spacy train`` on ``spacy convert -c ner -n 10``
   of the same files.

@@ -5,6 +5,8 @@ import pytest
 from seqlab.config import apply_override, load_config
 from seqlab.errors import SeqlabError
 
+from conftest import DATA, ROOT
+
 MINIMAL = "data:\n  train: train.txt\n"
 
 
@@ -144,8 +146,7 @@ def test_token_budget_batches_need_the_corpus_in_memory(tmp_path):
         .training.batch_tokens == 1000
 
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = [f"data.train={ROOT / 'data/train.txt'}", "data.dev=null", "data.test=null"]
+SAMPLE = [f"data.train={DATA / 'train.txt'}", "data.dev=null", "data.test=null"]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
@@ -153,7 +154,7 @@ def test_every_shipped_config_is_valid(name):
     """Each example config parses and validates (its data pointed at the sample here, so the
     test needs no corpus beside the repository)."""
     config = load_config(ROOT / "configs" / name, SAMPLE)
-    assert config.data.train == str(ROOT / "data/train.txt")
+    assert config.data.train == str(DATA / "train.txt")
 
 
 def test_the_fast_ner_config_differs_from_the_ner_config_only_in_the_network():
