@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
 
 DPI = 100
+# The longest sentence drawn: the map is T x T cells (and the layer's scores T x T x units),
+# so 10,000 tokens would take gigabytes and draw nothing readable.
+MAX_TOKENS = 500
 
 
 @dataclass
@@ -34,6 +38,15 @@ class AttentionView:
         kind = "causal " if self.history_only else ""
         span = f"local attention, width {self.width}" if self.width else "global attention"
         return f"{kind}{span}"
+
+
+def check_sentence(tokens: Sequence[str]) -> None:
+    """Refuse an empty sentence, or one longer than :data:`MAX_TOKENS`."""
+    if not tokens:
+        raise SeqlabError("the sentence is empty: expected at least one token")
+    if len(tokens) > MAX_TOKENS:
+        raise SeqlabError(f"the sentence has {len(tokens)} tokens; attention is drawn for at "
+                          f"most {MAX_TOKENS} (a map of T x T weights): give a shorter one")
 
 
 def window_mask(n: int, width: int | None, history_only: bool) -> np.ndarray:
@@ -65,8 +78,7 @@ def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionVie
     from seqlab.vocab import encode_corpus
 
     tokens = list(tokens)
-    if not tokens:
-        raise SeqlabError("the sentence is empty: expected at least one token")
+    check_sentence(tokens)
     parts = tagger.parts
     if parts.attention is None:
         raise SeqlabError("the model has no attention layer (it was trained with "
@@ -121,8 +133,10 @@ def png_size(n: int, dpi: int = DPI) -> tuple[int, int]:
     return round(w * dpi), round(h * dpi)
 
 
-def render_png(view: AttentionView, path: str | Path, dpi: int = DPI) -> tuple[int, int]:
-    """Draw the heatmap into ``path`` (PNG, matplotlib's Agg backend); returns its pixel size."""
+def render_png(view: AttentionView, path: str | Path | BinaryIO,
+               dpi: int = DPI) -> tuple[int, int]:
+    """Draw the heatmap into ``path`` (a file name or a binary file; PNG, matplotlib's Agg
+    backend); returns its pixel size."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)

@@ -24,8 +24,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and convert corpora.")
 app.add_typer(data_app, name="data")
 
-err = Console(stderr=True, soft_wrap=True, highlight=False)  # progress, warnings, errors
-results = Console(soft_wrap=True, highlight=False)          # what the user asked for
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError  # not Rich's exit status 1: user_errors ends quietly, status 0
+
+
+err = _Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)  # progress, errors
+results = _Console(soft_wrap=True, highlight=False, emoji=False)  # what the user asked for
 
 
 # How each command sets the library argument a SeqlabError names (SeqlabError.argument).
@@ -51,14 +56,21 @@ _CONFIG_HINTS = {
 
 def user_errors(hints: dict | None = None):
     """Turn SeqlabError into one red line on stderr and exit status 2 (with the flag or key
-    that sets the argument it names, from ``hints``); Ctrl-C into one line, status 130."""
+    that sets the argument it names, from ``hints``); Ctrl-C into one line, status 130; a
+    reader that closed the pipe (``seqlab ... | head``) into a quiet exit, status 0."""
     hints = _FLAG_HINTS if hints is None else hints
 
     def decorate(command):
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             try:
-                return command(*args, **kwargs)
+                outcome = command(*args, **kwargs)
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # a closed pipe shows here, not at exit
+                return outcome
+            except BrokenPipeError:  # the reader left; so do we, with nothing to say
+                _silence_stdout()
+                raise typer.Exit(0) from None
             except Interrupted as exc:
                 err.print(f"[yellow]{escape(str(exc))}[/]")
                 raise typer.Exit(130) from None
@@ -106,9 +118,11 @@ def load_tensorflow() -> None:
 
 
 def _existing(path: Path, what: str) -> Path:
-    if not path.exists():
-        raise SeqlabError(f"{path}: {what} not found")
-    return path
+    """``path`` when it names a ``what`` to read (a pipe or FIFO too: it is read once; a model
+    file must be a regular file); one line saying what the path is otherwise."""
+    from seqlab.paths import input_file, model_file
+
+    return model_file(path) if what == "model file" else input_file(path, what)
 
 
 @app.command()
@@ -132,7 +146,7 @@ def train(
 ) -> None:
     """Train a tagger from a YAML config and save DIR/model.keras."""
     from seqlab.config import load_config
-    from seqlab.training.rundir import check_output
+    from seqlab.training.rundir import check_output, terminate_as_interrupt
     from seqlab.training.seeds import check_set_output
 
     cfg = load_config(config, overrides or [])
@@ -145,26 +159,29 @@ def train(
     else:
         check_set_output(output, force, resume)
 
-    load_tensorflow()
-    if seed_list is not None:
-        from seqlab.report import render_seeds
-        from seqlab.training.seeds import train_seeds
+    # SIGTERM (a scheduler, `docker stop`, `kill`) ends the run as Ctrl-C does, also in a
+    # background job that ignores SIGINT.
+    with terminate_as_interrupt():
+        load_tensorflow()
+        if seed_list is not None:
+            from seqlab.report import render_seeds
+            from seqlab.training.seeds import train_seeds
+
+            try:
+                summary = train_seeds(cfg, output, seed_list, force=force, resume=resume,
+                                      console=err)
+            except Interrupted as exc:
+                _stopped(_interrupted(exc, config, output, (overrides or []), seeds))
+            results.print(render_seeds(summary))
+            err.print(f"saved {output / 'model.keras'} (seed {summary['best']['seed']}) and "
+                      f"{output / 'summary.json'}")
+            return
+        from seqlab.training import train as run_training
 
         try:
-            summary = train_seeds(cfg, output, seed_list, force=force, resume=resume,
-                                  console=err)
+            run = run_training(cfg, output, force=force, resume=resume, console=err)
         except Interrupted as exc:
-            raise _interrupted(exc, config, output, (overrides or []), seeds) from None
-        results.print(render_seeds(summary))
-        err.print(f"saved {output / 'model.keras'} (seed {summary['best']['seed']}) and "
-                  f"{output / 'summary.json'}")
-        return
-    from seqlab.training import train as run_training
-
-    try:
-        run = run_training(cfg, output, force=force, resume=resume, console=err)
-    except Interrupted as exc:
-        raise _interrupted(exc, config, output, overrides or []) from None
+            _stopped(_interrupted(exc, config, output, overrides or []))
     err.print(f"saved {output / 'model.keras'} (best epoch {run.best_epoch})")
     for split in ("dev", "test"):
         if split in run.metrics:
@@ -174,41 +191,66 @@ def train(
 
 
 def _seeds(text: str, base: int) -> list[int]:
-    """``13,14,15`` as given, or a count ``3``: the config's seed and the ones after it."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    """``13,14,15`` as given, or a count ``3``: the config's seed and the ones after it. Every
+    seed is in the config's range for ``seed`` (so each seed-N run reproduces); an empty part
+    (``13,,14``) is refused, not skipped."""
+    from seqlab.config import Config
+
+    parts = [p.strip() for p in text.split(",")]
+    if "," in text and "" in parts:
+        raise SeqlabError(f"--seeds {text!r}: an empty seed between commas; expected seeds "
+                          "like 13,14,15")
     try:
         values = [int(p) for p in parts]
     except ValueError:
         values = []
     if not values or any(v < 0 for v in values):
         raise SeqlabError(f"--seeds {text!r}: expected seeds like 13,14,15 or a count like 3")
+    counted = ""
     if len(values) == 1 and "," not in text:
         if not 1 <= values[0] <= 100:
             raise SeqlabError(f"--seeds {text}: a count of seeds is 1 to 100")
-        return [base + i for i in range(values[0])]
-    if len(set(values)) != len(values):
+        values = [base + i for i in range(values[0])]
+        counted = f" (counting from the config's seed {base})"
+    elif len(set(values)) != len(values):
         raise SeqlabError(f"--seeds {text!r}: a seed is given twice")
+    for value in values:
+        try:
+            Config._seed_range(value)  # the one rule for a seed
+        except ValueError as exc:
+            raise SeqlabError(f"--seeds {text!r}: seed {value}{counted}: {exc}") from None
     return values
 
 
 def _interrupted(exc: Interrupted, config: Path, output: Path, overrides: list[str],
                  seeds: str | None = None):
-    """The one line after Ctrl-C: how to go on, with the real config path and overrides."""
+    """The one line after Ctrl-C or SIGTERM: how to go on, with the real config path and
+    overrides."""
     import shlex
 
-    from seqlab.training.rundir import LOCK
+    from seqlab.training.rundir import has_content
 
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
     if seeds is not None:
         sets += f" --seeds {shlex.quote(seeds)}"
     command = f"seqlab train {shlex.quote(str(config))} --output {shlex.quote(str(output))}{sets}"
-    if seeds is not None:
-        return Interrupted(exc.epoch, output, f"{exc}; continue with: {command} --resume")
-    if exc.epoch:
-        return Interrupted(exc.epoch, output, f"{exc}; continue with: {command} --resume")
-    leftovers = output.is_dir() and any(p.name != LOCK for p in output.iterdir())
-    return Interrupted(exc.epoch, output, f"{exc}: nothing to resume yet; start again with: "
-                                          f"{command}" + (" --force" if leftovers else ""))
+    if seeds is not None or exc.epoch:
+        line = f"{exc}; continue with: {command} --resume"
+    else:
+        line = f"{exc}: nothing to resume yet; start again with: {command}" + (
+            " --force" if has_content(output) else "")
+    stopped = Interrupted(exc.epoch, output, line)
+    stopped.terminated = getattr(exc, "terminated", False)
+    return stopped
+
+
+def _stopped(exc: Interrupted):
+    """Raise the end of an interrupted run: Ctrl-C exits 130 (by ``user_errors``), SIGTERM
+    143 (128 + 15, as a process the signal killed), each after its one line."""
+    if getattr(exc, "terminated", False):
+        err.print(f"[yellow]{escape(str(exc))}[/]")
+        raise typer.Exit(143)
+    raise exc
 
 
 @app.command()
@@ -280,6 +322,7 @@ def predict(
         is_regular_stream,
         writer,
     )
+    from seqlab.paths import check_output_file, writing
 
     if encoding is not None:
         check_encoding(encoding)
@@ -306,8 +349,10 @@ def predict(
         _existing(Path(input), "input file")
         if Path(input).is_dir():
             raise SeqlabError(f"{input}: is a directory, expected a file")
-    if output is not None and output.exists() and not force:
-        raise SeqlabError(f"{output}: already exists (use --force to overwrite it)")
+    if output is not None:
+        check_output_file(output, force)
+    if input == "-" and getattr(sys.stdin, "buffer", None) is None:
+        raise SeqlabError("-: stdin is closed; expected the input on stdin, or a file name")
 
     load_tensorflow()
     from seqlab.predict import predict_file
@@ -329,20 +374,12 @@ def predict(
                    chunk=2048, tokenizer=tokenizer, probs=probs, label_field=label_field,
                    live=live)
     if output is None:
-        try:
-            count = predict_file(tagger, source, sys.stdout, **options)
-        except BrokenPipeError:  # `seqlab predict ... | head`: the reader left; so do we
-            _silence_stdout()
-            return
+        count = predict_file(tagger, source, sys.stdout, **options)
     else:
-        tmp = output.with_name(output.name + ".tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as out:
-                count = predict_file(tagger, source, out, **options)
-            if count or input == "-":
-                tmp.replace(output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with writing(output) as out:  # the old file stays unless there is something to write
+            count = predict_file(tagger, source, out, **options)
+            if not count and input != "-":
+                raise SeqlabError(f"{input}: the file holds no sentence to tag")
     if not count:
         if input != "-":
             raise SeqlabError(f"{input}: the file holds no sentence to tag")
@@ -352,6 +389,8 @@ def predict(
 
 
 def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so nothing more (nor the flush at exit) fails on a pipe
+    whose reader has gone."""
     import os
 
     try:
@@ -403,11 +442,19 @@ def evaluate(
 ) -> None:
     """Score a model on gold data, or a predictions file, by the conlleval rules."""
     from seqlab.formats import CORPUS_FORMATS, check_encoding
-    from seqlab.metrics import compare, confusion_matrix, conlleval_text, read_predictions
+    from seqlab.metrics import (
+        compare,
+        confusion_matrix,
+        conlleval_text,
+        read_compared,
+        read_predictions,
+    )
     from seqlab.metrics import evaluate as score
 
-    if errors is not None and errors.exists() and not force:
-        raise SeqlabError(f"{errors}: already exists (use --force to overwrite it)")
+    if errors is not None:
+        from seqlab.paths import check_output_file
+
+        check_output_file(errors, force)
     if compare_with is not None:
         _existing(compare_with, "predictions file to compare with")
     if input_format is not None and input_format not in CORPUS_FORMATS:
@@ -453,11 +500,8 @@ def evaluate(
 
     comparison = None
     if compare_with is not None:
-        _, other_gold, other = read_predictions(compare_with, keep_docstart=conlleval,
-                                                encoding=encoding or "utf-8")
-        if other_gold != gold:
-            raise SeqlabError(f"{compare_with}: its sentences or gold tags differ from "
-                              f"{title}'s; expected predictions of the same gold data")
+        other = read_compared(compare_with, tokens, gold, title, keep_docstart=conlleval,
+                              encoding=encoding or "utf-8")
         comparison = compare(gold, pred, other, rounds=rounds, seed=seed,
                              chunks=result["task"] == "chunk")
     labels = matrix = None
@@ -523,7 +567,9 @@ def attention(
         "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Show the attention weights of a model for one sentence, with the predicted tags."""
+    from seqlab.attention_view import check_sentence
     from seqlab.formats import check_tokenizer, tokenize
+    from seqlab.paths import check_output_file, writing
 
     check_tokenizer(tokenizer)
     format = format or ("png" if output is not None else "terminal")
@@ -532,11 +578,9 @@ def attention(
     if format == "png":
         if output is None:
             raise SeqlabError("--format png needs --output FILE.png")
-        if output.exists() and not force:
-            raise SeqlabError(f"{output}: already exists (use --force to overwrite it)")
+        check_output_file(output, force)
     tokens = tokenize(sentence, tokenizer)
-    if not tokens:
-        raise SeqlabError("the sentence is empty: expected at least one token")
+    check_sentence(tokens)
     _existing(model, "model file")
 
     load_tensorflow()
@@ -552,12 +596,8 @@ def attention(
                                             for w, ok in zip(row, mask)]
                                            for row, mask in zip(view.weights, view.window)]}))
     if format == "png":
-        tmp = output.with_name(output.name + ".tmp.png")
-        try:
-            width, height = render_png(view, tmp)
-            tmp.replace(output)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with writing(output, "wb") as out:
+            width, height = render_png(view, out)
         err.print(f"wrote {output} ({width}x{height} pixels)")
     elif not as_json:
         results.print(render_terminal(view))

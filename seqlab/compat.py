@@ -158,3 +158,35 @@ class OptimizerHooks:
     def update_moving_averages(self, trainable_variables):
         """Keras' own moving-average update."""
         return super()._update_model_variables_moving_average(trainable_variables)
+
+
+# Keras 3.15's message (``keras.src.saving.saving_lib``) for stored weights that do not fit the
+# variable the layer's config built: "... variable.shape=(64, 8), Received: value.shape=(64, 9).
+# Target variable: <Variable path=tags/kernel, ...".
+_WEIGHT_SHAPES = r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))" \
+                 r"(?:.*?path=([\w/.-]+))?"
+
+
+def weight_shape_mismatch(message: str) -> tuple[str, str, str | None] | None:
+    """``(built shape, stored shape, variable path or None)`` when a load error of
+    ``keras.models.load_model`` says stored weights do not fit the model its config builds (a
+    hand-edited config.json), else None.
+
+    Keras 3.15 raises a ValueError "A total of N objects could not be loaded" whose text
+    holds the shapes; it has no exception type or attribute that says so.
+    """
+    import re
+
+    found = re.search(_WEIGHT_SHAPES, message, re.S)
+    return found.groups() if found else None
+
+
+def from_keras_saving(filename: str) -> bool:
+    """Whether a warning was raised in Keras' saving code (``keras/src/saving/...`` in Keras
+    3.15), where it warns, rather than fails, when a damaged archive leaves weights unloaded
+    ("Skipping nested container ... Affected layers will retain their freshly-initialized
+    weights")."""
+    from pathlib import Path
+
+    parts = Path(filename).parts
+    return "keras" in parts and "saving" in parts

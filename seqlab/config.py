@@ -1,10 +1,17 @@
 """The training config: YAML in, a validated `Config` out.
 
 Validation is pydantic's, with strict types (unknown keys and wrong types are errors that name
-the dotted key; ``true`` or ``16.0`` are not integers). Paths written in the file resolve
-against the file's folder; overrides (``dotted.key=VALUE``, the CLI's ``--set``) are applied
-to the raw mapping before validation, so they are checked like the file itself, and the paths
-they give resolve against the current directory, as paths typed on a command line do.
+the dotted key; ``true`` or ``16.0`` are not integers), finite numbers only, and a generous
+upper bound on every size. Paths written in the file resolve against the file's folder;
+overrides (``dotted.key=VALUE``, the CLI's ``--set``) are applied to the raw mapping before
+validation, so they are checked like the file itself, the paths they give resolve against the
+current directory, as paths typed on a command line do, and an error they cause names them.
+
+The YAML is read by a SafeLoader that refuses a key given twice in one mapping (naming both
+lines) and a document whose aliases expand past `MAX_VALUES` values ("billion laughs"), before
+anything is built from it. Aliases themselves stay allowed (``dim: &d 64`` ... ``dim: *d``
+ties two sizes together): what hurts is their expansion, and that is what is bounded. Every
+value a message shows goes through `shown`, which cuts it at `SHOWN_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from pydantic import (
     model_validator,
 )
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import SHOWN_CHARS, SeqlabError, shown_path
+from seqlab.errors import shown as _shown
 
 
 def _no_bool(value):
@@ -42,7 +50,8 @@ Float = Annotated[float, BeforeValidator(_no_bool)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `.inf`, `.nan`, `1e400` (inf once read) are refused in every float.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -61,7 +70,7 @@ class DataConfig(_Section):
     # Read the training file from disk every epoch instead of holding it in memory (for
     # corpora larger than memory): vocabularies in one pass, batches encoded on the fly.
     stream: Bool = False
-    shuffle_buffer: Int = Field(8192, ge=1)   # sentences, when streaming
+    shuffle_buffer: Int = Field(8192, ge=1, le=10_000_000)   # sentences, when streaming
 
     @field_validator("encoding")
     @classmethod
@@ -85,7 +94,7 @@ class VocabConfig(_Section):
 
 
 class EmbeddingConfig(_Section):
-    dim: Int = Field(100, ge=1)
+    dim: Int = Field(100, ge=1, le=4096)
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     # Drop whole word vectors (not single units) in training, so the tagger also learns to
     # read a word from its characters and context: what it must do for unseen names.
@@ -95,17 +104,17 @@ class EmbeddingConfig(_Section):
 
 class CharsConfig(_Section):
     encoder: Literal["none", "cnn", "bilstm"] = "none"
-    dim: Int = Field(30, ge=1)
-    filters: Int = Field(50, ge=1)       # cnn
-    kernel_size: Int = Field(3, ge=1)    # cnn
-    units: Int = Field(25, ge=1)         # bilstm, per direction
-    max_length: Int = Field(20, ge=2)
+    dim: Int = Field(30, ge=1, le=1024)
+    filters: Int = Field(50, ge=1, le=4096)      # cnn
+    kernel_size: Int = Field(3, ge=1, le=64)     # cnn
+    units: Int = Field(25, ge=1, le=4096)        # bilstm, per direction
+    max_length: Int = Field(20, ge=2, le=1024)
     min_count: Int = Field(1, ge=1)
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class LstmConfig(_Section):
-    units: Int = Field(100, ge=1)
+    units: Int = Field(100, ge=1, le=8192)
     layers: Int = Field(1, ge=1, le=3)
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     recurrent_dropout: Float = Field(0.0, ge=0.0, lt=1.0)
@@ -116,9 +125,9 @@ class AttentionConfig(_Section):
     # additive | multiplicative: SeqSelfAttention, `heads` of them side by side (MultiHead);
     # scaled_dot: keras-multi-head's MultiHeadAttention with `heads` heads.
     type: Literal["additive", "multiplicative", "scaled_dot"] = "additive"
-    heads: Int = Field(1, ge=1)
-    units: Int = Field(32, ge=1)
-    width: Int | None = Field(None, ge=1)
+    heads: Int = Field(1, ge=1, le=64)
+    units: Int = Field(32, ge=1, le=8192)
+    width: Int | None = Field(None, ge=1, le=100_000)
     history_only: Bool = False
     activation: str | None = None
     regularizer_weight: Float = Field(0.0, ge=0.0)
@@ -150,13 +159,13 @@ class ModelConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    epochs: Int = Field(10, ge=1)
-    batch_size: Int = Field(32, ge=1)
+    epochs: Int = Field(10, ge=1, le=10_000)
+    batch_size: Int = Field(32, ge=1, le=65_536)
     # A token budget per batch (padded tokens): short sentences go in big batches, long ones in
     # small ones, batch_size sentences at most. null: batch_size sentences a batch.
-    batch_tokens: Int | None = Field(None, ge=1)
+    batch_tokens: Int | None = Field(None, ge=1, le=1_000_000)
     optimizer: Literal["adam", "nadam", "sgd"] = "adam"
-    learning_rate: Float = Field(0.001, gt=0.0)
+    learning_rate: Float = Field(0.001, gt=0.0, le=10.0)  # past 10 it only gives nan losses
     momentum: Float = Field(0.9, ge=0.0, lt=1.0)
     clipnorm: Float | None = Field(None, gt=0.0)  # each weight's gradient norm at most this
     # All gradients rescaled together so that their joint norm is at most this (Reimers &
@@ -173,7 +182,7 @@ class TrainingConfig(_Section):
     # Batches run by one call into TensorFlow: fewer host round-trips (8: 8% faster epochs of
     # the NER config on one core, the same numbers); progress updates every this many. One
     # under a distribution strategy (Keras 3.15 runs one step a call there).
-    steps_per_execution: Int = Field(8, ge=1)
+    steps_per_execution: Int = Field(8, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _one_clipping(self):
@@ -238,66 +247,210 @@ _WORDS = {
     "bool_type": "expected true or false",
     "float_type": "expected a number",
     "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
     "string_type": "expected a string",
     "model_type": "expected a section (a mapping of keys)",
     "dict_type": "expected a section (a mapping of keys)",
 }
+# Bounds in the config's words: "expected at most 8192", not "Input should be less than...".
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+           "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}
+
+
+
+class _Plain(str):
+    """A string `shown` prints without quotes (a path, a --set argument)."""
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """`seqlab.errors.shown`, with a `_Plain` string shown as it is."""
+    return _shown(value, limit, plain=isinstance(value, _Plain))
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _describe(error: dict) -> str:
     """One line for a pydantic error, in the config's words (no internal class names)."""
-    key = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
+    dotted = ".".join(str(part) for part in error["loc"])
+    key, kind, value = shown(dotted), error["type"], error.get("input")
     if kind == "extra_forbidden":
-        return f"unknown key '{key}'"
+        return f"unknown key {key}"
     if kind == "missing":
-        return f"missing key '{key}'"
+        return f"missing key {key}"
+    if kind in _BOUNDS:
+        name, words = _BOUNDS[kind]
+        bound = _number((error.get("ctx") or {}).get(name))
+        return f"key {key}: expected {words} {bound}, got {shown(value)}"
     message = _WORDS.get(kind) or error["msg"].removeprefix("Value error, ")
-    if kind == "value_error" and (not key or message.split(" ", 1)[0].startswith(key + ".")):
+    quoted = repr(value)[:20] in message  # the message quotes the value itself
+    message = message.replace(repr(value), shown(value))  # ... bounded here
+    if kind == "value_error" and (not dotted or message.split(" ", 1)[0].startswith(
+            dotted + ".")):
         return message  # it names its keys itself (a check of the whole config has no key)
     message = message[0].lower() + message[1:]
-    value = error.get("input")
-    if "got" in message.split() or isinstance(value, dict) or repr(value) in message:
-        return f"key '{key}': {message}"
-    return f"key '{key}': {message}, got {value!r}"
+    if "got" in message.split() or isinstance(value, dict) or quoted:
+        return f"key {key}: {message}"
+    return f"key {key}: {message}, got {shown(value)}"
 
 
-def validate(raw: Any, source: str = "config") -> Config:
-    """Validate a mapping (parsed YAML) into a Config, or raise SeqlabError naming the key."""
+# -- reading YAML -----------------------------------------------------------------------------
+
+MAX_VALUES = 10_000  # values (scalars, lists, mappings) once aliases are expanded; a whole
+                     # config holds a few hundred
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """What `_ConfigLoader` refuses in a document that parses."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, checking the composed document before anything is built from it:
+    no key twice in one mapping, no alias inside the value it names, at most `MAX_VALUES`
+    values with aliases expanded (counted once per node, so the check is linear in the text).
+    ``key_path`` is the dotted key the document sits at (a ``--set`` value's key)."""
+
+    key_path: tuple = ()
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            self._check(node)
+        return node
+
+    def _check(self, root) -> None:
+        sizes: dict[int, int] = {}
+        open_: set[int] = set()
+        aliased = False
+
+        def size(node, path: tuple) -> int:
+            nonlocal aliased
+            if id(node) in sizes:
+                aliased = True
+                return sizes[id(node)]
+            if id(node) in open_:
+                raise _Refused(
+                    None, None, "an alias refers to the value that holds it", node.start_mark)
+            open_.add(id(node))
+            total = 1
+            if isinstance(node, yaml.MappingNode):
+                first: dict[tuple, int] = {}
+                for key, value in node.value:
+                    name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                    if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                        if (key.tag, key.value) in first:
+                            dotted = shown(".".join(map(str, path + (name,))))
+                            line = first[key.tag, key.value]
+                            raise _Refused(
+                                None, None, f"key {dotted} repeats the key of line {line}",
+                                key.start_mark)
+                        first[key.tag, key.value] = key.start_mark.line + 1
+                    total += size(key, path) + size(value, path + (name,))
+            elif isinstance(node, yaml.SequenceNode):
+                total += sum(size(item, path) for item in node.value)
+            if total > MAX_VALUES:
+                expanded = " once its aliases are expanded" if aliased else ""
+                raise _Refused(
+                    None, None, f"more than {MAX_VALUES} values{expanded}; a config holds a "
+                    "few hundred", node.start_mark)
+            open_.discard(id(node))
+            sizes[id(node)] = total
+            return total
+
+        size(root, self.key_path)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as exc:  # a date with month 13, an int past Python's digit limit
+            raise _Refused(
+                None, None, f"cannot read {shown(node.value)}: {shown(_Plain(exc))}",
+                node.start_mark) from None
+
+
+def _read_yaml(text: str, source: str, lines: bool = True, key_path: tuple = ()) -> Any:
+    """Parse config YAML with `_ConfigLoader`, or raise SeqlabError: ``source:LINE: problem``
+    (``source: problem`` where ``lines`` is false: a one-line ``--set`` value)."""
+    loader = _ConfigLoader(text)
+    loader.key_path = key_path
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark and lines else source
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        if not lines and not isinstance(exc, _Refused):
+            problem = f"not valid YAML: {problem}"
+        raise SeqlabError(f"{where}: {problem}") from None
+    except RecursionError:
+        raise SeqlabError(f"{source}: nested too deeply; a config is a few sections "
+                          "deep") from None
+    finally:
+        loader.dispose()
+
+
+# -- validating ----------------------------------------------------------------------------
+
+def _set_flag(assignment: str) -> str:
+    """How a message names an override: as the user typed it, ``--set KEY=VALUE``."""
+    plain = assignment.strip() == assignment and assignment.isprintable() and assignment
+    return f"--set {shown(_Plain(assignment) if plain else assignment)}"
+
+
+def _source(loc: tuple, kind: str, source: str, set_by: list[tuple[tuple, str]]) -> str:
+    """Who a validation error at ``loc`` is to be blamed on: the last ``--set`` that wrote that
+    key, a section holding it, or (for an unknown key) a key below it; else the file."""
+    loc = tuple(str(part) for part in loc)
+    for parts, assignment in reversed(set_by):
+        if loc and (parts == loc[:len(parts)] or
+                    (kind == "extra_forbidden" and loc == parts[:len(loc)])):
+            return _set_flag(assignment)
+    return source
+
+
+def validate(raw: Any, source: str = "config",
+             set_by: list[tuple[tuple, str]] | None = None) -> Config:
+    """Validate a mapping (parsed YAML) into a Config, or raise SeqlabError naming the key
+    (and the ``--set`` that gave it, for keys in ``set_by``: (dotted key parts, assignment))."""
     if not isinstance(raw, dict):
         raise SeqlabError(f"{source}: expected a mapping of sections (data, model, ...), "
                           f"found {type(raw).__name__}")
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise SeqlabError(f"{source}: {_describe(exc.errors()[0])}") from None
+        error = exc.errors()[0]
+        where = _source(error["loc"], error["type"], source, set_by or [])
+        raise SeqlabError(f"{where}: {_describe(error)}") from None
 
 
-def apply_override(raw: dict, assignment: str, base: Path | None = None) -> None:
-    """Apply one ``dotted.key=value`` override to a raw config mapping (the value is YAML).
+def apply_override(raw: dict, assignment: str, base: Path | None = None) -> tuple[str, ...]:
+    """Apply one ``dotted.key=value`` override to a raw config mapping (the value is YAML), and
+    return the key's parts. Errors name it as typed: ``--set KEY=VALUE``.
 
     A relative path given to a path key (``data.train``, ...) resolves against ``base``
     (default: the current directory), where the user typed it.
     """
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
-        raise SeqlabError(f"override {assignment!r}: expected KEY=VALUE, e.g. "
+        raise SeqlabError(f"{_set_flag(assignment)}: expected KEY=VALUE, e.g. "
                           "model.lstm.units=64")
-    parts = key.strip().split(".")
+    parts = tuple(key.strip().split("."))
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             prefix = ".".join(parts[: depth + 1])
-            raise SeqlabError(f"override {assignment!r}: '{prefix}' is a value, not a section")
+            raise SeqlabError(f"{_set_flag(assignment)}: {shown(prefix)} is a value, not a "
+                              "section")
         node = child
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise SeqlabError(f"override {assignment!r}: the value is not valid YAML") from None
-    if tuple(parts) in _PATH_KEYS and isinstance(value, str) and value:
+    value = _read_yaml(text, _set_flag(assignment), lines="\n" in text.strip(),
+                       key_path=parts) if text.strip() else None
+    if parts in _PATH_KEYS and isinstance(value, str) and value:
         value = _resolved(value, base or Path.cwd())
     node[parts[-1]] = value
+    return parts
 
 
 _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "vectors"))
@@ -305,7 +458,12 @@ _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "v
 
 def _resolved(value: str, base: Path) -> str:
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (base / path).resolve())
+    if path.is_absolute():
+        return str(path)
+    try:
+        return str((base / path).resolve())
+    except (OSError, RuntimeError):  # a loop of symbolic links: the file check says so
+        return str(base / path)
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:
@@ -320,30 +478,33 @@ def load_config(path: str | Path, overrides: list[str] | None = None,
                 check_files: bool = True) -> Config:
     """Read, resolve, override and validate a YAML config file: paths in the file against its
     folder, paths in ``overrides`` against the current directory."""
-    path = Path(path)
-    if not path.is_file():
-        raise SeqlabError(f"{path}: config file not found")
+    from seqlab.paths import PathError, input_file
+
+    path = input_file(path, "config file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SeqlabError(f"{where}: {problem}") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise SeqlabError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    raw = _read_yaml(text, str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SeqlabError(f"{path}: expected a mapping of sections (data, model, ...), "
                           f"found {type(raw).__name__}")
     _resolve_paths(raw, path.resolve().parent)
-    for assignment in overrides or []:
-        apply_override(raw, assignment)
-    config = validate(raw, str(path))
+    set_by = [(apply_override(raw, assignment), assignment) for assignment in overrides or []]
+    config = validate(raw, str(path), set_by)
     if check_files:
         for section, key in _PATH_KEYS:
             value = getattr(getattr(config, section), key)
-            if value is not None and not Path(value).is_file():
-                raise SeqlabError(f"{path}: key '{section}.{key}': file not found: {value}")
+            if value is None:
+                continue
+            try:  # training reads its files more than once: no pipes
+                input_file(value, "vectors file" if key == "vectors" else "corpus file",
+                           stream_ok=False, why="training reads its files more than once")
+            except PathError as exc:
+                where = _source((section, key), "", str(path), set_by)
+                detail = "file not found" if exc.missing else exc.detail
+                raise SeqlabError(f"{where}: key '{section}.{key}': {detail}: "
+                                  f"{shown_path(value)}") from None
     return config

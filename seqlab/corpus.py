@@ -9,8 +9,15 @@ from collections import Counter
 from collections.abc import Sequence
 
 from seqlab.errors import SeqlabError
-from seqlab.formats import Reading, guess_corpus_format, read_corpus, read_records
+from seqlab.formats import (
+    Reading,
+    check_encoding,
+    guess_corpus_format,
+    read_corpus,
+    read_records,
+)
 from seqlab.formats.columns import resolve_column, write_columns
+from seqlab.paths import check_output_file, writing
 from seqlab.schemes import convert as convert_tags
 from seqlab.schemes import (
     detect_scheme,
@@ -31,6 +38,7 @@ def corpus_reading(path, format=None, token_column=0, label_column=-1,
                    label_field="upos", encoding="utf-8") -> Reading:
     """The :class:`Reading` of a corpus file; ``label_column`` may be a number or, for CoNLL-U,
     a field name (``xpos``), as ``data stats`` takes it."""
+    check_encoding(encoding, os.fspath(path))
     fmt = format or guess_corpus_format(path)
     if isinstance(label_column, str):
         text = label_column.strip()
@@ -289,9 +297,7 @@ def convert_file(
         raise SeqlabError(f"{src}: no such file")
     if _same_file(src, dst):
         raise SeqlabError(f"{dst}: is the input file; expected another output file")
-    if os.path.exists(dst) and not force:
-        raise SeqlabError(f"{dst}: already exists",
-                          argument="force")
+    check_output_file(dst, force)
     if guess_corpus_format(src) == "conllu":
         raise SeqlabError(f"{src}: conversion works on column files, not CoNLL-U")
 
@@ -314,11 +320,7 @@ def convert_file(
     index = resolve_column(src, sentences[0].line, label_column, len(sentences[0].rows[0]),
                            "label")
     opener = gzip.open if dst.endswith(".gz") else open
-    try:
-        out = opener(dst, "wt", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise SeqlabError(f"{dst}: cannot write: {exc.strerror or exc}") from None
-    with out:
+    with writing(dst, "wt", opener=opener, newline="") as out:
         for record in records:
             write_columns(out, record, replace=index)
     return len(sentences)

@@ -1,4 +1,23 @@
-"""The one exception type for user errors."""
+"""The one exception type for user errors, and how its messages quote what the user gave."""
+
+SHOWN_CHARS = 80  # a value quoted in a message is cut here (a hostile value may be huge)
+
+
+def shown(value, limit: int = SHOWN_CHARS, plain: bool = False) -> str:
+    """How a message quotes a value the user gave: its repr (``plain``: as it is), cut to
+    ``limit`` characters with an ellipsis, so a huge value cannot make a huge message."""
+    text = str(value) if plain else repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def shown_path(path, limit: int = 200) -> str:
+    """A path as a message names it: whole, or (past ``limit`` characters) its start and its
+    end, which holds the file's name, around an ellipsis."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[-half:]
 
 
 class SeqlabError(Exception):

@@ -39,6 +39,7 @@ __all__ = [
     "confusion_matrix",
     "conlleval_text",
     "evaluate",
+    "read_compared",
     "read_predictions",
     "sentence_chunk_errors",
 ]
@@ -215,23 +216,75 @@ def read_predictions(
     Returns:
         (tokens, gold, pred): three lists with one list of strings per sentence.
     """
-    from seqlab.formats import Reading, read_records
-
     tokens: list[list[str]] = []
     gold: list[list[str]] = []
     pred: list[list[str]] = []
+    for _, words, labels, tags in _prediction_sentences(path, keep_docstart, encoding):
+        tokens.append(words)
+        gold.append(labels)
+        pred.append(tags)
+    return tokens, gold, pred
+
+
+def _prediction_sentences(path, keep_docstart: bool, encoding: str):
+    """``(line, tokens, gold, predicted)`` of each sentence of a predictions file, as
+    :func:`read_predictions` reads it."""
+    from seqlab.formats import Reading, read_records
+
     reading = Reading(format="conll", token_column=0, label_column=-2, encoding=encoding)
     for record in read_records(path, reading, tag_column=-1):
         if record.kind == "sentence":
-            tokens.append(record.tokens)
-            gold.append(record.labels)
-            pred.append(record.tags)
+            yield record.line, record.tokens, record.labels, record.tags
         elif record.kind == "docstart" and keep_docstart and len(record.rows[0]) >= 3:
             fields = record.rows[0]
-            tokens.append([fields[0]])
-            gold.append([fields[-2]])
-            pred.append([fields[-1]])
-    return tokens, gold, pred
+            yield record.line, [fields[0]], [fields[-2]], [fields[-1]]
+
+
+def read_compared(
+    path: str | os.PathLike, tokens: Tags, gold: Tags, against: str, *,
+    keep_docstart: bool = False, encoding: str = "utf-8",
+) -> list[list[str]]:
+    """The predicted tags of a second predictions file (as :func:`read_predictions` reads
+    it) for the sentences ``tokens`` with the gold tags ``gold``, read from ``against``.
+
+    Raises:
+        SeqlabError: naming the file and line of its first sentence whose tokens or gold tags
+        differ from ``against``'s, or the number of sentences when that differs: a
+        comparison of predictions of other sentences means nothing.
+    """
+    pred: list[list[str]] = []
+    same = "expected predictions of the same sentences"
+
+    def differs(count: int) -> SeqlabError:
+        return SeqlabError(f"{path}: its {count:,} sentences differ from {against}'s "
+                           f"{len(tokens):,}; {same}")
+
+    sentences = _prediction_sentences(path, keep_docstart, encoding)
+    for i, (line, words, labels, tags) in enumerate(sentences):
+        if i == len(tokens):
+            raise differs(i + 1 + sum(1 for _ in sentences))
+        expected, expected_gold = tokens[i], gold[i]
+        where = f"sentence {i + 1} differs from {against}'s"
+        for j, (word, want) in enumerate(zip(words, expected)):
+            if word != want:
+                raise SeqlabError(f"{path}:{line + j}: {where}: token {j + 1} is {word!r}, not "
+                                  f"{want!r}; {same}")
+        if len(words) != len(expected):
+            raise SeqlabError(f"{path}:{line}: {where}: {_tokens(len(words))}, not "
+                              f"{len(expected)}; {same}")
+        for j, (label, want) in enumerate(zip(labels, expected_gold)):
+            if label != want:
+                raise SeqlabError(f"{path}:{line + j}: {where}: the gold tag of token {j + 1} is "
+                                  f"{label!r}, not {want!r}; expected predictions of the same "
+                                  "gold data")
+        pred.append(tags)
+    if len(pred) != len(tokens):
+        raise differs(len(pred))
+    return pred
+
+
+def _tokens(n: int) -> str:
+    return f"{n} token" + ("" if n == 1 else "s")
 
 
 def conlleval_text(result: dict) -> str:

@@ -14,9 +14,10 @@ from seqlab.layers.attention import SeqSelfAttention
 from seqlab.layers.bilstm import FusedBidirectional
 from seqlab.layers.chars import CharCNN, PerToken
 from seqlab.layers.crf import CRF
-from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding
+from seqlab.layers.lookup import FORMAT_VERSION, CharEmbedding, TagProjection, WordEmbedding
 from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention
-from seqlab.vocab import CharVocabulary, LabelVocabulary, Vocabulary
+from seqlab.schemes import SCHEMES, expected_tags, tag_fits
+from seqlab.vocab import PAD, UNK, CharVocabulary, LabelVocabulary, Vocabulary
 
 # The names of the parts: nothing outside this module looks a layer up by name.
 WORDS, CHARS = "words", "chars"                   # the inputs
@@ -60,19 +61,21 @@ def attention_block(att: AttentionConfig):
 
 def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
                 scheme: str = "plain", source_scheme: str | None = None,
-                chars: CharVocabulary | None = None, reading: dict | None = None
-                ) -> keras.Model:
+                chars: CharVocabulary | None = None, reading: dict | None = None,
+                trainable_words: int | None = None) -> keras.Model:
     """A functional Keras model from word ids (batch, time) to tag probabilities, or, with
     `output: crf`, to emission scores that the CRF layer decodes.
 
     Padding (id 0) is masked from the embedding onwards: the BiLSTM skips it, attention gives
     it no weight, and the loss and metrics ignore it. ``reading`` (how the training files
-    were read) is stored with the tag set, for prediction and evaluation.
+    were read) is stored with the tag set, for prediction and evaluation. With
+    ``trainable_words``, only the vocabulary's first rows train (see `WordEmbedding`).
     """
     words = keras.Input(shape=(None,), dtype="int32", name=WORDS)
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
                       lowercase=vocab.lowercase, normalize_digits=vocab.normalize_digits,
-                      trainable=config.embedding.trainable, name=WORD_EMBEDDING)(words)
+                      trainable_rows=trainable_words, trainable=config.embedding.trainable,
+                      name=WORD_EMBEDDING)(words)
     if config.embedding.word_dropout:
         x = keras.layers.Dropout(config.embedding.word_dropout, noise_shape=(None, None, 1),
                                  name="word_dropout")(x)
@@ -143,6 +146,7 @@ class ModelParts:
         self.attention = layers.get(ATTENTION)
         self.tags = layers[TAGS]
         self.crf = layers.get(CRF_LAYER)
+        _check_stored(self, where)
         emb = self.word_embedding
         self.vocab = Vocabulary(emb.vocabulary, emb.lowercase, emb.normalize_digits)
         self.chars = None
@@ -191,7 +195,7 @@ class ModelParts:
 
     def set_word_vectors(self, matrix) -> None:
         """Start the word embedding from a matrix of pretrained vectors (vocabulary order)."""
-        self.word_embedding.set_weights([matrix])
+        self.word_embedding.set_matrix(matrix)
 
     def char_model(self):
         """A model from char ids (batch, time, max_length) to the char encoder's features."""
@@ -216,6 +220,87 @@ class ModelParts:
     def features_model(self):
         """A model from the inputs to the attention layer's input (for looking at attention)."""
         return keras.Model(self.model.input, self.attention.input)
+
+
+def check_format(version, where: str) -> None:
+    """SeqlabError unless ``version`` (a model's stored format; 1 for one saved before
+    versions) is one this seqlab reads."""
+    if isinstance(version, bool) or not isinstance(version, int) \
+            or not 1 <= version <= FORMAT_VERSION:
+        raise SeqlabError(f"{where}: written by an incompatible seqlab (format {version}, this "
+                          f"seqlab reads {FORMAT_VERSION})")
+
+
+def stored_format(config: dict):
+    """The format version in a saved model's Keras config (``config.json`` of the archive,
+    the functional model's layers): its tag projection's ``format_version``, 1 when none.
+    KeyError or StopIteration when the config is not a seqlab tagger's."""
+    layer = next(layer["config"] for layer in config["config"]["layers"]
+                 if layer["config"]["name"] == TAGS)
+    return layer.get("format_version", 1)
+
+
+def _json_kind(value) -> str:
+    for kind, name in ((dict, "an object"), (str, "a string"), (bool, "a boolean"),
+                       ((int, float), "a number"), (type(None), "null")):
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
+
+
+def _check_entries(values, what: str, where: str) -> None:
+    """A stored vocabulary or tag set: a list of distinct strings."""
+    if not isinstance(values, list):
+        raise SeqlabError(f"{where}: the {what} is {_json_kind(values)}, expected a list of "
+                          "strings")
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise SeqlabError(f"{where}: entry {i} of the {what} is {value!r}, expected a "
+                              "string")
+        if value in first:
+            raise SeqlabError(f"{where}: the {what} lists {value!r} twice (entries {first[value]} "
+                              f"and {i})")
+        first[value] = i
+
+
+def _check_table(values, what: str, layer, where: str) -> None:
+    """A vocabulary stored with an embedding: padding and unknown first, a row each."""
+    _check_entries(values, what, where)
+    if values[:2] != [PAD, UNK]:
+        raise SeqlabError(f"{where}: the {what} starts with {values[:2]!r}, expected "
+                          f"{[PAD, UNK]!r} (rows 0 and 1 of '{layer.name}')")
+    if len(values) != layer.input_dim:
+        raise SeqlabError(f"{where}: the {what} holds {len(values)} entries but '{layer.name}' "
+                          f"has {layer.input_dim} rows (a damaged or edited model?)")
+
+
+def _check_stored(parts: ModelParts, where: str) -> None:
+    """SeqlabError naming ``where`` when what a model stores (format, vocabularies, tags,
+    schemes) does not fit its layers: a damaged or hand-edited model.keras."""
+    tags, crf = parts.tags, parts.crf
+    version = getattr(tags, "format_version", None)
+    check_format(1 if version is None else version, where)
+    _check_table(parts.word_embedding.vocabulary, "word vocabulary", parts.word_embedding, where)
+    if parts.char_embedding is not None:
+        _check_table(parts.char_embedding.vocabulary, "char vocabulary", parts.char_embedding,
+                     where)
+    labels = tags.labels
+    _check_entries(labels, "tag set", where)
+    if len(labels) != tags.units:
+        raise SeqlabError(f"{where}: the model stores {len(labels)} tags but its output layer "
+                          f"'{tags.name}' has {tags.units} output units")
+    for what, scheme in (("model's", tags.scheme), ("training files'", tags.source_scheme)):
+        if scheme not in SCHEMES:
+            raise SeqlabError(f"{where}: the {what} tag scheme {scheme!r} is unknown; expected "
+                              f"one of {', '.join(SCHEMES)}")
+    for label in labels:
+        if not tag_fits(label, tags.scheme):
+            raise SeqlabError(f"{where}: the tag {label!r} does not fit the model's scheme "
+                              f"{tags.scheme}; expected {expected_tags(tags.scheme)}")
+    if crf is not None and crf.labels is not None and crf.labels != labels:
+        raise SeqlabError(f"{where}: the CRF's tags ({', '.join(crf.labels)}) differ from the "
+                          f"output layer's ({', '.join(labels)})")
 
 
 class _Skipped(keras.layers.Layer):

@@ -15,9 +15,50 @@ from typing import TextIO
 
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading, Record, gc_paused, read_corpus, read_records, writer
+from seqlab.formats.conllu import FIELDS, label_field_index
+from seqlab.schemes import parse_tag
 from seqlab.tagger import Tagger
 
 TEXT = Reading(format="text")
+
+# Gold labels (or the values a prediction would replace) of which fewer than this share are
+# the model's tags were read from the wrong column or field.
+_KNOWN_SHARE = 0.5
+# Filled values seen before the input of `predict_file` is judged (or its end).
+_OVERWRITE_SAMPLE = 50
+
+
+def foreign_labels(tagger: Tagger, label_sequences) -> tuple[int, int, list[str]]:
+    """``(labels that are not the model's tags, labels, the first few of them)``. Chunk
+    tags are compared by type (an IOB1 file's ``I-PER`` is a tag of an IOB2 model with
+    ``PER``); plain labels as they are."""
+    if tagger.chunked:
+        types = {kind for prefix, kind in map(parse_tag, tagger.labels) if kind and prefix}
+
+        def known(label: str) -> bool:
+            prefix, kind = parse_tag(label)
+            return prefix == "O" or (prefix != "" and kind in types)
+    else:
+        known = set(tagger.labels).__contains__
+    foreign = total = 0
+    examples: list[str] = []
+    for labels in label_sequences:
+        for label in labels:
+            total += 1
+            if not known(label):
+                foreign += 1
+                if len(examples) < 3 and label not in examples:
+                    examples.append(label)
+    return foreign, total, examples
+
+
+def _mostly_foreign(foreign: int, total: int) -> bool:
+    return total > 0 and total - foreign < _KNOWN_SHARE * total
+
+
+def _tag_list(tagger: Tagger, most: int = 8) -> str:
+    shown = ", ".join(tagger.labels[:most])
+    return shown + (", ..." if len(tagger.labels) > most else "")
 
 
 def tag_records(tagger: Tagger, block: list[Record], batch_size: int = 64,
@@ -136,15 +177,66 @@ def predict_file(tagger: Tagger, source, out: TextIO, output_format: str = "conl
     if probs and output_format != "jsonl":
         raise SeqlabError("probabilities need the jsonl output format (column output keeps "
                           "the tag as the last column, for conlleval)", argument="probs")
-    write = writer(output_format, reading.format, label_field or reading.label_field,
-                   tagger.chunked, tagger.labels)
+    field = label_field or reading.label_field
+    write = writer(output_format, reading.format, field, tagger.chunked, tagger.labels)
     records = read_records(source, reading, name, labelled=False, tokenizer=tokenizer)
+    if output_format == "conllu":
+        records = _overwrite_check(tagger, records, field, name or str(source))
     return predict_stream(tagger, records, out, write, batch_size, chunk, probs, live)
+
+
+def _overwrite_check(tagger: Tagger, records: Iterable[Record], field: str, name: str
+                     ) -> Iterator[Record]:
+    """``records`` as they come, and one warning (``tagger.warn``) when the CoNLL-U
+    ``field`` the tags go into is filled with values that are mostly not the model's tags:
+    UPOS replaced by NER tags. Judged on the first filled values (or all, if fewer)."""
+    index, misc_key = label_field_index(field)
+    what = FIELDS[index].upper() if misc_key is None else f"MISC {misc_key}"
+    values: list[str] = []
+    judged = False
+    for record in records:
+        if not judged and record.words:
+            for i in record.words:
+                row = record.rows[i]
+                if misc_key is None:
+                    value = row[index]
+                else:
+                    value = next((v for k, eq, v in (x.partition("=") for x in row[9].split("|"))
+                                  if eq and k == misc_key), "_")
+                if value not in ("", "_"):
+                    values.append(value)
+            if len(values) >= _OVERWRITE_SAMPLE:
+                judged = True
+                _warn_overwrite(tagger, values, what, name)
+        yield record
+    if not judged:
+        _warn_overwrite(tagger, values, what, name)
+
+
+def _warn_overwrite(tagger: Tagger, values: list[str], what: str, name: str) -> None:
+    foreign, total, examples = foreign_labels(tagger, [values])
+    if _mostly_foreign(foreign, total):
+        tagger.warn(f"{name}: the predicted tags replace its {what} values ({', '.join(examples)}"
+                    f", ...), which are not tags of this model ({_tag_list(tagger)}); write "
+                    "them into another field?")
 
 
 def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64
                ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
-    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted)``."""
+    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted)``.
+
+    SeqlabError when fewer than half the gold labels are tags of the model: they were read
+    from another column or field than the model was trained on (UPOS tags scored against an
+    NER model would give 0.00% without a word)."""
     sentences = read_corpus(path, reading)
+    foreign, total, examples = foreign_labels(tagger, (s.labels for s in sentences))
+    if _mostly_foreign(foreign, total):
+        conllu = sentences[0].words is not None
+        read = "field" if conllu else "column"
+        share = "none" if foreign == total else f"only {total - foreign:,}"
+        raise SeqlabError(f"{path}: {share} of its {total:,} gold labels are tags of this "
+                          f"model (found {', '.join(examples)}; the model's: "
+                          f"{_tag_list(tagger)}): are the labels read from the right {read}?",
+                          argument="label_field" if conllu else "label_column")
     tokens = [s.tokens for s in sentences]
     return tokens, [s.labels for s in sentences], tagger.tag(tokens, batch_size)

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from seqlab.errors import SeqlabError
 from seqlab.metrics import sentence_chunk_errors
+from seqlab.paths import writing
 from seqlab.schemes import get_chunks, is_chunk_task
 
 __all__ = ["render_comparison", "render_confusion", "render_result", "render_seeds",
@@ -165,19 +166,16 @@ def write_errors(
         chunks = is_chunk_task(gold, pred)
     as_json = str(path).endswith(".jsonl")
     wrong = 0
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            for i, (t, g, p) in enumerate(zip(tokens, gold, pred), start=1):
-                if not (len(t) == len(g) == len(p)):
-                    raise SeqlabError(
-                        f"sentence {i}: {len(t)} tokens, {len(g)} gold tags, {len(p)} predicted"
-                    )
-                if chunks:
-                    wrong += _write_chunk_errors(f, as_json, i, t, g, p)
-                else:
-                    wrong += _write_tag_errors(f, as_json, i, t, g, p)
-    except OSError as e:
-        raise SeqlabError(f"{path}: cannot write: {e.strerror or e}") from None
+    with writing(path) as f:
+        for i, (t, g, p) in enumerate(zip(tokens, gold, pred), start=1):
+            if not (len(t) == len(g) == len(p)):
+                raise SeqlabError(
+                    f"sentence {i}: {len(t)} tokens, {len(g)} gold tags, {len(p)} predicted"
+                )
+            if chunks:
+                wrong += _write_chunk_errors(f, as_json, i, t, g, p)
+            else:
+                wrong += _write_tag_errors(f, as_json, i, t, g, p)
     return wrong
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
@@ -23,16 +21,14 @@ from seqlab.errors import SeqlabError
 ERRORS_SHOWN = 20
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise SeqlabError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+def _read_json(path: Path, expected: type = dict):
+    from seqlab.paths import read_json
+
+    return read_json(path, expected)
 
 
 def _svg_chart(history: list[dict], key: str, title: str, colour: str) -> str | None:
-    points = [(int(row["epoch"]), float(row[key])) for row in history if row.get(key) not in
-              (None, "")]
+    points = [(row["epoch"], row[key]) for row in history if row.get(key) is not None]
     if not points:
         return None
     import matplotlib
@@ -53,10 +49,62 @@ def _svg_chart(history: list[dict], key: str, title: str, colour: str) -> str | 
 
 
 def _history(path: Path) -> list[dict]:
+    """history.csv's rows, every value a number (``epoch`` an int); a damaged file is one
+    error naming its line."""
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                line = reader.line_num
+                if None in row or None in row.values():
+                    raise SeqlabError(f"{path}:{line}: expected {len(reader.fieldnames)} "
+                                      f"fields ({','.join(reader.fieldnames)}); the file is "
+                                      "damaged")
+                if "epoch" not in row:
+                    raise SeqlabError(f"{path}:1: expected an 'epoch' column; the file is "
+                                      "damaged")
+                parsed = {}
+                for key, value in row.items():
+                    try:
+                        parsed[key] = int(value) if key == "epoch" else \
+                            (float(value) if value != "" else None)
+                    except ValueError:
+                        raise SeqlabError(f"{path}:{line}: {key} {value!r}: expected a number; "
+                                          "the file is damaged") from None
+                rows.append(parsed)
+    except UnicodeDecodeError:
+        raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
+    except csv.Error as exc:
+        raise SeqlabError(f"{path}:{reader.line_num}: {exc}; the file is damaged") from None
+    return rows
+
+
+def _predictions(path: Path) -> list[dict]:
+    """dev_predictions.jsonl: one ``{"tokens", "gold", "pred"}`` a line, the three lists of
+    one length; a damaged line (cut off, edited) is one error naming it."""
+    from seqlab.paths import parse_json
+
+    if not path.is_file():
+        return []
+    predictions = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                p = parse_json(line, path, number, dict)
+                lists = [p.get(k) for k in ("tokens", "gold", "pred")]
+                if not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                           for v in lists) or len({len(v) for v in lists}) != 1:
+                    raise SeqlabError(f"{path}:{number}: expected tokens, gold and pred: lists "
+                                      "of strings of one length; the file is damaged")
+                predictions.append(p)
+    except UnicodeDecodeError:
+        raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
+    return predictions
 
 
 def _score_rows(result: dict) -> list[dict]:
@@ -115,7 +163,11 @@ def build_report(run_dir: str | Path) -> str:
     seeds = None
     if (run_dir / "summary.json").is_file():
         seeds = _read_json(run_dir / "summary.json")
-        run_dir = run_dir / f"seed-{seeds['best']['seed']}"
+        best = seeds.get("best")
+        if not isinstance(best, dict) or not isinstance(best.get("seed"), int):
+            raise SeqlabError(f"{run_dir / 'summary.json'}: expected best.seed, the seed of "
+                              "the best run; the file is damaged")
+        run_dir = run_dir / f"seed-{best['seed']}"
     for name in ("run.json", "metrics.json"):
         if not (run_dir / name).is_file():
             raise SeqlabError(f"{run_dir}: not a finished seqlab run (no {name}); expected a "
@@ -125,11 +177,8 @@ def build_report(run_dir: str | Path) -> str:
     history = _history(run_dir / "history.csv")
     config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") \
         if (run_dir / "config.yaml").is_file() else ""
-    predictions = []
-    if (run_dir / "dev_predictions.jsonl").is_file():
-        with open(run_dir / "dev_predictions.jsonl", encoding="utf-8") as f:
-            predictions = [json.loads(line) for line in f if line.strip()]
-    attention = _read_json(run_dir / "attention.json") \
+    predictions = _predictions(run_dir / "dev_predictions.jsonl")
+    attention = _read_json(run_dir / "attention.json", list) \
         if (run_dir / "attention.json").is_file() else []
     first = next((metrics[s] for s in ("dev", "test") if s in metrics), {})
     chunked = first.get("task") == "chunk"
@@ -161,11 +210,13 @@ def write_report(run_dir: str | Path, output: str | Path | None = None,
                  force: bool = False) -> Path:
     """Write the report (default ``RUN_DIR/report.html``); an existing file needs
     ``force``."""
+    from seqlab.paths import check_output_file, writing
+
+    if not Path(run_dir).is_dir():
+        raise SeqlabError(f"{run_dir}: run directory not found")
     output = Path(output) if output is not None else Path(run_dir) / "report.html"
-    if output.exists() and not force:
-        raise SeqlabError(f"{output}: already exists", argument="force")
+    check_output_file(output, force)
     html = build_report(run_dir)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, output)
+    with writing(output) as f:
+        f.write(html)
     return output

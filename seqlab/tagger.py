@@ -6,6 +6,7 @@ prediction, evaluation, dev scoring in training and the SavedModel export all ru
 
 from __future__ import annotations
 
+import json
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
@@ -14,18 +15,20 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.batching import padded_batches
+from seqlab.compat import from_keras_saving, weight_shape_mismatch
 from seqlab.decoding import all_to_tags, best_tags
 from seqlab.errors import SeqlabError
-from seqlab.model import ModelParts
+from seqlab.formats import Reading
+from seqlab.model import ModelParts, check_format, stored_format
 from seqlab.vocab import encode_corpus
 from seqlab.windows import GLOBAL_MAX_LENGTH, in_windows
 
 
 def load_model(path: str | Path):
     """Load a `.keras` file written by `seqlab train`, or raise SeqlabError saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise SeqlabError(f"{path}: model file not found")
+    from seqlab.paths import model_file
+
+    path = model_file(path)
     if not zipfile.is_zipfile(path):
         raise SeqlabError(f"{path}: not a .keras model archive (expected a file written by "
                           "`seqlab train`)")
@@ -33,13 +36,58 @@ def load_model(path: str | Path):
 
     import seqlab.layers  # noqa: F401  (registers seqlab's layers with Keras)
 
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for a broken archive.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SeqlabError(f"{path}: could not load the model: {first}") from None
-    ModelParts(model, str(path))  # a seqlab tagger, or SeqlabError
+    check_format(_stored_format(path), str(path))  # before Keras builds what it may misread
+    # Keras warns (on stderr, with its source path) where a damaged archive leaves weights
+    # unloaded: such warnings become the one-line error, others pass on as they came.
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises many types for a broken archive.
+            raise SeqlabError(f"{path}: could not load the model: {_load_error(exc)}") from None
+    for warning in caught:
+        if issubclass(warning.category, UserWarning) and from_keras_saving(warning.filename):
+            raise SeqlabError(f"{path}: could not load the model: "
+                              f"{_first_line(str(warning.message))}")
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno, source=warning.source)
+    parts = ModelParts(model, str(path))  # a seqlab tagger, or SeqlabError
+    Reading.from_dict(getattr(parts.tags, "reading", None), str(path))  # or SeqlabError
     return model
+
+
+def _stored_format(path: Path):
+    """The format version a model archive's ``config.json`` holds (1 when none), read before
+    Keras builds the model, since a newer seqlab's model may not even deserialize. What is not
+    there to read is left to Keras' loader and its message."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        return stored_format(config)
+    except Exception:  # noqa: BLE001 - a broken archive is Keras' loader's to describe
+        return 1
+
+
+def _first_line(text: str, most: int = 300) -> str:
+    text = text.strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= most else line[: most - 3] + "..."
+
+
+def _load_error(exc: BaseException) -> str:
+    """What went wrong in Keras' loader, in one line: the innermost cause (Keras wraps a
+    layer's own error in two or three of its own), weights whose shape does not fit the
+    configuration said as such."""
+    shapes = weight_shape_mismatch(str(exc))
+    if shapes:
+        built, stored, variable = shapes
+        return (f"the stored weights {variable or ''} are {stored} but the model's configuration "
+                f"makes them {built} (a damaged or edited model?)").replace("  ", " ")
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return _first_line(str(exc)) or type(exc).__name__
 
 
 class Tagger:

@@ -85,7 +85,7 @@ def test_scaled_dot_heads_must_divide_the_bilstm_output():
                               "divide the BiLSTM output: 2 x model.lstm.units = 128 features")
     config = load_config(quick, ["model.attention.type=scaled_dot", "model.attention.heads=4"])
     assert config.model.attention.heads == 4
-    with pytest.raises(SeqlabError, match="key 'model.attention.heads': input should be"):
+    with pytest.raises(SeqlabError, match="key 'model.attention.heads': expected at least 1"):
         load_config(quick, ["model.attention.heads=0"])
 
 

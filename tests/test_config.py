@@ -147,18 +147,19 @@ def test_token_budget_batches_need_the_corpus_in_memory(tmp_path):
 
 
 SAMPLE = [f"data.train={DATA / 'train.txt'}", "data.dev=null", "data.test=null"]
+SHIPPED = [*ROOT.glob("configs/*.yaml"), *ROOT.glob("bench/*.yaml")]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(ROOT)) for p in SHIPPED))
 def test_every_shipped_config_is_valid(name):
-    """Each example config parses and validates (its data pointed at the sample here, so the
-    test needs no corpus beside the repository)."""
-    config = load_config(ROOT / "configs" / name, SAMPLE)
+    """Each example config, and the benchmarks' own, parses and validates (its data pointed at
+    the sample here, so the test needs no corpus beside the repository)."""
+    config = load_config(ROOT / name, SAMPLE)
     assert config.data.train == str(DATA / "train.txt")
 
 
 def test_the_fast_ner_config_differs_from_the_ner_config_only_in_the_network():
-    """Its comment compares their scores: data, vocabulary and training must stay the same."""
+    """Its comment says only the network differs: data, vocabulary and training stay the same."""
     fast = load_config(ROOT / "configs/conll2003_ner_fast.yaml", SAMPLE).model_dump()
     ner = load_config(ROOT / "configs/conll2003_ner.yaml", SAMPLE).model_dump()
     assert (fast["model"]["lstm"]["units"], fast["model"]["chars"]["filters"]) == (64, 50)

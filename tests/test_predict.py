@@ -249,6 +249,9 @@ def test_a_line_typed_is_answered_at_once_in_a_fresh_process(model):
     finally:
         timer.cancel()
         proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     assert answers == [["Maria", "flew", "to", "Oslo"], ["Bonn"], ["the", "EU", "met"]]
 
 

@@ -66,7 +66,9 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out),
-         *[x for kv in TINY for x in ("--set", kv)], "--set", "training.epochs=50"],
+         # epochs enough to outlast the second run below on a loaded machine: it is
+         # interrupted long before the end
+         *[x for kv in TINY for x in ("--set", kv)], "--set", "training.epochs=5000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell that starts jobs in the background (CI runners do) makes them ignore
         # SIGINT, and children inherit that: give the trainer Ctrl-C back, as a terminal would.
@@ -89,7 +91,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     assert last.startswith("interrupted after epoch")
     # the hint names the real config and the overrides, so it can be run as it is
     assert f"seqlab train {QUICK} --output {out} --set training.epochs=4" in last
-    assert last.endswith("--set training.epochs=50 --resume")
+    assert last.endswith("--set training.epochs=5000 --resume")
     done = json.loads(state.read_text())["epoch"]
     assert done >= 1 and (out / "checkpoints" / "last.keras").is_file()
     assert not (out / ".seqlab.lock").exists()
@@ -251,6 +253,7 @@ def test_a_held_directory_is_refused_and_a_killed_holder_frees_it(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     from seqlab.training.rundir import RunLock, check_output
 
     check_output(out, force=True)  # the kernel dropped the killed run's lock

@@ -81,9 +81,18 @@ class Reading:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> Reading:
+    def from_dict(cls, values: dict | None, source: str | None = None) -> Reading:
+        """The reading stored in a model (``source`` names it in errors): SeqlabError when
+        it is not a mapping or holds a value no reader takes (an edited encoding)."""
+        where = source or "the model"
+        if values is not None and not isinstance(values, dict):
+            raise SeqlabError(f"{where}: its stored reading is a {type(values).__name__}, "
+                              "expected a mapping (format, columns, encoding)")
         names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in (values or {}).items() if k in names})
+        try:
+            return cls(**{k: v for k, v in (values or {}).items() if k in names})
+        except SeqlabError as exc:
+            raise SeqlabError(f"{where}: its stored reading: {exc}") from None
 
     def updated(self, **changes) -> Reading:
         """A copy with the given fields changed; None values leave a field as it is."""
@@ -181,12 +190,17 @@ def sentences(source, reading: Reading | None = None, labelled: bool = True,
 def read_corpus(path, reading: Reading | None = None, labelled: bool = True,
                 **kwargs) -> list[Record]:
     """All sentences of a corpus file; SeqlabError when it holds none."""
+    # The format first (a look at the head), so a pipe is not looked at again afterwards.
+    is_path = isinstance(path, (str, os.PathLike))
+    fmt = (reading and reading.format) or (guess_corpus_format(path) if is_path else "conll")
+    reading = (reading or Reading()).updated(format=fmt)
     with gc_paused():
         found = list(sentences(path, reading, labelled, **kwargs))
     if not found:
-        fmt = (reading and reading.format) or guess_corpus_format(path)
         what = "CoNLL-U sentences" if fmt == "conllu" else "sentences of 'token ... label' lines"
-        raise SeqlabError(f"{os.fspath(path)}: empty file: expected {what}")
+        p = os.fspath(path) if is_path else "<stdin>"
+        empty = "empty file" if is_path and os.path.isfile(p) else "holds no sentence"
+        raise SeqlabError(f"{p}: {empty}: expected {what}")
     return found
 
 

@@ -1,8 +1,10 @@
 """Column files (CoNLL-2000/2002/2003 style): the reader and the writer.
 
 One token a line, columns separated by spaces or tabs, sentences by blank lines, documents
-by ``-DOCSTART-`` lines. Only ASCII whitespace separates columns: a non-breaking space (or any
-other Unicode space) is part of a token.
+by ``-DOCSTART-`` lines. In a file whose first token line separates its fields by tabs, a line
+holding tabs is split on tabs alone (a token may hold a space: ``New York<TAB>NNP<TAB>B-LOC``);
+other lines and files on ASCII whitespace only: a non-breaking space (or any other Unicode
+space) is part of a token.
 """
 
 from __future__ import annotations
@@ -18,10 +20,26 @@ DOCSTART_TOKEN = "-DOCSTART-"
 # Whitespace that separates columns. str.split() would also split on non-breaking and other
 # Unicode spaces, which can be part of a token.
 _FIELD = re.compile(r"[^ \t\n\r\f\v]+")
+_SPACE = " \t\n\r\f\v"
 
 
 def split_fields(line: str) -> list[str]:
-    """The columns of a line (split on ASCII whitespace only)."""
+    """The columns of a line: split on tabs alone when tabs separate its fields (a
+    tab-separated file, whose tokens may hold a space: ``New York<TAB>NNP<TAB>B-LOC``), else on
+    ASCII whitespace (a space-separated CoNLL file). Runs of separators count as one; spaces
+    around a tab-separated field are not part of it."""
+    if "\t" in line:
+        fields = _split_tabs(line)
+        if len(fields) > 1:
+            return fields
+    return _split_spaces(line)
+
+
+def _split_tabs(line: str) -> list[str]:
+    return [f for f in (f.strip(_SPACE) for f in line.split("\t")) if f]
+
+
+def _split_spaces(line: str) -> list[str]:
     if line.isascii():
         return line.split()
     return _FIELD.findall(line)
@@ -55,6 +73,7 @@ def read_columns(lines: Iterable[tuple[int, str]], name: str, token_column: int 
         tag_column: a column of predicted tags (a predictions file's last), or None.
     """
     ncols = 0
+    tabbed = 0  # the first token line, when a split on tabs gave its columns
     ti = li = gi = 0
     labelled = label_column is not None
     tagged = tag_column is not None
@@ -73,8 +92,9 @@ def read_columns(lines: Iterable[tuple[int, str]], name: str, token_column: int 
             record.tags = [r[gi] for r in rows]
         return record
 
+    split = split_fields  # until the first token line says how the file separates fields
     for lineno, line in lines:
-        fields = split_fields(line)
+        fields = split(line)
         if not fields or fields[0] == DOCSTART_TOKEN:
             if record is not None:
                 yield finish()
@@ -91,9 +111,17 @@ def read_columns(lines: Iterable[tuple[int, str]], name: str, token_column: int 
             continue
         if len(fields) != ncols:
             if ncols:
+                how = f" (split on tabs, as line {tabbed} is)" if tabbed else ""
                 raise SeqlabError(f"{name}:{lineno}: expected {ncols} columns like the lines "
-                                  f"before, found {len(fields)}")
+                                  f"before{how}, found {len(fields)}")
             ncols = len(fields)
+            # Tabs between the first token line's fields: a tab-separated file, whose lines
+            # holding a tab are split on tabs alone (a token may hold a space); else a CoNLL
+            # file split on spaces and tabs alike.
+            if "\t" in line and len(_split_tabs(line)) > 1:
+                tabbed = lineno
+            else:
+                split = _split_spaces
             ti, li, gi = _columns(name, lineno, ncols, token_column, label_column, tag_column)
         if record is None:
             record = Record(line=lineno, document=document)
@@ -122,12 +150,16 @@ def _line_end(line: str) -> tuple[str, str]:
     return (line[:-1], "\r\n") if line.endswith("\r") else (line, "\n")
 
 
-def replace_field(line: str, index: int, value: str) -> str:
-    """The line with its field ``index`` (0-based, negative from the end, as
-    :func:`split_fields` counts) replaced, every separator kept."""
-    fields = list(_FIELD.finditer(line))
-    field = fields[index]
-    return line[: field.start()] + value + line[field.end():]
+def replace_field(line: str, index: int, value: str, fields: list[str] | None = None) -> str:
+    """The line with its field ``index`` (0-based, negative from the end) replaced, every
+    separator kept; ``fields`` are the line's fields as read (default: :func:`split_fields`)."""
+    spans, at = [], 0
+    for field in fields or split_fields(line):  # the fields, in order, are pieces of the line
+        start = line.index(field, at)
+        at = start + len(field)
+        spans.append((start, at))
+    start, end = spans[index]
+    return line[:start] + value + line[end:]
 
 
 def write_columns(out: TextIO, record: Record, replace: int | None = None) -> None:
@@ -151,12 +183,13 @@ def write_columns(out: TextIO, record: Record, replace: int | None = None) -> No
     tags = record.tags
     if record.raw is not None:
         parts = []
-        for line, tag in zip(record.raw, tags):
+        rows = record.rows or [None] * len(record.raw)
+        for line, fields, tag in zip(record.raw, rows, tags):
             line, end = _line_end(line)
             if replace is None:
                 parts.append(f"{line}{_separator(line)}{tag}{end}")
             else:
-                parts.append(replace_field(line, replace, tag) + end)
+                parts.append(replace_field(line, replace, tag, fields) + end)
         out.write("".join(parts))
     elif record.words is not None:
         rows = record.rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import gc
 import gzip
 import io
@@ -18,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, shown
 
 DEFAULT_ENCODING = "utf-8"
 _BLOCK = 1 << 20  # bytes decoded at once from a regular file
@@ -34,31 +35,117 @@ _BOMS = (
 )
 
 
-def check_encoding(encoding: str | None) -> str:
-    """The canonical name of a codec Python knows (``latin-1`` -> ``iso8859-1``), or
-    SeqlabError naming the argument ``encoding``."""
-    name = DEFAULT_ENCODING if encoding is None else str(encoding).strip()
+def check_encoding(encoding: str | None, name: str | None = None) -> str:
+    """The canonical name of a text codec Python knows (``latin-1`` -> ``iso8859-1``), or
+    SeqlabError naming the argument ``encoding`` (and the file ``name``, when given).
+
+    The one check of an encoding name: flags, config keys, a model's stored reading and the
+    readers all come here. Codecs that are not text encodings (``rot13``, ``hex_codec``,
+    ``base64``) are refused: they turn bytes into bytes, not into text.
+    """
+    where = f"{name}: " if name else ""
+    text = DEFAULT_ENCODING if encoding is None else str(encoding).strip()
     try:
-        return codecs.lookup(name).name
-    except LookupError:
-        raise SeqlabError(f"unknown encoding {encoding!r}; expected a codec Python knows, "
-                          "such as utf-8, latin-1 or cp1252", argument="encoding") from None
+        codec = codecs.lookup(text)
+    except (LookupError, ValueError, TypeError):
+        raise SeqlabError(f"{where}unknown encoding {shown(encoding)}; expected a codec Python "
+                          "knows, such as utf-8, latin-1 or cp1252", argument="encoding") from None
+    if not getattr(codec, "_is_text_encoding", True):
+        raise SeqlabError(f"{where}encoding {shown(encoding)} is not a text encoding (it turns "
+                          "bytes into bytes); expected a text codec such as utf-8, latin-1 or "
+                          "cp1252", argument="encoding")
+    return codec.name
 
 
 def _newline_safe(encoding: str) -> bool:
     """Whether b"\\n" in the bytes is always a line end (ASCII-compatible codecs)."""
-    return "utf_16" not in encoding and "utf_32" not in encoding and \
-        "\r\n".encode(encoding) == b"\r\n"
-
-
-def open_binary(path) -> BinaryIO:
-    """A file opened for reading bytes, gunzipped on the fly when it is gzip (by its ``.gz``
-    name or its first bytes); SeqlabError for a missing file, a directory, no permission."""
-    p = os.fspath(path)
-    if os.path.isdir(p):
-        raise SeqlabError(f"{p}: is a directory, expected a file")
     try:
-        f = open(p, "rb")
+        return "utf_16" not in encoding and "utf_32" not in encoding and \
+            "\r\n".encode(encoding) == b"\r\n"
+    except (UnicodeError, LookupError):
+        return False
+
+
+# Pipes, FIFOs and character devices can be read only once. Opened by path, their bytes go
+# through a _Tape, which keeps the first _REPLAY of them; a read that stops early (a look at
+# the first lines to tell the format) leaves its tape here, rewound, and the next open of the
+# same path (the reader proper) continues from it instead of opening the path again (which
+# would miss what was read, or wait forever for a FIFO's writer that has gone).
+_REPLAY = 1 << 21  # more than a _BLOCK, which a UTF-16 look at the head reads
+_parked: dict[tuple[int, int], _Tape] = {}
+
+
+class _Tape(io.RawIOBase):
+    """The bytes of a stream read once, the first ``_REPLAY`` of them kept to be read again."""
+
+    def __init__(self, raw, key: tuple[int, int]) -> None:
+        super().__init__()
+        self.raw = raw
+        self.key = key
+        self.kept = bytearray()
+        self.pos = 0  # where reading is in ``kept``
+        self.replayable = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.pos < len(self.kept):
+            n = min(len(b), len(self.kept) - self.pos)
+            b[:n] = self.kept[self.pos:self.pos + n]
+            self.pos += n
+            return n
+        n = self.raw.readinto(b)
+        if n and self.replayable:
+            if len(self.kept) + n > _REPLAY:
+                self.replayable = False
+                self.kept, self.pos = bytearray(), 0
+            else:
+                self.kept += memoryview(b)[:n]
+                self.pos += n
+        return n
+
+    def rewind(self) -> bool:
+        """Back to the first byte, if all bytes read are still kept."""
+        if not self.replayable or self.closed:
+            return False
+        self.pos = 0
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+
+def _open(path):
+    """``(stream, buffered, tape)``: the stream to read (gunzipped when gzip), the buffered
+    file under it, and the tape of a pipe, FIFO or device (None for a regular file)."""
+    from seqlab.paths import describe_error, is_stream
+
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        if getattr(exc, "errno", None) == errno.ENOENT and not os.path.islink(p):
+            raise SeqlabError(f"{p}: no such file") from None
+        raise SeqlabError(f"{p}: {describe_error(p, 'file', exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SeqlabError(f"{p}: is a directory, expected a file")
+    tape = None
+    if is_stream(st.st_mode):
+        tape = _parked.pop((st.st_dev, st.st_ino), None)
+        if tape is not None and not tape.rewind():
+            tape.close()
+            raise SeqlabError(f"{p}: a pipe is read once, and its first lines (over {_REPLAY} "
+                              "bytes) were read to tell its format; name the format")
+    try:
+        if tape is None:
+            f = open(p, "rb", buffering=0 if is_stream(st.st_mode) else -1)
+            if is_stream(st.st_mode):
+                tape = _Tape(f, (st.st_dev, st.st_ino))
+        if tape is not None:
+            f = io.BufferedReader(tape)
     except FileNotFoundError:
         raise SeqlabError(f"{p}: no such file") from None
     except PermissionError:
@@ -66,8 +153,29 @@ def open_binary(path) -> BinaryIO:
     except OSError as exc:
         raise SeqlabError(f"{p}: cannot open: {exc.strerror or exc}") from None
     if p.endswith(".gz") or f.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")
-    return f
+        return gzip.GzipFile(fileobj=f, mode="rb"), f, tape
+    return f, f, tape
+
+
+def _release(stream, buffered, tape, finished: bool) -> None:
+    """Close a stream once read; a pipe's that was not read to its end is parked, rewound,
+    for the next open of its path."""
+    if tape is not None and not finished:
+        # Kept open, rewound, for the next open of the path (or, past _REPLAY, for it to
+        # say it cannot start again: the open pipe keeps its identity).
+        buffered.detach()
+        _parked[tape.key] = tape
+        return
+    stream.close()
+    buffered.close()
+
+
+def open_binary(path) -> BinaryIO:
+    """A file opened for reading bytes, gunzipped on the fly when it is gzip (by its ``.gz``
+    name or its first bytes); SeqlabError for a missing file, a directory, no permission.
+    A pipe or FIFO whose first lines were looked at (to tell its format) continues from its
+    start."""
+    return _open(path)[0]
 
 
 def _is_regular(stream) -> bool:
@@ -111,6 +219,15 @@ class _Decoder:
                 text = data.decode(self.encoding)
         except UnicodeDecodeError as exc:
             self._fail(data, exc, lineno)
+        except UnicodeError as exc:  # UTF-16/32 without a byte-order mark, odd codecs
+            if "BOM" in str(exc):
+                raise SeqlabError(
+                    f"{self.name}:{lineno}: the file does not start with a byte-order mark, "
+                    f"which {self.encoding} needs to tell the byte order; name the order "
+                    f"(e.g. {self.encoding}-le or {self.encoding}-be)",
+                    argument="encoding") from None
+            raise SeqlabError(f"{self.name}:{lineno}: cannot decode the bytes as "
+                              f"{self.encoding} ({exc})", argument="encoding") from None
         if "\x00" in text and self.offset < _BLOCK and self.incremental is None:
             line = lineno + text.count("\n", 0, text.index("\x00"))
             at = self.offset + data.index(b"\x00")
@@ -145,22 +262,30 @@ def read_lines(source, name: str | None = None,
     line endings). A byte-order mark (UTF-8, UTF-16, UTF-32) names the encoding by itself and
     is dropped; otherwise ``encoding`` (any codec Python knows) decodes the bytes. Regular
     files are decoded in blocks of about 1 MiB (fast); pipes and terminals line by line, so
-    each line is available as soon as it arrives. Errors (missing file, broken gzip stream,
-    undecodable bytes) raise SeqlabError naming the file, the line and the byte offset.
+    each line is available as soon as it arrives. A pipe or FIFO named by its path
+    (``<(cmd)``, ``/dev/stdin``) is opened once: a read that stops early (a look at its head to
+    tell the format) leaves it for the next read of the same path, which starts again from its
+    first byte. Errors (missing file, broken gzip stream, undecodable bytes, an encoding that is
+    not a text encoding) raise SeqlabError naming the file, the line and the byte offset.
 
     Args:
         source: a path, or a binary (or text) stream such as ``sys.stdin``.
         name: what errors call the source (default: the path, or ``<stdin>``).
         encoding: the codec of files without a byte-order mark (default UTF-8).
     """
-    encoding = check_encoding(encoding)
     if isinstance(source, (str, os.PathLike)):
         name = name or os.fspath(source)
-        stream = open_binary(source)
-        with stream:
+        encoding = check_encoding(encoding, name)
+        stream, buffered, tape = _open(source)
+        finished = False
+        try:
             yield from _stream_lines(stream, name, encoding)
+            finished = True
+        finally:
+            _release(stream, buffered, tape, finished)
         return
     name = name or "<stdin>"
+    encoding = check_encoding(encoding, name)
     if isinstance(source, io.TextIOBase) and not hasattr(source, "buffer"):
         # A text stream without a buffer (io.StringIO): already decoded.
         for lineno, line in enumerate(source, 1):
@@ -222,7 +347,19 @@ def _block_lines(stream, decoder: _Decoder) -> Iterator[tuple[int, str]]:
 
 
 def _live_lines(stream, decoder: _Decoder) -> Iterator[tuple[int, str]]:
-    for lineno, raw in enumerate(iter(stream.readline, b""), 1):
+    lineno = 0
+    while raw := stream.readline(_BLOCK):
+        lineno += 1
+        if len(raw) == _BLOCK and not raw.endswith(b"\n"):
+            # A megabyte without a line end: binary bytes (a device such as /dev/zero) say so
+            # now, not after memory runs out.
+            if b"\x00" in raw:
+                raise SeqlabError(f"{decoder.name}:{lineno}: a NUL byte in a line of over "
+                                  f"{_BLOCK} bytes; expected lines of text")
+            parts = [raw]
+            while not parts[-1].endswith(b"\n") and (more := stream.readline(_BLOCK)):
+                parts.append(more)
+            raw = b"".join(parts)
         if decoder.first:
             raw = decoder.start(raw)
         yield lineno, decoder.decode(raw, lineno).removesuffix("\n")

@@ -12,6 +12,13 @@ import json
 import os
 
 import keras
+import numpy as np
+
+# The version of what a saved model stores and how (the layers' configs and assets), written by
+# `TagProjection.get_config` at save time and checked at load time (`seqlab.model.check_format`).
+# Raise it when a change makes models that an older seqlab would misread. Models saved before it
+# existed hold none: they are format 1.
+FORMAT_VERSION = 1
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -23,21 +30,83 @@ class WordEmbedding(keras.layers.Embedding):
         output_dim: embedding size.
         vocabulary: the tokens, row by row; saved as an asset, not in the config.
         lowercase, normalize_digits: how tokens were normalised before lookup.
+        trainable_rows: when given, only the first ``trainable_rows`` rows train; the rest
+            (words that only a vectors file brought, never seen in training) are a frozen
+            table. Such rows never get a gradient, so this is the same model as one table,
+            but an update costs ``trainable_rows`` rows instead of 400,000. The saved weights
+            are one ``(input_dim, output_dim)`` matrix either way.
         **kwargs: passed to `keras.layers.Embedding`.
     """
 
     def __init__(self, input_dim, output_dim, vocabulary=None, lowercase=False,
-                 normalize_digits=False, **kwargs):
+                 normalize_digits=False, trainable_rows=None, **kwargs):
         kwargs.setdefault("mask_zero", True)
         super().__init__(input_dim, output_dim, **kwargs)
         self.vocabulary = list(vocabulary) if vocabulary is not None else None
         self.lowercase = lowercase
         self.normalize_digits = normalize_digits
+        if trainable_rows is not None and not 2 <= trainable_rows <= input_dim:
+            raise ValueError(f"WordEmbedding: trainable_rows must be 2 to input_dim "
+                             f"({input_dim}); received {trainable_rows}.")
+        self.trainable_rows = None if trainable_rows == input_dim else trainable_rows
 
     def get_config(self):
         config = super().get_config()
         config.update(lowercase=self.lowercase, normalize_digits=self.normalize_digits)
+        if self.trainable_rows is not None:
+            config.update(trainable_rows=self.trainable_rows)
         return config
+
+    def build(self, input_shape=None):
+        if self.trainable_rows is None or self.built:
+            return super().build(input_shape)
+        n = self.trainable_rows
+        self._embeddings = self.add_weight(
+            shape=(n, self.output_dim), initializer=self.embeddings_initializer,
+            name="embeddings", regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint)
+        self.frozen_embeddings = self.add_weight(
+            shape=(self.input_dim - n, self.output_dim), initializer=self.embeddings_initializer,
+            name="frozen_embeddings", trainable=False)
+        self.built = True
+
+    def call(self, inputs):
+        if self.trainable_rows is None:
+            return super().call(inputs)
+        from keras import ops
+
+        ids = ops.cast(inputs, "int32")
+        n = self.trainable_rows
+        seen = ops.take(self._embeddings, ops.minimum(ids, n - 1), axis=0)
+        added = ops.take(self.frozen_embeddings, ops.maximum(ids - n, 0), axis=0)
+        rows = ops.where(ops.expand_dims(ids < n, -1), seen, added)
+        return ops.cast(rows, self.compute_dtype)
+
+    def matrix(self):
+        """The whole table, (input_dim, output_dim), as a NumPy array."""
+        if self.trainable_rows is None:
+            return keras.ops.convert_to_numpy(self.embeddings)
+        return np.concatenate([keras.ops.convert_to_numpy(self._embeddings),
+                               keras.ops.convert_to_numpy(self.frozen_embeddings)])
+
+    def set_matrix(self, matrix) -> None:
+        """Set the whole table from an (input_dim, output_dim) array."""
+        matrix = np.asarray(matrix)
+        if self.trainable_rows is None:
+            self.embeddings.assign(matrix)
+            return
+        self._embeddings.assign(matrix[: self.trainable_rows])
+        self.frozen_embeddings.assign(matrix[self.trainable_rows :])
+
+    def save_own_variables(self, store):
+        if self.trainable_rows is None:
+            return super().save_own_variables(store)
+        store["0"] = self.matrix()
+
+    def load_own_variables(self, store):
+        if self.trainable_rows is None:
+            return super().load_own_variables(store)
+        self.set_matrix(store["0"])
 
     def save_assets(self, dir_path):
         with open(os.path.join(dir_path, "vocabulary.json"), "w", encoding="utf-8") as f:
@@ -61,14 +130,17 @@ class TagProjection(keras.layers.Dense):
             and evaluation read other files the same way by default.
         decoding: how softmax probabilities of chunk tags become tags: ``constrained`` (the
             best sequence the scheme allows) or ``argmax`` (see :mod:`seqlab.decoding`).
+        format_version: the :data:`FORMAT_VERSION` of the file the layer was loaded from
+            (None: one saved before versions, format 1); saving writes this seqlab's.
         **kwargs: passed to `keras.layers.Dense` (`units` defaults to `len(labels)`).
     """
 
     def __init__(self, labels, scheme="plain", source_scheme=None, reading=None,
-                 decoding="constrained", **kwargs):
+                 decoding="constrained", format_version=None, **kwargs):
         kwargs.setdefault("units", len(labels))
         super().__init__(**kwargs)
-        self.labels = list(labels)
+        # Anything but a list is kept as stored, for `seqlab.model.ModelParts` to refuse.
+        self.labels = list(labels) if isinstance(labels, (list, tuple)) else labels
         self.scheme = scheme
         self.source_scheme = source_scheme or scheme
         self.reading = dict(reading) if reading else {}
@@ -76,11 +148,13 @@ class TagProjection(keras.layers.Dense):
             raise ValueError(f"TagProjection: decoding must be 'constrained' or 'argmax'; "
                              f"received {decoding!r}.")
         self.decoding = decoding
+        self.format_version = format_version
 
     def get_config(self):
         config = super().get_config()
         config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme,
-                      reading=self.reading, decoding=self.decoding)
+                      reading=self.reading, decoding=self.decoding,
+                      format_version=FORMAT_VERSION)
         return config
 
 

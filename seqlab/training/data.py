@@ -14,7 +14,14 @@ import numpy as np
 from seqlab.config import Config
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading, guess_corpus_format, read_corpus, sentences
-from seqlab.schemes import convert, detect_scheme, expected_tags, normalize_scheme, tag_fits
+from seqlab.schemes import (
+    convert,
+    detect_scheme,
+    expected_tags,
+    invalid_transitions,
+    normalize_scheme,
+    tag_fits,
+)
 
 
 def reading_of(config: Config) -> Reading:
@@ -76,15 +83,37 @@ def schemes_of(config: Config, label_sequences: Iterable[list[str]], where: str
     return scheme, train_scheme
 
 
+@dataclass
+class Transitions:
+    """Invalid transitions met in a pass over the training file (I-X after O in IOB2...)."""
+
+    count: int = 0
+    line: int = 0  # the first one's
+
+    def warning(self, where: str, scheme: str) -> str | None:
+        if not self.count:
+            return None
+        return (f"warning: {where}: {self.count} invalid {scheme} transition"
+                f"{'s' if self.count > 1 else ''} (first at line {self.line}, e.g. I-X after "
+                "O); training keeps them, read as conlleval reads them (an I-X that does not "
+                "continue a chunk starts one); `seqlab data stats` lists them")
+
+
 def training_pairs(records: Iterable, scheme: str, train_scheme: str, where: str,
-                   how: str = "declared") -> Iterator[tuple[list[str], list[str]]]:
+                   how: str = "declared", transitions: Transitions | None = None
+                   ) -> Iterator[tuple[list[str], list[str]]]:
     """(tokens, labels in the training scheme) of each training sentence, every label checked
-    against the files' chunk scheme (``how`` it was chosen: declared or detected)."""
+    against the files' chunk scheme (``how`` it was chosen: declared or detected); invalid
+    transitions are counted into ``transitions`` when given."""
     chunked = scheme != "plain"
     for s in records:
         labels = s.labels
         if chunked:
             check_labels(labels, scheme, where, s.line_of, how)
+            if transitions is not None and (bad := invalid_transitions(labels, scheme)):
+                if not transitions.count:
+                    transitions.line = s.line_of(bad[0])
+                transitions.count += len(bad)
         if train_scheme != scheme:
             try:
                 labels = convert(labels, train_scheme, source=scheme)
@@ -109,6 +138,7 @@ class Prepared:
     encoded: object      # the training set encoded in memory; None when streamed
     embeddings: np.ndarray | None = None
     read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
+    trainable_words: int | None = None  # rows of vocab that train (None: all; see with_vectors)
 
     def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192,
                 max_tokens: int | None = None):
@@ -150,6 +180,7 @@ def prepare_data(config: Config, say=print) -> Prepared:
     v, chars_config = config.vocab, config.model.chars
     char_length = chars_config.max_length if chars_config.encoder != "none" else None
     path = config.data.train
+    transitions = Transitions()
     if config.data.stream:
         def records():
             return sentences(path, reading)
@@ -164,7 +195,8 @@ def prepare_data(config: Config, say=print) -> Prepared:
             return training_pairs(records(), scheme, train_scheme, path, how)
 
         vocab, labels, chars = build_vocabularies(
-            read(), v.min_count, v.max_size, v.lowercase, v.normalize_digits, char_length,
+            training_pairs(records(), scheme, train_scheme, path, how, transitions),
+            v.min_count, v.max_size, v.lowercase, v.normalize_digits, char_length,
             chars_config.min_count)
         if not len(labels):
             raise SeqlabError(f"{path}: empty file: expected sentences of labelled tokens")
@@ -174,7 +206,7 @@ def prepare_data(config: Config, say=print) -> Prepared:
         found = read_corpus(path, reading)
         scheme, train_scheme = schemes_of(config, (s.labels for s in found), path)
         how = "declared" if _declared(config) else "detected"
-        pairs = list(training_pairs(found, scheme, train_scheme, path, how))
+        pairs = list(training_pairs(found, scheme, train_scheme, path, how, transitions))
         train = Corpus([s.tokens for s in found], [s.labels for s in found], path)
         train_labels = [labels for _, labels in pairs]
         vocab = Vocabulary.build(train.tokens, v.min_count, v.max_size, v.lowercase,
@@ -183,9 +215,12 @@ def prepare_data(config: Config, say=print) -> Prepared:
         chars = CharVocabulary.build(train.tokens, chars_config.min_count, char_length) \
             if char_length else None
         read = None
-    embeddings = None
+    if (warning := transitions.warning(path, scheme)) is not None:
+        say(warning)
+    embeddings = trainable_words = None
     if v.vectors:
-        vocab, embeddings = with_vectors(config, vocab, say)
+        seen = None if read is not None else {vocab.normalize(t) for s in train.tokens for t in s}
+        vocab, embeddings, trainable_words = with_vectors(config, vocab, say, seen)
     if read is None:
         encoded = encode_corpus(vocab, train.tokens, labels, train_labels, path, chars=chars)
         say(f"train: {len(train)} sentences, {len(encoded.words)} tokens, {len(vocab)} words, "
@@ -197,14 +232,21 @@ def prepare_data(config: Config, say=print) -> Prepared:
             say(f"{Path(split.path).name}: {len(split)} sentences, "
                 f"OOV {vocab.oov_rate(split.tokens):.1%}")
     prep = Prepared(train, dev, test, scheme, train_scheme, reading, vocab, labels, chars,
-                    encoded, embeddings)
+                    encoded, embeddings, trainable_words=trainable_words)
     prep.read = read
     return prep
 
 
-def with_vectors(config: Config, vocab, say=print):
-    """Initial embedding matrix from a vectors file (words without a vector get N(0, 0.1))."""
-    from seqlab.vectors import read_vectors
+def with_vectors(config: Config, vocab, say=print, seen: set[str] | None = None):
+    """Initial embedding matrix from a vectors file (words without a vector get N(0, 0.1)).
+
+    With ``vocab.vectors_add_words``, the file's words join the vocabulary after the training
+    vocabulary: first those seen in training (``seen``, normalised tokens; below min_count),
+    then those never seen. Returns ``(vocabulary, matrix, trainable_words)``: the rows of
+    words never seen in training never get a gradient, so they are kept frozen (the first
+    ``trainable_words`` rows train; None when all do, or when ``seen`` is unknown).
+    """
+    from seqlab.vectors import match, read_vectors
     from seqlab.vocab import Vocabulary
 
     v = config.vocab
@@ -212,11 +254,16 @@ def with_vectors(config: Config, vocab, say=print):
     if found.dim != config.model.embedding.dim:
         raise SeqlabError(f"key 'model.embedding.dim': {config.model.embedding.dim}, but the "
                           f"vectors in {v.vectors} have {found.dim} dimensions")
+    trainable = None
     if v.vectors_add_words:
         known = set(vocab.tokens)
         extra = [w for w in found.words if vocab.normalize(w) == w and w not in known]
+        if seen is not None:
+            in_train = [w for w in extra if w in seen]
+            extra = in_train + [w for w in extra if w not in seen]
+            trainable = len(vocab) + len(in_train)
         vocab = Vocabulary(vocab.tokens + extra, vocab.lowercase, vocab.normalize_digits)
-        found = read_vectors(v.vectors, vocabulary=vocab.tokens)
+        found = match(found, vocab.tokens)
     rng = np.random.default_rng(config.seed)
     matrix = rng.normal(0.0, 0.1, (len(vocab), found.dim)).astype("float32")
     matrix[0] = 0.0
@@ -225,4 +272,4 @@ def with_vectors(config: Config, vocab, say=print):
         matrix[index[word]] = row
     say(f"vectors: {found.exact + found.lowercase} of {len(vocab)} words found "
         f"({found.coverage:.1%}; {found.lowercase} by lower-casing)")
-    return vocab, matrix
+    return vocab, matrix, trainable

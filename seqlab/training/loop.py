@@ -9,6 +9,7 @@ and ends with the same weights.
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import tempfile
 import time
@@ -23,13 +24,19 @@ from seqlab.errors import Interrupted, SeqlabError
 from seqlab.training import checkpoint
 from seqlab.training.data import Prepared, prepare_data
 from seqlab.training.progress import Reporter
-from seqlab.training.record import run_record, weights_digest
+from seqlab.training.record import file_digest, run_record, weights_digest
 from seqlab.training.rundir import (
     CHECKPOINTS,
+    RUN_FILES,
     RunLock,
+    Terminated,
     check_output,
-    clear_run,
     has_checkpoint,
+    has_content,
+    remove_staged,
+    replace_run,
+    resume_source,
+    staged,
     write_run,
 )
 
@@ -140,11 +147,67 @@ def build_compiled(config: Config, prep: Prepared):
 
     model = build_model(config.model, prep.vocab, prep.labels, scheme=prep.train_scheme,
                         source_scheme=prep.scheme, chars=prep.chars,
-                        reading=prep.reading.to_dict())
+                        reading=prep.reading.to_dict(), trainable_words=prep.trainable_words)
     if prep.embeddings is not None:
         ModelParts(model).set_word_vectors(prep.embeddings)
     compile_model(model, config)
     return model
+
+
+def _model_sizes(config: Config, prep: Prepared) -> str:
+    """The sizes that set a model's memory, as the config names them, with their values."""
+    m = config.model
+    sizes = [f"model.lstm.units ({m.lstm.units})", f"model.embedding.dim ({m.embedding.dim})"]
+    if m.attention.enabled:
+        sizes.append(f"model.attention.units ({m.attention.units})")
+    if m.chars.encoder == "cnn":
+        sizes.append(f"model.chars.filters ({m.chars.filters})")
+    elif m.chars.encoder != "none":
+        sizes.append(f"model.chars.units ({m.chars.units})")
+    return ", ".join(sizes) + f" or vocab.max_size ({len(prep.vocab)} words)"
+
+
+def _batch_sizes(config: Config) -> str:
+    t = config.training
+    return f"training.batch_size ({t.batch_size})" + (
+        f", training.batch_tokens ({t.batch_tokens})" if t.batch_tokens else "")
+
+
+@contextlib.contextmanager
+def out_of_memory(when: str, sizes: str):
+    """An out-of-memory error (the accelerator's or the host's) inside becomes one line
+    naming the config sizes to lower."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise SeqlabError(f"out of memory {when}: lower {sizes}") from None
+
+
+def StopOnNonFiniteLoss():  # noqa: N802  (a Keras callback, made when Keras is imported)
+    """A callback that ends the epoch at the first batch whose running loss is NaN or
+    infinite: the loop then stops the run (see :func:`diverged`)."""
+    import keras
+
+    class Stop(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
+    return Stop()
+
+
+def diverged(config: Config, epoch: int, loss: float, folder: Path) -> SeqlabError:
+    """The one line for a loss that is no longer a number: what to lower, what is kept."""
+    t = config.training
+    kept = (f"the last good checkpoint (epoch {checkpoint.load_state(folder)['epoch']}) stays "
+            f"in {folder}" if has_checkpoint(folder.parent) else "no checkpoint was written")
+    clip = "" if t.clipnorm or t.global_clipnorm else " or set training.clipnorm"
+    return SeqlabError(f"epoch {epoch}: the training loss is {loss} (the model diverged); "
+                       f"lower training.learning_rate (now {t.learning_rate:g}){clip}; {kept}, "
+                       "no model was saved")
 
 
 # Sentences a batch when scoring: padding is masked, so the scores do not depend on it, and
@@ -190,13 +253,18 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     """Train the model a config describes and write the run into `output`.
 
     The chief holds a lock on `output` while it trains, so a second run into the same
-    directory is refused. Under `distribution.strategy: multi_worker` every worker calls this
-    with the same config and output; only the chief writes `output` (the others write into a
-    temporary directory, deleted at the end), and on `resume` every worker reads the chief's
-    checkpoints there.
+    directory is refused. Everything is read and checked (config, data, vectors, vocabularies)
+    before anything is written. With `force` over an existing run, the new run trains beside
+    it in `OUTPUT.seqlab-new` (locked too) and replaces the old run's files only when it has
+    finished: a new run that fails or is interrupted leaves the old run whole, and `resume`
+    continues the new one there. Under `distribution.strategy: multi_worker` every worker
+    calls this with the same config and output; only the chief writes `output` (the others
+    write into a temporary directory, deleted at the end), and on `resume` every worker reads
+    the chief's checkpoints.
 
-    Raises SeqlabError for bad data or an occupied directory, Interrupted on Ctrl-C (the last
-    finished epoch's checkpoint stays usable for resuming).
+    Raises SeqlabError for bad data, an occupied directory, a diverging loss or too little
+    memory; Interrupted on Ctrl-C or SIGTERM (the last finished epoch's checkpoint stays
+    usable for resuming).
     """
     import keras
 
@@ -209,14 +277,10 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     placement = setup(config.distribution.strategy)
     if placement.chief:
         check_output(output, force, resume)
-        write_dir, lock = output, RunLock(output)
-    else:
-        if resume and not has_checkpoint(output):
-            raise SeqlabError(f"{output}: nothing to resume yet (no finished epoch in "
-                              f"{CHECKPOINTS}/); every worker reads the chief's checkpoints "
-                              "there", argument="resume")
-        write_dir = Path(tempfile.mkdtemp(prefix=f"seqlab-{placement.task.replace(':', '')}-"))
-        lock = contextlib.nullcontext()
+    elif resume and not has_checkpoint(resume_source(output)):
+        raise SeqlabError(f"{output}: nothing to resume yet (no finished epoch in "
+                          f"{CHECKPOINTS}/); every worker reads the chief's checkpoints "
+                          "there", argument="resume")
     if placement.replicas > 1 or placement.workers > 1:
         console.print(f"distribution: {placement.name}, {placement.replicas} replicas"
                       + (f" on {placement.workers} workers, this one {placement.task}"
@@ -230,20 +294,74 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
                       "(set it to 'concat' or 'add')")
     previous_policy = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(config.training.precision)
+    write_dir = output
     try:
-        with lock:
-            if placement.chief and not resume:
-                clear_run(output)  # force: the old run's files, never anything else
-            return _train(config, output, write_dir, resume, console, placement)
-    except KeyboardInterrupt:
+        with RunLock(output) if placement.chief else contextlib.nullcontext():
+            # Read and check everything before the old run (if any) is touched.
+            prep = prepare_data(config, console.print)
+            digests = data_digests(config)
+            source = resume_source(output) if resume else output  # the checkpoints read
+            if not placement.chief:
+                write_dir = Path(tempfile.mkdtemp(
+                    prefix=f"seqlab-{placement.task.replace(':', '')}-"))
+                return _train(config, prep, digests, source, write_dir, resume, console,
+                              placement)
+            if not resume:  # an abandoned forced run beside it (check_output checked it)
+                remove_staged(output)
+            if resume and source == output or not resume and not has_content(output):
+                return _train(config, prep, digests, output, output, resume, console,
+                              placement)
+            # A forced run over an old one, or the resumption of one: beside the old run.
+            write_dir = staged(output)
+            return _train_staged(config, prep, digests, output, write_dir, resume, console,
+                                 placement)
+    except KeyboardInterrupt as stop:
         # The last complete checkpoint (state.json is written last) is what a resume gets.
-        done = checkpoint.load_state(output / CHECKPOINTS)["epoch"] if has_checkpoint(output) \
-            else 0
-        raise Interrupted(done, output) from None
+        folder = (write_dir if placement.chief else output) / CHECKPOINTS
+        done = checkpoint.load_state(folder)["epoch"] if has_checkpoint(folder.parent) else 0
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        when = f"after epoch {done}" if done else "before the first epoch ended"
+        kept = ""
+        if write_dir != output and placement.chief:
+            kept = (f" ({output} keeps the previous run until this one finishes; its "
+                    f"checkpoints are in {write_dir})" if done else
+                    f" ({output} keeps the previous run)")
+        interrupted = Interrupted(done, output, f"{how} {when}{kept}")
+        interrupted.terminated = isinstance(stop, Terminated)
+        raise interrupted from None
     finally:
         keras.config.set_dtype_policy(previous_policy)
-        if write_dir != output:
+        if not placement.chief and write_dir != output:
             shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def data_digests(config: Config) -> dict[str, str]:
+    """The sha256 of each data file a run reads (train, dev, test), by key."""
+    return {key: file_digest(path) for key in ("train", "dev", "test")
+            if (path := getattr(config.data, key))}
+
+
+def _train_staged(config: Config, prep: Prepared, digests: dict, output: Path, new: Path,
+                  resume: bool, console: Console, placement) -> Run:
+    """Train (or resume) in ``new`` beside the run in ``output``, then replace that run's
+    files with the new ones. A failure leaves ``output`` as it was, and ``new`` only when it
+    holds a checkpoint to resume from (the message says where)."""
+    finished = False
+    try:
+        with RunLock(new):
+            run = _train(config, prep, digests, new, new, resume, console, placement)
+            replace_run(output, new, lambda name: name in RUN_FILES)
+            finished = True
+    except SeqlabError as exc:
+        if has_checkpoint(new):
+            raise SeqlabError(f"{exc} ({output} keeps the previous run; the new run's last "
+                              f"checkpoint is in {new})", exc.argument) from None
+        raise SeqlabError(f"{exc} ({output} keeps the previous run)", exc.argument) from None
+    finally:
+        if finished or not has_checkpoint(new):
+            shutil.rmtree(new, ignore_errors=True)
+    run.output = output
+    return run
 
 
 def _distribute_options(dataset, placement):
@@ -258,27 +376,33 @@ def _distribute_options(dataset, placement):
     return dataset.with_options(options)
 
 
-def _train(config: Config, output: Path, write_dir: Path, resume: bool, console: Console,
-           placement) -> Run:
+def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_dir: Path,
+           resume: bool, console: Console, placement) -> Run:
     """The loop. `output` holds the checkpoints a resumed run reads; `write_dir` gets what
-    this process writes (`output` itself, except on a worker that is not the chief)."""
+    this process writes (`output` itself, except on a worker that is not the chief).
+    `digests`: the data files' sha256, kept in each checkpoint and in run.json."""
     import keras
 
     from seqlab.compat import build_before_fit
     from seqlab.tagger import Tagger
 
-    prep = prepare_data(config, console.print)
     seed_everything(config.seed)
     folder = write_dir / CHECKPOINTS
     source = output / CHECKPOINTS
     strategy = placement.strategy
     state = {"epoch": 0, "history": [], "best_score": None, "best_epoch": 0,
-             "config_sha256": config.sha256(), "seconds": 0.0}
+             "config_sha256": config.sha256(), "data_sha256": digests, "seconds": 0.0}
     if resume:
         state = checkpoint.load_state(source)
         if state.get("config_sha256") != config.sha256():
             raise SeqlabError(f"{output}: the checkpoint was made with another config; "
                               "resume with the same config and overrides")
+        for key, digest in (state.get("data_sha256") or {}).items():
+            if digests.get(key) != digest:
+                raise SeqlabError(f"{getattr(config.data, key)}: data.{key} changed since the "
+                                  f"run in {output} started (its sha256 is not the "
+                                  "checkpoint's); resume with the same data, or start again "
+                                  "with --force")
         with strategy.scope():  # variables are made where the strategy places them
             model = keras.models.load_model(source / "last.keras", compile=False)
             compile_model(model, config)
@@ -286,7 +410,8 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         checkpoint.restore(source, model)
         console.print(f"resuming after epoch {state['epoch']}")
     else:
-        with strategy.scope():
+        with strategy.scope(), out_of_memory("while building the model",
+                                             _model_sizes(config, prep)):
             model = build_compiled(config, prep)
     if placement.replicas > 1:
         build_before_fit(model, next(iter(prep.dataset(1, seed=0).take(1))))
@@ -301,7 +426,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         metric = "f1" if prep.scheme != "plain" else "accuracy"
     callbacks = []
     if config.logging.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(output / "logs")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(write_dir / "logs")))
     reporter = Reporter(console, metric, prep.dev is not None)
     reporter.header()
     started = time.perf_counter() - state["seconds"]
@@ -314,18 +439,23 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
         dataset = _distribute_options(dataset, placement)
         progress = reporter.epoch(epoch + 1, t.epochs,
                                   prep.batch_tokens(t.batch_size, seed, t.batch_tokens))
+        sizes = _batch_sizes(config) + ", " + _model_sizes(config, prep)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), out_of_memory(f"in epoch {epoch + 1}", sizes):
                 # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
                 # epoch and warns that the data "ran out" at each epoch's end: the expected end.
                 warnings.filterwarnings("ignore", message=".*ran out of data.*")
                 fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
-                                shuffle=False, callbacks=[*callbacks, progress.callback])
+                                shuffle=False, callbacks=[*callbacks, progress.callback,
+                                                          StopOnNonFiniteLoss()])
         finally:
             train_seconds, speed = progress.close()
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
+        if not math.isfinite(row["loss"]):
+            raise diverged(config, epoch + 1, row["loss"], folder)
         improved = False
-        with AveragedWeights(model, bool(t.ema)):  # scored and kept: the averages
+        with AveragedWeights(model, bool(t.ema)), \
+                out_of_memory(f"scoring epoch {epoch + 1}", sizes):  # scored, kept: averages
             if prep.dev is not None:
                 with reporter.scoring():
                     result = score(tagger, prep.dev)
@@ -365,7 +495,7 @@ def _train(config: Config, output: Path, write_dir: Path, resume: bool, console:
                 extras["attention"] = attention_examples(tagger, split.tokens, split.labels)
     distribution = placement.record()
     write_run(write_dir, config, model, metrics, state["history"],
-              run_record(config, model, metrics, distribution), **extras)
+              run_record(config, model, metrics, distribution, digests), **extras)
     digest = weights_digest(model)
     if placement.workers > 1:  # every worker says what it ended with: they must agree
         console.print(f"{placement.task}: weights sha256 {digest}")

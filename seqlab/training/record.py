@@ -30,8 +30,10 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def run_record(config: Config, model, metrics: dict, distribution: dict | None = None) -> dict:
-    """What run.json holds: enough to tell whether another run reproduced this one."""
+def run_record(config: Config, model, metrics: dict, distribution: dict | None = None,
+               data_sha256: dict | None = None) -> dict:
+    """What run.json holds: enough to tell whether another run reproduced this one.
+    ``data_sha256``: the data files' digests taken when the run read them (else now)."""
     import keras
     import tensorflow as tf
 
@@ -44,7 +46,8 @@ def run_record(config: Config, model, metrics: dict, distribution: dict | None =
         "seed": config.seed,
         "config": config.to_dict(),
         "config_sha256": config.sha256(),
-        "data_sha256": {k: file_digest(v) for k, v in files.items() if v},
+        "data_sha256": data_sha256 if data_sha256 is not None else
+        {k: file_digest(v) for k, v in files.items() if v},
         "seconds": metrics["seconds"],
         "epochs_run": metrics["epochs_run"],
         "best_epoch": metrics["best_epoch"],
@@ -62,13 +65,14 @@ def reproduce(run_dir: str | Path, console=None) -> list[str]:
     """Retrain DIR/config.yaml into a temporary directory; return how the result differs from
     DIR/run.json (an empty list when weights and metrics are identical)."""
     from seqlab.config import load_config
+    from seqlab.paths import read_json
     from seqlab.training.loop import train
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "run.json"):
         if not (run_dir / name).is_file():
             raise SeqlabError(f"{run_dir}: not a seqlab run directory (no {name})")
-    before = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    before = read_json(run_dir / "run.json", dict)  # damaged: one line naming file:line
     config = load_config(run_dir / "config.yaml")
     with tempfile.TemporaryDirectory(prefix="seqlab-reproduce-") as tmp:
         train(config, Path(tmp) / "run", console=console)

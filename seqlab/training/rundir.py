@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -23,8 +24,79 @@ RUN_FILES = ("model.keras", "config.yaml", "metrics.json", "history.csv", "run.j
              CHECKPOINTS, "logs", LOCK)
 
 
+# A forced run trains beside the run it replaces, in RUN.seqlab-new, and replaces it only
+# when it has finished: until then the old run stays whole, whatever happens to the new one.
+STAGED = ".seqlab-new"
+
+
 def has_checkpoint(path: Path) -> bool:
     return (Path(path) / CHECKPOINTS / "state.json").is_file()
+
+
+def staged(path: Path) -> Path:
+    """Where a forced run into ``path`` trains until it replaces the run there: beside it."""
+    path = Path(os.path.abspath(path))
+    return path.with_name(path.name + STAGED)
+
+
+def has_content(path: Path) -> bool:
+    """Whether ``path`` is a directory holding anything but the lock."""
+    path = Path(path)
+    return path.is_dir() and any(p.name != LOCK for p in path.iterdir())
+
+
+def resume_source(path: Path) -> Path:
+    """The directory whose checkpoints ``--resume`` of ``path`` reads: an interrupted forced
+    run's (beside ``path``) when there is one, else ``path``'s own."""
+    return staged(path) if has_checkpoint(staged(path)) else Path(path)
+
+
+def check_staged(path: Path, force: bool, resume: bool, is_ours) -> None:
+    """Refuse to start a new run into ``path`` (neither ``force`` nor ``resume``) while an
+    interrupted forced run of it waits beside it, or one that is still running; refuse to
+    touch a sibling holding files that ``is_ours(name)`` does not claim."""
+    new = staged(path)
+    if not new.exists():
+        return
+    if not new.is_dir():
+        raise SeqlabError(f"{new}: exists and is not a directory; seqlab trains a forced run "
+                          f"of {Path(path).name} there: move it away")
+    pid = is_locked(new)
+    if pid is not None:
+        raise _busy(new, pid)
+    foreign = [p.name for p in new.iterdir() if p.name != LOCK and not is_ours(p.name)]
+    if foreign:
+        raise SeqlabError(f"{new}: holds {', '.join(sorted(foreign)[:3])}, which is not a "
+                          f"seqlab run; seqlab trains a forced run of {Path(path).name} there: "
+                          "move it away")
+    if not force and not resume and has_content(new):
+        raise SeqlabError(f"{new}: holds an unfinished forced run of {path}; continue it with "
+                          "--resume, or start again with --force")
+
+
+def remove_staged(path: Path) -> None:
+    """Remove an abandoned forced run beside ``path`` (checked by :func:`check_staged`)."""
+    new = staged(path)
+    if new.is_dir():
+        shutil.rmtree(new)
+
+
+def replace_run(target: Path, new: Path, is_old) -> None:
+    """Put what ``new`` holds in place of the entries of ``target`` that ``is_old(name)``
+    claims (the old run): those move aside, ``new``'s entries move in (renames, with Ctrl-C
+    and SIGTERM held), then the old ones are deleted. ``target`` and its lock stay."""
+    target, new = Path(target), Path(new)
+    trash = Path(tempfile.mkdtemp(prefix=f"{target.name}.seqlab-old-", dir=target.parent))
+    try:
+        with interrupts_deferred():
+            for entry in list(target.iterdir()):
+                if entry.name != LOCK and is_old(entry.name):
+                    os.replace(entry, trash / entry.name)
+            for entry in list(new.iterdir()):
+                if entry.name != LOCK:
+                    os.replace(entry, target / entry.name)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def is_locked(path: Path) -> int | None:
@@ -59,11 +131,15 @@ def check_output(path: Path, force: bool = False, resume: bool = False) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SeqlabError(f"{path}: exists and is not a directory")
+    from seqlab.paths import check_output_dir
+
+    check_output_dir(path)  # /proc/run, a read-only disk: one line before the slow work
     pid = is_locked(path)
     if pid is not None:
         raise _busy(path, pid)
+    check_staged(path, force, resume, lambda name: name in RUN_FILES)
     if resume:
-        if not has_checkpoint(path):
+        if not has_checkpoint(resume_source(path)):
             raise SeqlabError(f"{path}: nothing to resume yet (no finished epoch in "
                               f"{CHECKPOINTS}/); start the run without resuming",
                               argument="resume")
@@ -127,38 +203,54 @@ class RunLock:
                     self.path.rmdir()  # only when empty
 
 
-def clear_run(path: Path) -> None:
-    """Remove an old run's files (force): never anything else, never the lock."""
-    for name in RUN_FILES:
-        target = Path(path) / name
-        if name == LOCK:
-            continue
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (schedulers, ``docker stop``, ``kill``), raised where Ctrl-C raises
+    KeyboardInterrupt so that a run ends the same way: checkpoint complete, resume command."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Inside, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt); SIGINT is left as it
+    is (a background job ignores it, and keeps ignoring it). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextlib.contextmanager
 def interrupts_deferred():
-    """Hold Ctrl-C until the files written inside are complete, then raise it. Interrupted
-    mid-write, ``np.savez`` or ``model.save`` close their zip archive with a different error
-    (Python's ``zipfile``: "Can't close the ZIP file while there is an open writing handle")
-    that hides the KeyboardInterrupt, so Ctrl-C at that moment printed a traceback instead
-    of the one-line "interrupted" message. Changes nothing outside the main thread or when
-    SIGINT is not Python's default handler (ignored, or someone else's)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    """Hold Ctrl-C (and SIGTERM under :func:`terminate_as_interrupt`) until the files written
+    inside are complete, then raise it. Interrupted mid-write, ``np.savez`` or ``model.save``
+    close their zip archive with a different error (Python's ``zipfile``: "Can't close the
+    ZIP file while there is an open writing handle") that hides the KeyboardInterrupt, so
+    Ctrl-C at that moment printed a traceback instead of the one-line "interrupted" message.
+    Changes nothing outside the main thread, nor for a signal whose handler is not one that
+    raises (ignored, or someone else's)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held, caught = {}, []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is signal.default_int_handler or handler is _raise_terminated:
+            held[signum] = handler
+            signal.signal(signum, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
     if caught:
-        raise KeyboardInterrupt
+        held[caught[0]](caught[0], None)
 
 
 def atomic_write(path: Path, text: str) -> None:

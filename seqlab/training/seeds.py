@@ -17,7 +17,18 @@ from pathlib import Path
 
 from seqlab.config import Config
 from seqlab.errors import Interrupted, SeqlabError
-from seqlab.training.rundir import LOCK, RunLock, atomic_write, has_checkpoint, is_locked
+from seqlab.training.rundir import (
+    LOCK,
+    RunLock,
+    atomic_write,
+    check_staged,
+    has_checkpoint,
+    has_content,
+    is_locked,
+    remove_staged,
+    replace_run,
+    staged,
+)
 
 SUMMARY = "summary.json"
 
@@ -30,25 +41,33 @@ def seed_dir(output: Path, seed: int) -> Path:
     return Path(output) / f"seed-{seed}"
 
 
+def _in_set(name: str) -> bool:
+    """Whether ``name`` is an entry of a run set (what force replaces)."""
+    return name in (SUMMARY, "model.keras") or name.startswith("seed-")
+
+
 def check_set_output(output: Path, force: bool = False, resume: bool = False) -> None:
     """Refuse a set directory that another run writes, that holds a finished or other set
     (unless ``force``), or foreign files (always)."""
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise SeqlabError(f"{output}: exists and is not a directory")
+    from seqlab.paths import check_output_dir
+
+    check_output_dir(output)  # /proc/run, a read-only disk: one line before the slow work
     pid = is_locked(output)
     if pid is not None:
         raise SeqlabError(f"{output}: another seqlab train{f' (pid {pid})' if pid else ''} is "
                           "writing this directory; wait for it to finish or choose another "
                           "output directory")
     content = [p.name for p in output.iterdir() if p.name != LOCK] if output.is_dir() else []
-    foreign = [n for n in content if n not in (SUMMARY, "model.keras") and
-               not n.startswith("seed-")]
+    foreign = [n for n in content if not _in_set(n)]
     if foreign:
         raise SeqlabError(f"{output}: holds files that are not a seqlab run set: "
                           f"{', '.join(sorted(foreign)[:3])}")
+    check_staged(output, force, resume, _in_set)
     if resume:
-        if not content:
+        if not content and not has_content(staged(output)):
             raise SeqlabError(f"{output}: nothing to resume yet (no seed run started)",
                               argument="resume")
         return
@@ -89,45 +108,71 @@ def train_seeds(config: Config, output: str | Path, seeds: list[int], force: boo
     ``summary.json``) ``{"metric", "seeds": [per-seed rows], "summary": {dev, test: mean, sd,
     min, max, n}, "best": the row of the best dev score}``.
     """
-    from seqlab.training.loop import train
-
     if not seeds or len(set(seeds)) != len(seeds):
         raise SeqlabError(f"seeds {seeds}: expected different seeds, at least one",
                           argument="seeds")
     output = Path(output)
     check_set_output(output, force, resume)
-    rows = []
     with RunLock(output):
-        if force and not resume:
-            for old in output.iterdir():
-                if old.name.startswith("seed-") and old.is_dir():
-                    shutil.rmtree(old)
-                elif old.name in (SUMMARY, "model.keras"):
-                    old.unlink()
-        for seed in seeds:
-            run_dir = seed_dir(output, seed)
-            seeded = config.model_copy(update={"seed": seed})
-            if resume and (run_dir / "run.json").is_file():
-                row = _row(seed, run_dir)
-            else:
-                if console is not None:
-                    console.print(f"[bold]seed {seed}[/] ({len(rows) + 1} of {len(seeds)})")
-                again = resume and has_checkpoint(run_dir)
-                try:
-                    train(seeded, run_dir, force=not again, resume=again, console=console)
-                except Interrupted as exc:
-                    raise Interrupted(len(rows), output, f"interrupted in seed {seed} "
-                                      f"({exc}); finished seeds: {len(rows)}") from None
-                row = _row(seed, run_dir)
-            rows.append(row)
-            if on_run is not None:
-                on_run(row)
-        scored = [r for r in rows if r["dev"] is not None]
-        best = max(scored, key=lambda r: r["dev"]) if scored else rows[0]
-        summary = {"metric": rows[0]["metric"], "seeds": rows, "summary": summarize(rows),
-                   "best": best, "chosen_by": "dev" if scored else "first seed (no dev data)"}
-        tmp = output / "model.tmp.keras"
-        shutil.copyfile(seed_dir(output, best["seed"]) / "model.keras", tmp)
-        os.replace(tmp, output / "model.keras")
-        atomic_write(output / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        if not resume:  # an abandoned forced set beside it (check_set_output checked it)
+            remove_staged(output)
+        if resume and has_content(staged(output)) or not resume and force and \
+                has_content(output):
+            # A forced set over an old one trains beside it (OUTPUT.seqlab-new) and replaces
+            # it only when every seed has finished: until then the old set stays whole.
+            new = staged(output)
+            try:
+                with RunLock(new):
+                    summary = _train_set(config, new, seeds, resume, console, on_run)
+                    replace_run(output, new, _in_set)
+            except Interrupted as exc:
+                stopped = Interrupted(exc.epoch, output, f"{exc} ({output} keeps the previous "
+                                      f"set until this one finishes; its runs are in {new})")
+                stopped.terminated = getattr(exc, "terminated", False)
+                raise stopped from None
+            except SeqlabError as exc:
+                raise SeqlabError(f"{exc} ({output} keeps the previous set)",
+                                  exc.argument) from None
+            finally:
+                if not any(has_checkpoint(p) for p in new.glob("seed-*")):
+                    shutil.rmtree(new, ignore_errors=True)
+            return summary
+        return _train_set(config, output, seeds, resume, console, on_run)
+
+
+def _train_set(config: Config, output: Path, seeds: list[int], resume: bool, console,
+               on_run) -> dict:
+    """The seeds' runs in ``output`` (locked by the caller), then the summary."""
+    from seqlab.training.loop import train
+
+    rows = []
+    for seed in seeds:
+        run_dir = seed_dir(output, seed)
+        seeded = config.model_copy(update={"seed": seed})
+        if resume and (run_dir / "run.json").is_file():
+            row = _row(seed, run_dir)
+        else:
+            if console is not None:
+                console.print(f"[bold]seed {seed}[/] ({len(rows) + 1} of {len(seeds)})")
+            again = resume and has_checkpoint(run_dir)
+            try:
+                train(seeded, run_dir, force=not again, resume=again, console=console)
+            except Interrupted as exc:
+                how = "terminated" if getattr(exc, "terminated", False) else "interrupted"
+                stopped = Interrupted(len(rows), output, f"{how} in seed {seed} ({exc}); "
+                                      f"finished seeds: {len(rows)}")
+                stopped.terminated = how == "terminated"
+                raise stopped from None
+            row = _row(seed, run_dir)
+        rows.append(row)
+        if on_run is not None:
+            on_run(row)
+    scored = [r for r in rows if r["dev"] is not None]
+    best = max(scored, key=lambda r: r["dev"]) if scored else rows[0]
+    summary = {"metric": rows[0]["metric"], "seeds": rows, "summary": summarize(rows),
+               "best": best, "chosen_by": "dev" if scored else "first seed (no dev data)"}
+    tmp = output / "model.tmp.keras"
+    shutil.copyfile(seed_dir(output, best["seed"]) / "model.keras", tmp)
+    os.replace(tmp, output / "model.keras")
+    atomic_write(output / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
