@@ -17,6 +17,7 @@ from seqlab.layers.scaled_dot import (
     ResidualScaledDotProductAttention,
     ScaledDotProductAttention,
 )
+from seqlab.layers.transformer import ScalarMix, TransformerWords  # noqa: F401 (registers)
 from seqlab.layers.weighted import SeqWeightedAttention
 
 __all__ = [

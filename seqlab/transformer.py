@@ -1,0 +1,650 @@
+"""Transformer embeddings of words from a local checkpoint (keras-hub; nothing is downloaded).
+
+A word's vector is pooled from the hidden states of its subwords, computed by a pretrained
+encoder read from a local directory: a keras-hub preset (``backbone.save_to_preset``) or a
+Hugging Face model directory (``config.json``, ``model.safetensors``, ``vocab.txt``,
+``tokenizer_config.json``). keras-hub is an optional extra (``pip install seqlab[pretrained]``):
+this module imports it, and Keras, only inside the functions that need them, so ``import
+seqlab`` stays light.
+
+The pieces, in the order a run uses them:
+
+- :func:`load_checkpoint` (config key ``model.transformer.path``) reads the directory into a
+  :class:`Checkpoint` (backbone, tokenizer, sizes), or raises a one-line
+  :class:`~seqlab.errors.SeqlabError` naming the key: a path that does not exist or holds no
+  checkpoint, a hub name (``bert_base_en``, ``hf://org/model``, ``kaggle://...``: refused, never
+  downloaded), a model type keras-hub cannot convert, a tokenizer that is not WordPiece (BERT,
+  DistilBERT are read; RoBERTa-style BPE is refused), a missing vocabulary or weights file,
+  keras-hub not installed.
+- :func:`resolve_layers` (``model.transformer.layers``) and :func:`check_pooling`
+  (``model.transformer.pooling``) validate the other two keys against the checkpoint.
+- :class:`Encoder` does the work: each distinct word is tokenized once (cached); a word the
+  tokenizer turns into nothing (an empty string, a control or zero-width character) gets the
+  unknown token, so every word has a vector; each sentence is cut into windows of at most the
+  checkpoint's ``max_sequence_length`` subwords including ``[CLS]``/``[SEP]``
+  (:func:`plan_windows`: overlapping, with context on both sides, each word read from the window
+  where it is most central; a sentence that fits is one window, so nothing is ever truncated).
+  ``Encoder.encode(sentences)`` gives the NumPy batch, ``Encoder.__call__(batch)`` the
+  differentiable forward pass in ``keras.ops`` (backbone over the windows, selected hidden
+  states stacked, subwords pooled in-graph), and ``Encoder.word_features(sentences)`` the frozen
+  pass: per sentence a float array ``(n_words, n_layers, hidden)``.
+
+Hidden states are numbered as Hugging Face's ``output_hidden_states``: 0 is the embedding layer's
+output (token + position + segment embeddings, layer-normalised), 1..N the N transformer blocks;
+negative indices count from the end (-1 is the last block). ``layers: last`` is ``[-1]``;
+``layers: all`` is every one of them, the embedding output included, as ELMo and flair mix them.
+
+How the model plugs it in (``seqlab.layers.transformer``; the same ``TransformerWords`` layer
+sits in the graph either way, so ``model.keras`` carries the backbone and the vocabulary):
+
+- frozen (``trainable: false``): ``TransformerWords.word_features(sentences)`` once a run (the
+  frozen pass, progress callback included), padded per batch to ``(batch, words, n_layers,
+  hidden)`` and fed as an input; the layer passes it through, then ``ScalarMix(n_layers)`` turns
+  it into ``(batch, words, hidden)`` (with one layer it is a learned scale), concatenated with
+  the word embedding and the char encoder.
+- fine-tuned (``trainable: true``): the batch of ``TransformerWords.encode(sentences)``
+  (``token_ids``, ``padding_mask``, ``subword_index``, ``subword_count``) is the input, the
+  backbone runs in the graph, and the output has the frozen features' shape.
+- prediction: the Tagger finds the ``TransformerWords`` layer of the loaded model and computes
+  its input from raw words; neither the network nor the checkpoint directory is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.errors import SeqlabError
+
+PATH_KEY = "model.transformer.path"
+LAYERS_KEY = "model.transformer.layers"
+POOLING_KEY = "model.transformer.pooling"
+POOLINGS = ("first", "last", "mean")
+# Hugging Face model types whose tokenizer is WordPiece, and keras-hub's tokenizer for each.
+WORDPIECE_MODEL_TYPES = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}
+_HUB_SCHEMES = ("hf://", "kaggle://", "gs://", "s3://", "http://", "https://", "modelscope://")
+
+
+def _keras_hub():
+    try:
+        import keras_hub
+    except ImportError as error:
+        raise SeqlabError(
+            f"{PATH_KEY}: transformer embeddings need keras-hub, which is not installed "
+            f"({error}); install seqlab[pretrained]"
+        ) from None
+    return keras_hub
+
+
+@dataclass
+class Checkpoint:
+    """A pretrained encoder read from a local directory.
+
+    Attributes:
+        backbone: the keras-hub backbone (a functional Keras model).
+        tokenizer: its keras-hub WordPiece tokenizer.
+        path: the directory it was read from.
+        source: ``"keras-hub"`` (a preset saved by keras-hub) or ``"huggingface"``.
+        num_layers: transformer blocks (hidden states are ``num_layers + 1``, with the
+            embedding output).
+        hidden_dim: the size of each hidden state.
+        max_length: the most subwords one window may hold, ``[CLS]`` and ``[SEP]`` included.
+    """
+
+    backbone: object
+    tokenizer: object
+    path: str
+    source: str
+    num_layers: int
+    hidden_dim: int
+    max_length: int
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _read_json(path: str, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SeqlabError(
+            f"{PATH_KEY}: cannot read {what} {path}: {_first_line(error)}"
+        ) from None
+    if not isinstance(data, dict):
+        raise SeqlabError(f"{PATH_KEY}: {what} {path} is not a JSON object")
+    return data
+
+
+def _check_local(path) -> str:
+    """The checkpoint directory as a string, or a SeqlabError for anything else."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise SeqlabError(
+            f"{PATH_KEY}: expected the path of a local checkpoint directory, got {path!r}"
+        )
+    text = os.fspath(path)
+    if any(text.lower().startswith(scheme) for scheme in _HUB_SCHEMES) or (
+        "://" in text and not os.path.exists(text)
+    ):
+        raise SeqlabError(
+            f"{PATH_KEY}: {text!r} is a hub address; seqlab never downloads: give the path of "
+            "a local keras-hub preset or Hugging Face model directory"
+        )
+    if not os.path.exists(text):
+        hint = ""
+        if os.sep not in text and "/" not in text:
+            hint = " (a bare name such as a keras-hub preset is never downloaded)"
+        raise SeqlabError(
+            f"{PATH_KEY}: {text} does not exist{hint}: expected a local keras-hub preset "
+            "or Hugging Face model directory"
+        )
+    if not os.path.isdir(text):
+        raise SeqlabError(
+            f"{PATH_KEY}: {text} is a file: expected a checkpoint directory (keras-hub preset "
+            "or Hugging Face model directory holding config.json)"
+        )
+    return text
+
+
+def _require(directory: str, names: Sequence[str], what: str) -> None:
+    if not any(os.path.isfile(os.path.join(directory, name)) for name in names):
+        raise SeqlabError(
+            f"{PATH_KEY}: {directory} has no {what} ({' or '.join(names)})"
+        )
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a pretrained encoder and its tokenizer from a local directory; never downloads.
+
+    Args:
+        path: a keras-hub preset directory (``config.json`` naming a keras-hub class,
+            ``model.weights.h5``, ``tokenizer.json`` and ``assets/tokenizer/vocabulary.txt``)
+            or a Hugging Face directory (``config.json`` with ``model_type`` bert or distilbert,
+            ``model.safetensors``, ``vocab.txt``, ``tokenizer_config.json``).
+
+    Returns:
+        a :class:`Checkpoint`.
+
+    Raises:
+        SeqlabError: one line naming ``model.transformer.path`` and what was expected.
+    """
+    directory = _check_local(path)
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.isfile(config_path):
+        raise SeqlabError(
+            f"{PATH_KEY}: {directory} holds no checkpoint (no config.json): expected a "
+            "keras-hub preset or Hugging Face model directory"
+        )
+    config = _read_json(config_path, "checkpoint config")
+    keras_hub = _keras_hub()
+    if "registered_name" in config:
+        source = "keras-hub"
+        _require(directory, ["tokenizer.json"], "tokenizer config")
+        _require(
+            directory, [os.path.join("assets", "tokenizer", "vocabulary.txt")],
+            "tokenizer vocabulary",
+        )
+        _require(directory, ["model.weights.h5", "model.weights.json"], "weights file")
+        tokenizer = _load(lambda: keras_hub.tokenizers.Tokenizer.from_preset(directory),
+                          directory, "tokenizer")
+    elif "model_type" in config:
+        source = "huggingface"
+        model_type = str(config["model_type"])
+        tokenizer_class = WORDPIECE_MODEL_TYPES.get(model_type)
+        if tokenizer_class is None:
+            # Let keras-hub say whether it knows the type at all; either way it is refused.
+            try:
+                from keras_hub.src.utils.transformers.preset_loader import (
+                    TransformersPresetLoader,
+                )
+
+                TransformersPresetLoader(directory, config)
+            except Exception:
+                raise SeqlabError(
+                    f"{PATH_KEY}: keras-hub cannot convert model type {model_type!r} "
+                    f"({config_path}); expected a WordPiece encoder: "
+                    f"{', '.join(WORDPIECE_MODEL_TYPES)}"
+                ) from None
+            raise SeqlabError(
+                f"{PATH_KEY}: model type {model_type!r} ({config_path}) is not supported: "
+                f"expected a WordPiece encoder ({', '.join(WORDPIECE_MODEL_TYPES)}); "
+                "BPE and SentencePiece tokenizers are not read"
+            )
+        _require(directory, ["vocab.txt"], "vocabulary file")
+        _require(directory, ["model.safetensors", "model.safetensors.index.json"],
+                 "safetensors weights (pytorch_model.bin is not read)")
+        tokenizer_config = {}
+        if os.path.isfile(os.path.join(directory, "tokenizer_config.json")):
+            tokenizer_config = _read_json(
+                os.path.join(directory, "tokenizer_config.json"), "tokenizer config"
+            )
+        # Hugging Face's BasicTokenizer: do_lower_case defaults to true, and strip_accents
+        # unset follows do_lower_case (keras-hub's converter leaves accents on: "naïve" -> UNK).
+        lowercase = bool(tokenizer_config.get("do_lower_case", True))
+        strip_accents = tokenizer_config.get("strip_accents")
+        strip_accents = lowercase if strip_accents is None else bool(strip_accents)
+        cls = getattr(keras_hub.models, tokenizer_class)
+        tokenizer = _load(
+            lambda: cls(vocabulary=os.path.join(directory, "vocab.txt"), lowercase=lowercase,
+                        strip_accents=strip_accents),
+            directory, "vocabulary",
+        )
+    else:
+        raise SeqlabError(
+            f"{PATH_KEY}: {config_path} is neither a keras-hub preset config "
+            "(registered_name) nor a Hugging Face config (model_type)"
+        )
+    from keras_hub.src.tokenizers.word_piece_tokenizer import WordPieceTokenizer
+
+    if not isinstance(tokenizer, WordPieceTokenizer):
+        raise SeqlabError(
+            f"{PATH_KEY}: {directory} has a {type(tokenizer).__name__}: expected a WordPiece "
+            "tokenizer (BERT, DistilBERT); BPE and SentencePiece tokenizers are not read"
+        )
+    backbone = _load(lambda: keras_hub.models.Backbone.from_preset(directory), directory,
+                     "model")
+    layers = getattr(backbone, "transformer_layers", None)
+    if not layers or not hasattr(backbone, "max_sequence_length"):
+        raise SeqlabError(
+            f"{PATH_KEY}: {directory} holds a {type(backbone).__name__}: expected a "
+            "transformer encoder (BERT, DistilBERT)"
+        )
+    return Checkpoint(
+        backbone=backbone, tokenizer=tokenizer, path=directory, source=source,
+        num_layers=len(layers), hidden_dim=int(backbone.hidden_dim),
+        max_length=int(backbone.max_sequence_length),
+    )
+
+
+def _load(make, directory: str, what: str):
+    try:
+        return make()
+    except SeqlabError:
+        raise
+    except Exception as error:  # keras-hub's ValueError / FileNotFoundError / KeyError ...
+        raise SeqlabError(
+            f"{PATH_KEY}: cannot load the {what} of {directory}: {_first_line(error)}"
+        ) from None
+
+
+def resolve_layers(layers, num_layers: int) -> list[int]:
+    """The hidden states ``layers`` selects, as indices 0..num_layers (0: embedding output).
+
+    Args:
+        layers: ``"last"``, ``"all"``, or a list of distinct indices in
+            ``-(num_layers + 1) .. num_layers`` (negative from the end: -1 the last block).
+        num_layers: the checkpoint's transformer blocks.
+
+    Raises:
+        SeqlabError: naming ``model.transformer.layers``.
+    """
+    count = num_layers + 1
+    if layers == "last":
+        return [num_layers]
+    if layers == "all":
+        return list(range(count))
+    if isinstance(layers, int) and not isinstance(layers, bool):
+        layers = [layers]
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise SeqlabError(
+            f"{LAYERS_KEY}: expected last, all or a non-empty list of layer indices, "
+            f"got {layers!r}"
+        )
+    chosen = []
+    for index in layers:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise SeqlabError(f"{LAYERS_KEY}: expected integer layer indices, got {index!r}")
+        if not -count <= index < count:
+            raise SeqlabError(
+                f"{LAYERS_KEY}: layer {index} is out of range: this checkpoint has "
+                f"{num_layers} layers, expected indices {-count}..{num_layers} "
+                "(0: embeddings, -1: last)"
+            )
+        resolved = int(index) % count
+        if resolved in chosen:
+            raise SeqlabError(f"{LAYERS_KEY}: layer {index} is named twice")
+        chosen.append(resolved)
+    return chosen
+
+
+def check_pooling(pooling) -> str:
+    """``pooling`` if it is one of first, last, mean; else a SeqlabError naming the key."""
+    if pooling not in POOLINGS:
+        raise SeqlabError(f"{POOLING_KEY}: expected one of {', '.join(POOLINGS)}, got {pooling!r}")
+    return pooling
+
+
+def plan_windows(lengths: Sequence[int], budget: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """Cut a sentence into overlapping windows of whole words.
+
+    Args:
+        lengths: each word's subword count (each at most ``budget // 2``).
+        budget: the most subwords a window may hold (special tokens excluded).
+
+    Returns:
+        ``(windows, owner)``: windows as ``(first word, end word)`` pairs, consecutive ones
+        overlapping by about half a window; ``owner[i]`` is the window word ``i`` is read from,
+        the one where it is most central (the most subwords of context on its shorter side;
+        ties go to the earlier window). A sentence that fits is one window.
+    """
+    n = len(lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    if offsets[-1] <= budget:
+        return [(0, n)], [0] * n
+    stride = max(1, budget // 2)
+    windows = []
+    start = 0
+    while True:
+        end = int(np.searchsorted(offsets, offsets[start] + budget, side="right")) - 1
+        end = max(end, start + 1)
+        windows.append((start, end))
+        if end >= n:
+            break
+        following = int(np.searchsorted(offsets, offsets[start] + stride, side="left"))
+        start = max(min(following, end), start + 1)
+    owner = []
+    for word in range(n):
+        best, best_score = 0, None
+        for w, (first, end) in enumerate(windows):
+            if first <= word < end:
+                score = min(offsets[word] - offsets[first], offsets[end] - offsets[word + 1])
+                if best_score is None or score > best_score:
+                    best, best_score = w, score
+        owner.append(best)
+    return windows, owner
+
+
+class Encoder:
+    """Words to pooled subword hidden states, with a checkpoint's backbone and tokenizer.
+
+    Args:
+        backbone: a keras-hub encoder backbone (``transformer_layers``,
+            ``max_sequence_length``).
+        tokenizer: its keras-hub WordPiece tokenizer.
+        layers: ``"last"``, ``"all"`` or a list of hidden-state indices (see
+            :func:`resolve_layers`).
+        pooling: ``"first"``, ``"last"`` or ``"mean"`` of a word's subword vectors.
+        max_length: the most subwords per window, ``[CLS]``/``[SEP]`` included; defaults to
+            (and may not exceed) the backbone's ``max_sequence_length``.
+
+    Attributes:
+        layer_indices: the selected hidden states (0: embeddings, N: last block).
+        num_outputs: ``len(layer_indices)``.
+        hidden_dim: the size of each hidden state.
+        max_word_subwords: a word of more subwords keeps its first ``max_word_subwords - 1``
+            and its last one (``first``/``last`` pooling stay exact); ``capped_words`` counts
+            the distinct words it happened to.
+    """
+
+    def __init__(self, backbone, tokenizer, layers="last", pooling="first",
+                 max_length: int | None = None) -> None:
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.num_layers = len(backbone.transformer_layers)
+        self.hidden_dim = int(backbone.hidden_dim)
+        self.layer_indices = resolve_layers(layers, self.num_layers)
+        self.num_outputs = len(self.layer_indices)
+        self.pooling = check_pooling(pooling)
+        limit = int(backbone.max_sequence_length)
+        if max_length is None:
+            max_length = limit
+        if not isinstance(max_length, int) or not 4 <= max_length <= limit:
+            raise SeqlabError(
+                f"model.transformer.max_length: expected an integer from 4 to the checkpoint's "
+                f"maximum {limit}, got {max_length!r}"
+            )
+        self.max_length = max_length
+        self.budget = max_length - 2
+        self.max_word_subwords = max(1, self.budget // 2)
+        self._special = None
+        self._cache: dict[str, tuple[int, ...]] = {}
+        self.capped_words = 0
+        self._hidden_model = None
+        self._forward = None
+
+    # -- words to subwords ------------------------------------------------------------------
+    def special_ids(self) -> tuple[int, int, int, int]:
+        """``(cls, sep, pad, unk)`` ids; read on first use (a loaded model's tokenizer gets
+        its vocabulary after it is made)."""
+        if self._special is None:
+            t = self.tokenizer
+            self._special = tuple(
+                int(t.token_to_id(token))
+                for token in (t.start_token, t.end_token, t.pad_token, t.oov_token)
+            )
+        return self._special
+
+    def subwords(self, words: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each word's subword ids; distinct words are tokenized once (cached), an empty
+        result becomes the unknown token, a long word is capped (``max_word_subwords``)."""
+        new = sorted({w for w in words if w not in self._cache})
+        for chunk in range(0, len(new), 8192):
+            batch = new[chunk:chunk + 8192]
+            ids = self.tokenizer(batch)
+            ids = ids.to_list() if hasattr(ids, "to_list") else [list(x) for x in ids]
+            for word, pieces in zip(batch, ids):
+                pieces = [int(p) for p in pieces] or [self.special_ids()[3]]
+                if len(pieces) > self.max_word_subwords:
+                    self.capped_words += 1
+                    pieces = pieces[:self.max_word_subwords - 1] + pieces[-1:]
+                self._cache[word] = tuple(pieces)
+        return [self._cache[w] for w in words]
+
+    # -- the NumPy batch ---------------------------------------------------------------------
+    def encode(self, sentences: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+        """The inputs of :meth:`__call__` for a batch of sentences (lists of words).
+
+        Returns:
+            ``token_ids`` and ``padding_mask``: int32 ``(batch, windows, length)``, each window
+            ``[CLS] subwords [SEP]`` then padding (a sentence with fewer windows than the
+            batch's most gets windows holding only ``[CLS] [SEP]``); ``subword_index``: int32
+            ``(batch, words, k)``, the positions of each word's subwords in its sentence's
+            windows laid end to end (``window * length + position``); ``subword_count``: int32
+            ``(batch, words)``, how many of them are real (0 for padding words).
+        """
+        words = [w for sentence in sentences for w in sentence]
+        pieces = iter(self.subwords(words))
+        plans = []
+        for sentence in sentences:
+            ids = [next(pieces) for _ in sentence]
+            windows, owner = plan_windows([len(p) for p in ids], self.budget)
+            plans.append((ids, windows, owner))
+        batch = len(sentences)
+        n_windows = max([len(p[1]) for p in plans] + [1])
+        length = 2 + max(
+            [sum(len(ids[i]) for i in range(a, b)) for ids, windows, _ in plans
+             for a, b in windows] + [0]
+        )
+        length = -(-length // 8) * 8  # fewer distinct shapes to trace
+        n_words = max([len(s) for s in sentences] + [1])
+        k = max([len(p) for ids, _, _ in plans for p in ids] + [1])
+        cls_id, sep_id, pad_id, _ = self.special_ids()
+        token_ids = np.full((batch, n_windows, length), pad_id, np.int32)
+        padding_mask = np.zeros((batch, n_windows, length), np.int32)
+        token_ids[:, :, 0] = cls_id
+        token_ids[:, :, 1] = sep_id
+        padding_mask[:, :, :2] = 1
+        index = np.zeros((batch, n_words, k), np.int32)
+        count = np.zeros((batch, n_words), np.int32)
+        for row, (ids, windows, owner) in enumerate(plans):
+            starts = {}
+            for w, (a, b) in enumerate(windows):
+                flat = [p for i in range(a, b) for p in ids[i]]
+                token_ids[row, w, 0] = cls_id
+                token_ids[row, w, 1:len(flat) + 1] = flat
+                token_ids[row, w, len(flat) + 1] = sep_id
+                padding_mask[row, w, :] = 0
+                padding_mask[row, w, :len(flat) + 2] = 1
+                position = 1
+                for i in range(a, b):
+                    starts[(w, i)] = position
+                    position += len(ids[i])
+            for i, w in enumerate(owner):
+                first = w * length + starts[(w, i)]
+                n = len(ids[i])
+                index[row, i, :n] = np.arange(first, first + n)
+                count[row, i] = n
+        return {"token_ids": token_ids, "padding_mask": padding_mask,
+                "subword_index": index, "subword_count": count}
+
+    # -- the forward pass (keras.ops, differentiable) ---------------------------------------
+    def hidden_model(self):
+        """A Keras model from the backbone's inputs to the selected hidden states, stacked
+        ``(windows, length, n_layers, hidden)``; it shares the backbone's weights."""
+        if self._hidden_model is None:
+            import keras
+
+            backbone = self.backbone
+            first = backbone.transformer_layers[0].input
+            states = [first[0] if isinstance(first, (list, tuple)) else first]
+            states += [layer.output for layer in backbone.transformer_layers]
+            chosen = [states[i] for i in self.layer_indices]
+            stacked = keras.ops.stack(chosen, axis=2)
+            self._hidden_model = keras.Model(backbone.input, stacked)
+        return self._hidden_model
+
+    def __call__(self, inputs: dict, training=None):
+        """Pooled word features ``(batch, words, n_layers, hidden)`` from :meth:`encode`'s
+        batch (NumPy arrays or tensors); padding words are zeros. Differentiable."""
+        from keras import ops
+
+        token_ids = ops.convert_to_tensor(inputs["token_ids"], "int32")
+        padding_mask = ops.convert_to_tensor(inputs["padding_mask"], "int32")
+        index = ops.convert_to_tensor(inputs["subword_index"], "int32")
+        count = ops.convert_to_tensor(inputs["subword_count"], "int32")
+        shape = ops.shape(token_ids)
+        batch, n_windows, length = shape[0], shape[1], shape[2]
+        flat_ids = ops.reshape(token_ids, (-1, length))
+        flat_mask = ops.reshape(padding_mask, (-1, length))
+        feed = {"token_ids": flat_ids, "padding_mask": flat_mask,
+                "segment_ids": ops.zeros_like(flat_ids)}
+        feed = {k: v for k, v in feed.items() if k in _input_names(self.backbone)}
+        hidden = self.hidden_model()(feed, training=training)
+        hidden = ops.reshape(
+            hidden, (batch, n_windows * length, self.num_outputs, self.hidden_dim)
+        )
+        return pool_subwords(hidden, index, count, self.pooling)
+
+    # -- the frozen pass ---------------------------------------------------------------------
+    def word_features(self, sentences: Sequence[Sequence[str]], batch_size: int = 32,
+                      dtype="float32",
+                      progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+        """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each.
+
+        Sentences are batched by subword length (windows of similar length together, so
+        little padding); the result does not depend on the batching beyond float rounding
+        and is the same on every call.
+
+        Args:
+            sentences: lists of words.
+            batch_size: sentences per forward pass.
+            dtype: ``"float32"``, or ``"float16"`` to halve the memory. Measured on MiniLM-L6
+                over 1,000 CoNLL-2003 sentences: float16 changes features by at most 0.00098
+                (``last``, values up to 3.8) and 0.0020 (``all``, values up to 7.6), a relative
+                4.9e-4, float16's own rounding; a full 203,621-token CoNLL train pass holds
+                0.31 GB (``last``) or 2.19 GB (``all``, 7 states) at float32, half at float16.
+            progress: called as ``progress(done, total)`` in sentences after each batch.
+        """
+        if np.dtype(dtype) not in (np.float32, np.float16):
+            raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
+        sentences = [list(s) for s in sentences]
+        total = len(sentences)
+        out: list[np.ndarray | None] = [None] * total
+        words = [w for s in sentences for w in s]
+        self.subwords(words)
+        cost = [sum(len(self._cache[w]) for w in s) for s in sentences]
+        order = sorted(range(total), key=lambda i: (cost[i], i))
+        empty = np.zeros((0, self.num_outputs, self.hidden_dim), dtype)
+        done = 0
+        forward = self._compiled()
+        for chunk in range(0, total, batch_size):
+            rows = [i for i in order[chunk:chunk + batch_size] if sentences[i]]
+            for i in order[chunk:chunk + batch_size]:
+                if not sentences[i]:
+                    out[i] = empty
+            if rows:
+                batch = self.encode([sentences[i] for i in rows])
+                features = np.asarray(forward(batch))
+                for j, i in enumerate(rows):
+                    out[i] = features[j, :len(sentences[i])].astype(dtype)
+            done += min(batch_size, total - chunk)
+            if progress is not None:
+                progress(done, total)
+        return out
+
+    def _compiled(self):
+        """The inference forward pass, traced once for every shape (TensorFlow), else eager."""
+        if self._forward is None:
+            import keras
+
+            def forward(batch):
+                return self(batch, training=False)
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                ranks = {"token_ids": 3, "padding_mask": 3, "subword_index": 3,
+                         "subword_count": 2}
+                signature = {k: tf.TensorSpec([None] * r, tf.int32) for k, r in ranks.items()}
+                traced = tf.function(forward, input_signature=[signature])  # traced once
+                self._forward = lambda batch: traced(
+                    {k: tf.constant(v) for k, v in batch.items()}
+                ).numpy()
+            else:  # pragma: no cover - seqlab runs on TensorFlow
+                self._forward = lambda batch: keras.ops.convert_to_numpy(forward(batch))
+        return self._forward
+
+
+def freeze_pooler(backbone) -> None:
+    """Keep BERT's pooler (keras-hub names it ``pooled_dense``) out of fine-tuning: word
+    features never use it, and a weight without a gradient only warns."""
+    for layer in backbone.layers:
+        if layer.name == "pooled_dense":
+            layer.trainable = False
+
+
+def _input_names(backbone) -> set[str]:
+    inputs = backbone.input
+    if isinstance(inputs, dict):
+        return set(inputs)
+    return {t.name for t in backbone.inputs}
+
+
+def pool_subwords(hidden, index, count, pooling: str):
+    """Each word's vector from its subwords' hidden states, in ``keras.ops``.
+
+    Args:
+        hidden: ``(batch, positions, n_layers, hidden)``.
+        index: int ``(batch, words, k)``: a word's subword positions (first ``count`` real).
+        count: int ``(batch, words)``: its number of subwords (0: a padding word).
+        pooling: ``"first"``, ``"last"`` or ``"mean"``.
+
+    Returns:
+        ``(batch, words, n_layers, hidden)``, zeros for padding words.
+    """
+    from keras import ops
+
+    real = ops.cast(ops.greater(count, 0), hidden.dtype)[:, :, None, None]
+    if pooling in ("first", "last"):
+        if pooling == "first":
+            position = index[:, :, 0]
+        else:
+            last = ops.maximum(count - 1, 0)[:, :, None]
+            position = ops.take_along_axis(index, last, axis=2)[:, :, 0]
+        picked = ops.take_along_axis(hidden, position[:, :, None, None], axis=1)
+        return picked * real
+    shape = ops.shape(index)
+    batch, words, k = shape[0], shape[1], shape[2]
+    flat = ops.reshape(index, (batch, words * k))
+    picked = ops.take_along_axis(hidden, flat[:, :, None, None], axis=1)
+    picked = ops.reshape(picked, (batch, words, k, ops.shape(hidden)[2], ops.shape(hidden)[3]))
+    valid = ops.cast(ops.arange(k)[None, None, :] < count[:, :, None], hidden.dtype)
+    total = ops.sum(picked * valid[:, :, :, None, None], axis=2)
+    divisor = ops.cast(ops.maximum(count, 1), hidden.dtype)[:, :, None, None]
+    return total / divisor * real
