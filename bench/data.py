@@ -12,7 +12,7 @@
    to the whole epoch. Target: batches produced at least 20x faster than they are consumed.
 
 For the project's CoNLL-2003 config (``configs/conll2003_ner.yaml``: char CNN, CRF) and the
-README model of ``configs/bench_readme_model.yaml`` (words only, softmax). Each measurement
+README model of ``bench/bench_readme_model.yaml`` (words only, softmax). Each measurement
 runs in its own process after a warm-up run; median, min and max of the repeats.
 
     python bench/data.py            # 5 repeats; 64 sampled batches per model
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as common
 
-CONFIGS = {"conll2003_ner (char CNN, CRF)": "conll2003_ner.yaml",
-           "bench_readme_model (words, softmax)": "bench_readme_model.yaml"}
+CONFIGS = {"conll2003_ner (char CNN, CRF)": "configs/conll2003_ner.yaml",
+           "bench_readme_model (words, softmax)": "bench/bench_readme_model.yaml"}
 TARGET_PREPARE_S = 2.0
 TARGET_RATIO = 20.0
 TRAIN = common.ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
@@ -41,7 +41,7 @@ TRAIN = common.ROOT.parent / "shared" / "data" / "conll2003" / "train.txt"
 def _config(name):
     from seqlab.config import load_config
 
-    return load_config(common.ROOT / "configs" / name,
+    return load_config(common.ROOT / name,
                        [f"data.train={TRAIN}", "data.dev=null", "data.test=null"])
 
 

@@ -8,7 +8,7 @@ train for the same number of epochs two ways:
     be installed in the benchmark's environment; it is never a seqlab dependency): every
     sentence padded to the corpus's longest sentence, NumPy arrays into ``model.fit``,
     batch 32, Adam 0.001, sparse cross-entropy (the mask keeps padding out of the loss);
-(b) ``seqlab train configs/bench_readme_model.yaml``, the same model in seqlab's terms.
+(b) ``seqlab train bench/bench_readme_model.yaml``, the same model in seqlab's terms.
 
 Training tokens per second count real tokens (not padding). For (a) the clock runs around
 ``model.fit``; for (b) the training loop is the ``elapsed_seconds`` column of history.csv (the epoch
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
 DATA = common.ROOT.parent / "shared" / "data" / "conll2003"
-CONFIG = common.ROOT / "configs" / "bench_readme_model.yaml"
+CONFIG = common.ROOT / "bench" / "bench_readme_model.yaml"
 SEED = 13
 BATCH = 32
 TARGET_TRAIN = 3.0
