@@ -144,8 +144,7 @@ def render_png(view: AttentionView, path: str | Path | BinaryIO,
 
     n = len(view.tokens)
     data = np.ma.masked_where(~view.window, view.weights)
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("white")  # outside the window: blank
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")  # outside the window
     fig = plt.figure(figsize=figure_size(n), dpi=dpi)
     try:
         ax = fig.add_axes((0.22, 0.22, 0.62, 0.7))

@@ -256,3 +256,19 @@ def test_sigterm_leaves_a_checkpoint_and_the_resume_command(tmp_path):
     done = json.loads(state.read_text())["epoch"]
     assert done >= 1 and (out / "checkpoints" / "last.keras").is_file()
     assert not (out / ".seqlab.lock").exists()
+
+
+def test_a_training_file_with_one_label_is_refused_in_one_line(tmp_path):
+    """One label (a two-column file read with label_column -1 whose last column is constant,
+    or the wrong column) used to crash in the loss with a traceback; the old run stays."""
+    from seqlab.config import load_config
+    from seqlab.errors import SeqlabError
+    from seqlab.training.data import prepare_data
+
+    data = tmp_path / "one.txt"
+    data.write_text("a O\nb O\n\nc O\n", encoding="utf-8")
+    config = load_config(ROOT / "configs/quickstart.yaml", [f"data.train={data}",
+                                                            "data.dev=null", "data.test=null"])
+    with pytest.raises(SeqlabError, match=r"one\.txt: every token has the label 'O'; a tagger "
+                                          r"learns from at least two labels"):
+        prepare_data(config, say=lambda *a: None)

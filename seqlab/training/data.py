@@ -215,6 +215,10 @@ def prepare_data(config: Config, say=print) -> Prepared:
         chars = CharVocabulary.build(train.tokens, chars_config.min_count, char_length) \
             if char_length else None
         read = None
+    if len(labels) == 1:
+        raise SeqlabError(f"{path}: every token has the label {labels.labels[0]!r}; a tagger "
+                          "learns from at least two labels (is the label column or field the "
+                          "right one?)")
     if (warning := transitions.warning(path, scheme)) is not None:
         say(warning)
     embeddings = trainable_words = None
