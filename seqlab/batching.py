@@ -97,6 +97,8 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     lengths = tf.constant(encoded.lengths)
     labels = tf.constant(encoded.labels) if encoded.labels is not None else None
     chars = tf.constant(encoded.chars) if encoded.chars is not None else None
+    transformer = tf.constant(encoded.transformer) if encoded.transformer is not None \
+        else None
     order = tf.constant(order)
 
     def batch(start, end):
@@ -109,13 +111,19 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
 
         def take(flat):
             values = tf.gather(flat, at)
-            mask = real if values.shape.rank == 2 else real[..., None]
+            mask = tf.reshape(real, tf.concat(
+                [tf.shape(real), tf.ones([values.shape.rank - 2], tf.int32)], 0))
             return tf.where(mask, values, tf.zeros_like(values))
 
-        # A model without a char encoder has one plain input; with one, inputs by name.
+        # A model that reads only words has one plain input; with chars or a transformer's
+        # features, inputs by name.
         inputs = take(words)
-        if chars is not None:
-            inputs = {"words": inputs, "chars": take(chars)}
+        if chars is not None or transformer is not None:
+            inputs = {"words": inputs}
+            if chars is not None:
+                inputs["chars"] = take(chars)
+            if transformer is not None:
+                inputs["transformer"] = take(transformer)
         if labels is None:
             return inputs
         return inputs, take(labels)
@@ -148,7 +156,8 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
 
     Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
     reads characters, a dict of the "words" and "chars" arrays (with `Encoded.types`,
-    "types": each token's distinct-token row plus one, 0 at padding, instead of "chars");
+    "types": each token's distinct-token row plus one, 0 at padding, instead of "chars"),
+    and "transformer" (batch, time, L, H) with `Encoded.transformer`;
     `indices` maps rows back to corpus order.
     """
     order = np.argsort(encoded.lengths, kind="stable")
@@ -168,16 +177,21 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
         start = stop
         words = np.zeros((len(rows), width), dtype=np.int32)
         words[real] = encoded.words[tokens]
-        inputs = words
+        inputs = {"words": words}
         if encoded.types is not None:
             types = np.zeros((len(rows), width), dtype=np.int64)
             types[real] = encoded.types[tokens] + 1
-            inputs = {"words": words, "types": types}
+            inputs["types"] = types
         elif encoded.chars is not None:
             chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
             chars[real] = encoded.chars[tokens]
-            inputs = {"words": words, "chars": chars}
-        batches.append((rows, inputs))
+            inputs["chars"] = chars
+        if encoded.transformer is not None:
+            features = np.zeros((len(rows), width, *encoded.transformer.shape[1:]),
+                                dtype=np.float32)
+            features[real] = encoded.transformer[tokens]
+            inputs["transformer"] = features
+        batches.append((rows, inputs if len(inputs) > 1 else words))
     return batches
 
 

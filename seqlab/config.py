@@ -485,7 +485,7 @@ def apply_override(raw: dict, assignment: str, base: Path | None = None) -> tupl
     value = _read_yaml(text, _set_flag(assignment), lines="\n" in text.strip(),
                        key_path=parts) if text.strip() else None
     if parts in _PATH_KEYS + _NESTED_PATH_KEYS and isinstance(value, str) and value:
-        value = _resolved(value, base or Path.cwd())
+        value = _resolved(value, base or Path.cwd(), parts)
     node[parts[-1]] = value
     return parts
 
@@ -495,7 +495,10 @@ _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "v
 _NESTED_PATH_KEYS = (("model", "transformer", "path"),)
 
 
-def _resolved(value: str, base: Path) -> str:
+def _resolved(value: str, base: Path, parts: tuple = ()) -> str:
+    if parts in _NESTED_PATH_KEYS and ("://" in value or "/" not in value
+                                       and not (base / value).exists()):
+        return value  # a hub address or bare preset name: refused as such, never downloaded
     path = Path(value).expanduser()
     if path.is_absolute():
         return str(path)
@@ -512,7 +515,7 @@ def _resolve_paths(raw: dict, base: Path) -> None:
             node = node.get(part) if isinstance(node, dict) else None
         value = node.get(parts[-1]) if isinstance(node, dict) else None
         if isinstance(value, str) and value:
-            node[parts[-1]] = _resolved(value, base)
+            node[parts[-1]] = _resolved(value, base, parts)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None,

@@ -139,6 +139,11 @@ class Prepared:
     embeddings: np.ndarray | None = None
     read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
     trainable_words: int | None = None  # rows of vocab that train (None: all; see with_vectors)
+    # model.transformer: the TransformerWords layer (the backbone and tokenizer, frozen), and
+    # the frozen features of the dev and test sentences (tuple of tokens -> (words, L, H)),
+    # computed once, for scoring (the training set's are in `encoded.transformer`).
+    transformer: object = None
+    features: dict | None = None
 
     def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192,
                 max_tokens: int | None = None):
@@ -165,9 +170,41 @@ class Prepared:
             np.zeros(0, dtype=np.int64)
 
 
-def prepare_data(config: Config, say=print) -> Prepared:
+def transformer_words(config: Config):
+    """The frozen ``TransformerWords`` layer of ``model.transformer``, loaded from its local
+    checkpoint, or SeqlabError naming the key (path, layers, pooling)."""
+    from seqlab.layers.transformer import TransformerWords
+    from seqlab.model import TRANSFORMER_WORDS
+    from seqlab.transformer import check_pooling, load_checkpoint
+
+    t = config.model.transformer
+    check_pooling(t.pooling)
+    checkpoint = load_checkpoint(t.path)
+    return TransformerWords(checkpoint.backbone, checkpoint.tokenizer, layers=t.layers,
+                            pooling=t.pooling, trainable=False, name=TRANSFORMER_WORDS)
+
+
+def frozen_features(words, sentences, what: str, say=print, console=None) -> list[np.ndarray]:
+    """Each sentence's frozen transformer features ``(words, L, H)`` float32, in order, with
+    a progress bar on ``console`` and a line saying how long the pass took."""
+    import time
+
+    from seqlab.training.progress import pass_progress
+
+    started = time.perf_counter()
+    with pass_progress(console, f"transformer features ({what})") as update:
+        features = words.word_features(sentences, progress=update)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(s) for s in sentences)
+    say(f"transformer features ({what}): {len(sentences)} sentences, {tokens} tokens in "
+        f"{seconds:.1f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
+    return features
+
+
+def prepare_data(config: Config, say=print, console=None) -> Prepared:
     """Read and check the corpus, build the vocabularies, encode the training set; ``say``
-    hears a line about each file."""
+    hears a line about each file. With ``model.transformer``, the checkpoint is loaded and
+    the frozen features of every sentence computed once (progress on ``console``)."""
     from seqlab.vocab import (
         CharVocabulary,
         LabelVocabulary,
@@ -231,8 +268,23 @@ def prepare_data(config: Config, say=print) -> Prepared:
         if split is not None:
             say(f"{Path(split.path).name}: {len(split)} sentences, "
                 f"OOV {vocab.oov_rate(split.tokens):.1%}")
+    transformer = features = None
+    if config.model.transformer is not None:
+        transformer = transformer_words(config)
+        train_features = frozen_features(transformer, train.tokens, "train", say, console)
+        encoded.transformer = np.concatenate(train_features) if train_features else \
+            np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
+        del train_features
+        features = {}
+        for name, split in (("dev", dev), ("test", test)):
+            if split is not None:
+                todo = list({tuple(s): None for s in split.tokens if tuple(s) not in features})
+                found = frozen_features(transformer, [list(s) for s in todo], name, say,
+                                        console)
+                features.update(zip(todo, found))
     prep = Prepared(train, dev, test, scheme, train_scheme, reading, vocab, labels, chars,
-                    encoded, embeddings, trainable_words=trainable_words)
+                    encoded, embeddings, trainable_words=trainable_words,
+                    transformer=transformer, features=features)
     prep.read = read
     return prep
 
