@@ -116,6 +116,29 @@ def test_stacked_model_and_frozen_pass_once(trained):
     assert calls == [400, 100, 100]
 
 
+def test_runs_of_one_process_share_the_frozen_pass(trained, monkeypatch):
+    """`--seeds` trains in one process: the second run of the same checkpoint, settings and
+    data reuses the first's features; another setting (pooling) computes its own."""
+    from seqlab.layers.transformer import TransformerWords
+    from seqlab.training.data import prepare_data
+
+    _, checkpoint, _ = trained
+    calls = []
+    real = TransformerWords.word_features
+    monkeypatch.setattr(TransformerWords, "word_features",
+                        lambda self, s, *a, **k: calls.append(len(s)) or real(self, s, *a, **k))
+    sets = TINY + [f"model.transformer.path={checkpoint}"]
+    first = prepare_data(load_config(QUICK, sets), say=lambda line: None)
+    assert calls == [400, 100, 100]
+    again = prepare_data(load_config(QUICK, sets + ["seed=7"]), say=lambda line: None)
+    assert calls == [400, 100, 100]
+    np.testing.assert_array_equal(again.encoded.transformer, first.encoded.transformer)
+    assert first.encoded.transformer.shape == (len(first.encoded.words), 1, HIDDEN)
+    prepare_data(load_config(QUICK, sets + ["model.transformer.pooling=mean"]),
+                 say=lambda line: None)
+    assert calls == [400, 100, 100] * 2
+
+
 def test_frozen_backbone_is_the_checkpoint_after_training(trained):
     from seqlab.model import ModelParts
     from seqlab.tagger import load_model

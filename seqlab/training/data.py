@@ -201,6 +201,47 @@ def frozen_features(words, sentences, what: str, say=print, console=None) -> lis
     return features
 
 
+# The frozen features of the last run prepared in this process, reused by the next run of
+# the same checkpoint, settings and data files (`seqlab train --seeds` trains in one process).
+_LAST_FEATURES: dict = {}
+
+
+def _features_key(config: Config) -> tuple:
+    """What the frozen features depend on: the checkpoint's files, the layers and pooling,
+    and the data files (each as path, size and modification time)."""
+    import os
+
+    def stamp(path):
+        if path is None:
+            return None
+        try:
+            found = os.stat(path)
+        except OSError:
+            return (path, None)
+        return (path, found.st_size, found.st_mtime_ns)
+
+    t = config.model.transformer
+    folder = t.path
+    files = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return (repr(t.layers), t.pooling, tuple(stamp(os.path.join(folder, f)) for f in files),
+            *(stamp(getattr(config.data, k)) for k in ("train", "dev", "test")))
+
+
+def _all_features(transformer, train, dev, test, say, console):
+    """(train features flat in token order, {dev/test sentence: features})."""
+    found = frozen_features(transformer, train.tokens, "train", say, console)
+    flat = np.concatenate(found) if found else \
+        np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
+    del found
+    features: dict = {}
+    for name, split in (("dev", dev), ("test", test)):
+        if split is not None:
+            todo = list({tuple(s): None for s in split.tokens if tuple(s) not in features})
+            computed = frozen_features(transformer, [list(s) for s in todo], name, say, console)
+            features.update(zip(todo, computed))
+    return flat, features
+
+
 def prepare_data(config: Config, say=print, console=None) -> Prepared:
     """Read and check the corpus, build the vocabularies, encode the training set; ``say``
     hears a line about each file. With ``model.transformer``, the checkpoint is loaded and
@@ -271,17 +312,15 @@ def prepare_data(config: Config, say=print, console=None) -> Prepared:
     transformer = features = None
     if config.model.transformer is not None:
         transformer = transformer_words(config)
-        train_features = frozen_features(transformer, train.tokens, "train", say, console)
-        encoded.transformer = np.concatenate(train_features) if train_features else \
-            np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
-        del train_features
-        features = {}
-        for name, split in (("dev", dev), ("test", test)):
-            if split is not None:
-                todo = list({tuple(s): None for s in split.tokens if tuple(s) not in features})
-                found = frozen_features(transformer, [list(s) for s in todo], name, say,
-                                        console)
-                features.update(zip(todo, found))
+        key = _features_key(config)
+        if _LAST_FEATURES.get("key") == key:  # --seeds: the same pass as the previous run's
+            encoded.transformer, features = _LAST_FEATURES["train"], _LAST_FEATURES["other"]
+            say("transformer features: the previous run's (same checkpoint and data)")
+        else:
+            _LAST_FEATURES.clear()  # let the previous run's go before computing these
+            encoded.transformer, features = _all_features(transformer, train, dev, test, say,
+                                                          console)
+            _LAST_FEATURES.update(key=key, train=encoded.transformer, other=features)
     prep = Prepared(train, dev, test, scheme, train_scheme, reading, vocab, labels, chars,
                     encoded, embeddings, trainable_words=trainable_words,
                     transformer=transformer, features=features)
