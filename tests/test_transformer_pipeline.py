@@ -191,6 +191,34 @@ def test_two_runs_give_identical_weights(trained, tmp_path):
     assert first["weights_sha256"] == second["weights_sha256"]
 
 
+def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    import seqlab.training.loop as training
+    from seqlab.errors import Interrupted
+    from seqlab.training import checkpoint as checkpoints
+
+    run, checkpoint, _ = trained
+    config = load_config(QUICK, TINY + [f"model.transformer.path={checkpoint}",
+                                        "model.transformer.layers=all"])
+    real_save = checkpoints.save_checkpoint
+
+    def save_then_stop(folder, model, state, improved):
+        real_save(folder, model, state, improved)
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    quiet = Console(stderr=True, quiet=True)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted):
+        training.train(config, tmp_path / "resumed", console=quiet)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", real_save)
+    resumed = training.train(config, tmp_path / "resumed", resume=True, console=quiet)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    assert resumed.weights_sha256 == json.loads((run / "run.json").read_text())[
+        "weights_sha256"]
+
+
 def test_batches_carry_the_features_padded():
     from seqlab.batching import make_dataset, padded_batches
     from seqlab.vocab import Encoded
