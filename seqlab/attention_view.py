@@ -96,6 +96,7 @@ def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionVie
     probe = SeqSelfAttention.from_config(config)
     encoded = tagger.encode([tokens])
     (_, inputs), = padded_batches(encoded, 1)
+    inputs = tagger.with_encoded(inputs, [tokens])
     hidden = features(inputs, training=False)
     if isinstance(hidden, (list, tuple)):
         hidden = hidden[0]

@@ -133,6 +133,51 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     return dataset.prefetch(2).with_options(_options())
 
 
+def numpy_batch(encoded: Encoded, rows: np.ndarray) -> tuple[dict, np.ndarray | None]:
+    """The padded inputs ("words", "chars" when there) and labels of sentences ``rows``."""
+    lengths = encoded.lengths[rows]
+    width = max(1, int(lengths.max())) if len(rows) else 1
+    real = np.arange(width)[None] < lengths[:, None]
+    tokens = (encoded.offsets[:-1][rows][:, None] + np.arange(width)[None])[real]
+
+    def take(flat):
+        out = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.int32)
+        out[real] = flat[tokens]
+        return out
+
+    inputs = {"words": take(encoded.words)}
+    if encoded.chars is not None:
+        inputs["chars"] = take(encoded.chars)
+    return inputs, take(encoded.labels) if encoded.labels is not None else None
+
+
+def encoding_dataset(encoded: Encoded, sentences, encode, batch_size: int, seed: int = 0,
+                     max_tokens: int | None = None):
+    """Like `make_dataset` (shuffled, the same plan), for a fine-tuned transformer: each
+    batch also holds ``encode(its sentences)`` (``TransformerWords.encode``: token ids,
+    padding mask, subword index and count), computed in NumPy as the batch is read."""
+    import tensorflow as tf
+
+    order, starts = plan_batches(encoded.lengths, batch_size, True, seed, max_tokens=max_tokens)
+    ends = np.append(starts[1:], len(order))[:len(starts)]
+
+    def batches():
+        for start, end in zip(starts, ends):
+            rows = order[start:end]
+            inputs, labels = numpy_batch(encoded, rows)
+            inputs.update(encode([sentences[i] for i in rows]))
+            yield inputs, labels
+
+    ids = tf.TensorSpec([None, None], tf.int32)
+    grid = tf.TensorSpec([None, None, None], tf.int32)
+    spec = {"words": ids, "token_ids": grid, "padding_mask": grid, "subword_index": grid,
+            "subword_count": ids}
+    if encoded.chars is not None:
+        spec["chars"] = tf.TensorSpec([None, None, encoded.chars.shape[1]], tf.int32)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, ids))
+    return dataset.prefetch(2).with_options(_options())
+
+
 def _options():
     """tf.data without its autotuner: a batch costs well under a millisecond to gather, and
     the autotuner's own threads then cost more than they save (an epoch of the NER config

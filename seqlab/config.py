@@ -156,15 +156,7 @@ class TransformerConfig(_Section):
     layers: Annotated[Any, BeforeValidator(_transformer_layers)] = "last"
     pooling: Literal["first", "last", "mean"] = "first"
     trainable: Bool = False
-    learning_rate: Float = Field(5e-5, gt=0.0, le=10.0)
-
-    @field_validator("trainable")
-    @classmethod
-    def _frozen_only(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("fine-tuning the transformer (true) is not supported yet: "
-                             "expected false (frozen features)")
-        return value
+    learning_rate: Float = Field(5e-5, gt=0.0, le=10.0)   # its own, when trainable
 
 
 class ModelConfig(_Section):

@@ -29,6 +29,15 @@ WORD_EMBEDDING, CHAR_EMBEDDING = "word_embedding", "char_embedding"
 CHAR_ENCODER = "char_encoder"
 TRANSFORMER = "transformer"                       # the input of frozen features
 TRANSFORMER_WORDS, TRANSFORMER_MIX = "transformer_words", "transformer_mix"
+# The inputs of a fine-tuned transformer (TransformerWords.encode's batch).
+ENCODED = ("token_ids", "padding_mask", "subword_index", "subword_count")
+
+
+def encoded_inputs() -> dict:
+    """Keras inputs for a fine-tuned transformer's batch, by name."""
+    inputs = {k: keras.Input((None, None), dtype="int32", name=k) for k in ENCODED[:3]}
+    inputs[ENCODED[3]] = keras.Input((None,), dtype="int32", name=ENCODED[3])
+    return inputs
 ATTENTION, TAGS, CRF_LAYER = "attention", "tags", "crf"
 
 
@@ -76,10 +85,11 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
     it no weight, and the loss and metrics ignore it. ``reading`` (how the training files
     were read) is stored with the tag set, for prediction and evaluation. With
     ``trainable_words``, only the vocabulary's first rows train (see `WordEmbedding`).
-    With ``transformer`` (a frozen ``TransformerWords`` named ``TRANSFORMER_WORDS``), an input
-    "transformer" of its features (batch, time, L, H) joins, passes through the layer, is
-    mixed over the L layers (``ScalarMix``, when L > 1) and concatenated with the word
-    embedding and the char encoder (flair's stacked embeddings).
+    With ``transformer`` (a ``TransformerWords`` named ``TRANSFORMER_WORDS``), frozen: an input
+    "transformer" of its features (batch, time, L, H) joins, passes through the layer;
+    fine-tuned (trainable): the ``ENCODED`` inputs join and the backbone runs on them; it is
+    mixed over the L layers (``ScalarMix``; a learned scale when L = 1) and concatenated with
+    the word embedding and the char encoder (flair's stacked embeddings).
     """
     words = keras.Input(shape=(None,), dtype="int32", name=WORDS)
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
@@ -97,16 +107,20 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
     if transformer is not None:
         from seqlab.layers.transformer import ScalarMix
 
-        if transformer.name != TRANSFORMER_WORDS or transformer.trainable:
-            raise ValueError(f"expected a frozen TransformerWords named {TRANSFORMER_WORDS}")
-        features = keras.Input(shape=(None, transformer.num_outputs, transformer.hidden_dim),
-                               dtype="float32", name=TRANSFORMER)
-        inputs.append(features)
-        t = transformer(features)
-        if transformer.num_outputs > 1:
-            t = ScalarMix(transformer.num_outputs, name=TRANSFORMER_MIX)(t)
+        if transformer.name != TRANSFORMER_WORDS:
+            raise ValueError(f"expected a TransformerWords named {TRANSFORMER_WORDS}")
+        if transformer.trainable:  # fine-tuned: the backbone runs in the graph
+            encoded = encoded_inputs()
+            inputs.extend(encoded.values())
+            t = transformer(encoded)
         else:
-            t = keras.layers.Reshape((-1, transformer.hidden_dim), name="transformer_last")(t)
+            features = keras.Input(
+                shape=(None, transformer.num_outputs, transformer.hidden_dim),
+                dtype="float32", name=TRANSFORMER)
+            inputs.append(features)
+            t = transformer(features)
+        # Over several layers a learned mix (ELMo); over one, a learned scale (mask kept).
+        t = ScalarMix(transformer.num_outputs, name=TRANSFORMER_MIX)(t)
         x = keras.layers.Concatenate(name="stacked_embeddings")([x, t])
     if config.embedding.dropout:
         x = keras.layers.Dropout(config.embedding.dropout, name="embedding_dropout")(x)
@@ -219,7 +233,14 @@ class ModelParts:
     @property
     def input_names(self) -> tuple[str, ...]:
         names = (WORDS, CHARS) if self.chars is not None else (WORDS,)
-        return names + ((TRANSFORMER,) if self.transformer is not None else ())
+        if self.transformer is None:
+            return names
+        return names + (ENCODED if self.fine_tuned else (TRANSFORMER,))
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether the transformer runs in the graph (on ``ENCODED`` inputs)."""
+        return self.transformer is not None and self.transformer.trainable
 
     def set_word_vectors(self, matrix) -> None:
         """Start the word embedding from a matrix of pretrained vectors (vocabulary order)."""
@@ -237,7 +258,9 @@ class ModelParts:
         (id 0). With :meth:`char_model` it computes what the whole model does."""
         inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS),
                   CHARS: keras.Input((None, self.char_width), dtype="float32", name=CHARS)}
-        if self.transformer is not None:
+        if self.fine_tuned:
+            inputs.update(encoded_inputs())
+        elif self.transformer is not None:
             t = self.transformer
             inputs[TRANSFORMER] = keras.Input((None, t.num_outputs, t.hidden_dim),
                                               dtype="float32", name=TRANSFORMER)

@@ -19,7 +19,7 @@ from seqlab.compat import from_keras_saving, weight_shape_mismatch
 from seqlab.decoding import all_to_tags, best_tags
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading
-from seqlab.model import ModelParts, check_format, stored_format
+from seqlab.model import ENCODED, ModelParts, check_format, stored_format
 from seqlab.vocab import encode_corpus
 from seqlab.windows import GLOBAL_MAX_LENGTH, in_windows
 
@@ -187,7 +187,10 @@ class Tagger:
                 spec = {"words": spec}
             if self.chars is not None:
                 spec["chars"] = tf.TensorSpec([None, None, self.parts.char_width], tf.float32)
-            if (t := self.parts.transformer) is not None:
+            if self.parts.fine_tuned:
+                spec.update({k: tf.TensorSpec([None] * (2 if k == "subword_count" else 3),
+                                              tf.int32) for k in ENCODED})
+            elif (t := self.parts.transformer) is not None:
                 spec["transformer"] = tf.TensorSpec(
                     [None, None, t.num_outputs, t.hidden_dim], tf.float32)
             inner = step
@@ -232,6 +235,7 @@ class Tagger:
             if reads_chars:
                 batch = {k: v for k, v in batch.items() if k != "types"} | {
                     "chars": table[batch["types"]]}
+            batch = self.with_encoded(batch, [sentences[i] for i in rows])
             out = forward(batch)
             best = np.asarray(out[0])
             chosen = np.asarray(out[1]) if probs else None
@@ -247,7 +251,7 @@ class Tagger:
         :attr:`feature_cache` where there, else computed by its ``word_features``)."""
         encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
                                 distinct_chars=distinct_chars)
-        if (layer := self.parts.transformer) is not None:
+        if (layer := self.parts.transformer) is not None and not self.parts.fine_tuned:
             keys = [tuple(s) for s in sentences]
             todo = list({k: None for k in keys if k not in self.feature_cache})
             found = dict(zip(todo, layer.word_features([list(k) for k in todo]))) \
@@ -257,6 +261,22 @@ class Tagger:
             encoded.transformer = np.concatenate(features) if features else \
                 np.zeros((0, layer.num_outputs, layer.hidden_dim), np.float32)
         return encoded
+
+    def with_encoded(self, batch, sentences):
+        """A padded batch (``padded_batches``) of ``sentences`` with a fine-tuned
+        transformer's inputs (``TransformerWords.encode``) added; as it was otherwise."""
+        if not self.parts.fine_tuned:
+            return batch
+        batch = dict(batch) if isinstance(batch, dict) else {"words": batch}
+        encoded = self.parts.transformer.encode(sentences)
+        width = batch["words"].shape[1]
+        for key in ("subword_index", "subword_count"):  # an empty sentence alone: 0 words
+            value = encoded[key]
+            if value.shape[1] < width:
+                pad = [(0, 0), (0, width - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
+                encoded[key] = np.pad(value, pad)
+        batch.update(encoded)
+        return batch
 
     # ------------------------------------------------------------------ tags
     def _predict(self, sentences, batch_size: int, probs: bool):

@@ -78,7 +78,6 @@ def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
         ("model.transformer.pooling=max", "model.transformer.pooling"),
         ("model.transformer.layers=[0, 0]", "model.transformer.layers"),
         ("model.transformer.layers=every", "model.transformer.layers"),
-        ("model.transformer.trainable=true", "not supported yet"),
         ("model.transformer.learning_rate=0", "model.transformer.learning_rate"),
         ("data.stream=true", "data.stream"),
     ]:
@@ -180,18 +179,9 @@ def test_export_refuses_in_one_line(trained, tmp_path):
     assert not (tmp_path / "served").exists()
 
 
-def test_two_runs_give_identical_weights(trained, tmp_path):
-    run, checkpoint, _ = trained
-    again = _cli("train", QUICK, "--output", tmp_path / "again",
-                 *_sets(TINY + [f"model.transformer.path={checkpoint}",
-                                "model.transformer.layers=all"]))
-    assert again.exit_code == 0, again.output
-    first = json.loads((run / "run.json").read_text())
-    second = json.loads((tmp_path / "again" / "run.json").read_text())
-    assert first["weights_sha256"] == second["weights_sha256"]
-
-
 def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
+    """A second run of the fixture's config, interrupted after epoch 1 and resumed, ends
+    with the same weights to the bit: runs are reproducible, resumed or not."""
     from rich.console import Console
 
     import seqlab.training.loop as training
@@ -217,6 +207,54 @@ def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypa
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     assert resumed.weights_sha256 == json.loads((run / "run.json").read_text())[
         "weights_sha256"]
+
+
+def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
+    """trainable: true: the backbone runs in the graph on encode()'s batches and trains (not
+    its pooler, which word features never use); model.keras still predicts alone."""
+    from seqlab.model import ENCODED, ModelParts
+    from seqlab.tagger import load_model
+    from seqlab.transformer import load_checkpoint
+
+    _, checkpoint, _ = trained
+    run = tmp_path / "tuned"
+    result = _cli("train", QUICK, "--output", run,
+                  *_sets(TINY + [f"model.transformer.path={checkpoint}",
+                                 "model.transformer.trainable=true",
+                                 "model.transformer.learning_rate=0.01"]))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    parts = ModelParts(load_model(run / "model.keras"))
+    assert parts.fine_tuned and parts.input_names == ("words", "chars", *ENCODED)
+    original = load_checkpoint(checkpoint).backbone
+    moved = {w.path: not np.array_equal(a, w.numpy()) for a, w in
+             zip(original.get_weights(), parts.transformer.backbone.weights, strict=True)}
+    assert sum(moved.values()) > len(moved) // 2
+    assert not any(v for k, v in moved.items() if "pooled_dense" in k)
+    test = ROOT / "data/test.txt"
+    before = _cli("predict", run / "model.keras", test)
+    moved_dir = tmp_path / "moved"
+    shutil.move(str(checkpoint), moved_dir)
+    try:
+        after = _cli("predict", run / "model.keras", test)
+    finally:
+        shutil.move(str(moved_dir), checkpoint)
+    assert before.exit_code == 0 and after.stdout == before.stdout
+
+
+@pytest.mark.parametrize("name", ["FusedAdam", "SGD"])
+def test_some_variables_train_at_their_own_rate(name):
+    import keras
+
+    from seqlab.layers import optimizers
+
+    optimizer = getattr(optimizers, name)(learning_rate=0.1)
+    fast, slow = keras.Variable(np.zeros(3, np.float32)), keras.Variable(np.zeros(3, np.float32))
+    optimizer.build([fast, slow])
+    optimizer.scale_learning_rate([slow], 0.01)
+    gradient = np.ones(3, np.float32)
+    optimizer.apply([gradient, gradient], [fast, slow])
+    np.testing.assert_allclose(slow.numpy(), fast.numpy() * 0.01, rtol=1e-4)
+    assert fast.numpy()[0] == pytest.approx(-0.1, rel=1e-3)
 
 
 def test_batches_carry_the_features_padded():

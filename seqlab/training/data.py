@@ -149,8 +149,11 @@ class Prepared:
                 max_tokens: int | None = None):
         """One epoch of training batches, in an order fixed by `seed` (at most `max_tokens`
         padded tokens a batch, when given; in memory only)."""
-        from seqlab.batching import make_dataset, stream_dataset
+        from seqlab.batching import encoding_dataset, make_dataset, stream_dataset
 
+        if self.transformer is not None and self.transformer.trainable:
+            return encoding_dataset(self.encoded, self.train.tokens, self.transformer.encode,
+                                    batch_size, seed, max_tokens)
         if self.encoded is not None:
             return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed,
                                 max_tokens=max_tokens)
@@ -171,7 +174,8 @@ class Prepared:
 
 
 def transformer_words(config: Config):
-    """The frozen ``TransformerWords`` layer of ``model.transformer``, loaded from its local
+    """The ``TransformerWords`` layer of ``model.transformer`` (frozen, or fine-tuned with
+    ``trainable: true``), loaded from its local
     checkpoint, or SeqlabError naming the key (path, layers, pooling)."""
     from seqlab.layers.transformer import TransformerWords
     from seqlab.model import TRANSFORMER_WORDS
@@ -179,9 +183,14 @@ def transformer_words(config: Config):
 
     t = config.model.transformer
     check_pooling(t.pooling)
+    import keras
+
+    # The backbone's dropout layers draw their seeds when made: from the config's seed, so
+    # that a fine-tuned run is reproducible.
+    keras.utils.set_random_seed(config.seed)
     checkpoint = load_checkpoint(t.path)
     return TransformerWords(checkpoint.backbone, checkpoint.tokenizer, layers=t.layers,
-                            pooling=t.pooling, trainable=False, name=TRANSFORMER_WORDS)
+                            pooling=t.pooling, trainable=t.trainable, name=TRANSFORMER_WORDS)
 
 
 def frozen_features(words, sentences, what: str, say=print, console=None) -> list[np.ndarray]:
@@ -313,7 +322,9 @@ def prepare_data(config: Config, say=print, console=None) -> Prepared:
     if config.model.transformer is not None:
         transformer = transformer_words(config)
         key = _features_key(config)
-        if _LAST_FEATURES.get("key") == key:  # --seeds: the same pass as the previous run's
+        if transformer.trainable:  # fine-tuned: encoded batch by batch, run in the graph
+            pass
+        elif _LAST_FEATURES.get("key") == key:  # --seeds: the same pass as the previous run's
             encoded.transformer, features = _LAST_FEATURES["train"], _LAST_FEATURES["other"]
             say("transformer features: the previous run's (same checkpoint and data)")
         else:

@@ -110,9 +110,14 @@ def compile_model(model, config: Config) -> None:
     optimizer = make_optimizer(config)
     if config.training.ema:
         keep_weights_after_fit(optimizer)
+    parts = ModelParts(model)
+    if parts.fine_tuned:  # the transformer trains at its own rate
+        t = config.model.transformer
+        optimizer.scale_learning_rate(parts.transformer.trainable_variables,
+                                      t.learning_rate / config.training.learning_rate)
     # Keras 3.15 cannot run several steps a call on a distributed dataset's iterator.
     steps = config.training.steps_per_execution if config.distribution.strategy == "none" else 1
-    model.compile(optimizer=optimizer, loss=make_loss(config, ModelParts(model)),
+    model.compile(optimizer=optimizer, loss=make_loss(config, parts),
                   steps_per_execution=steps)
 
 
