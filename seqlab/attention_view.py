@@ -75,7 +75,6 @@ def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionVie
     """
     from seqlab.batching import padded_batches
     from seqlab.layers import SeqSelfAttention
-    from seqlab.vocab import encode_corpus
 
     tokens = list(tokens)
     check_sentence(tokens)
@@ -95,8 +94,9 @@ def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionVie
     features = parts.features_model()
     config = {**layer.get_config(), "return_attention": True, "name": "attention_weights"}
     probe = SeqSelfAttention.from_config(config)
-    encoded = encode_corpus(tagger.vocab, [tokens], chars=tagger.chars)
+    encoded = tagger.encode([tokens])
     (_, inputs), = padded_batches(encoded, 1)
+    inputs = tagger.with_encoded(inputs, [tokens])
     hidden = features(inputs, training=False)
     if isinstance(hidden, (list, tuple)):
         hidden = hidden[0]

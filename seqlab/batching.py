@@ -97,6 +97,8 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
     lengths = tf.constant(encoded.lengths)
     labels = tf.constant(encoded.labels) if encoded.labels is not None else None
     chars = tf.constant(encoded.chars) if encoded.chars is not None else None
+    transformer = tf.constant(encoded.transformer) if encoded.transformer is not None \
+        else None
     order = tf.constant(order)
 
     def batch(start, end):
@@ -109,19 +111,70 @@ def make_dataset(encoded: Encoded, batch_size: int, shuffle: bool = False, seed:
 
         def take(flat):
             values = tf.gather(flat, at)
-            mask = real if values.shape.rank == 2 else real[..., None]
+            mask = tf.reshape(real, tf.concat(
+                [tf.shape(real), tf.ones([values.shape.rank - 2], tf.int32)], 0))
             return tf.where(mask, values, tf.zeros_like(values))
 
-        # A model without a char encoder has one plain input; with one, inputs by name.
+        # A model that reads only words has one plain input; with chars or a transformer's
+        # features, inputs by name.
         inputs = take(words)
-        if chars is not None:
-            inputs = {"words": inputs, "chars": take(chars)}
+        if chars is not None or transformer is not None:
+            inputs = {"words": inputs}
+            if chars is not None:
+                inputs["chars"] = take(chars)
+            if transformer is not None:
+                inputs["transformer"] = take(transformer)
         if labels is None:
             return inputs
         return inputs, take(labels)
 
     dataset = tf.data.Dataset.from_tensor_slices((starts, ends))
     dataset = dataset.map(batch, num_parallel_calls=2, deterministic=True)
+    return dataset.prefetch(2).with_options(_options())
+
+
+def numpy_batch(encoded: Encoded, rows: np.ndarray) -> tuple[dict, np.ndarray | None]:
+    """The padded inputs ("words", "chars" when there) and labels of sentences ``rows``."""
+    lengths = encoded.lengths[rows]
+    width = max(1, int(lengths.max())) if len(rows) else 1
+    real = np.arange(width)[None] < lengths[:, None]
+    tokens = (encoded.offsets[:-1][rows][:, None] + np.arange(width)[None])[real]
+
+    def take(flat):
+        out = np.zeros((len(rows), width, *flat.shape[1:]), dtype=np.int32)
+        out[real] = flat[tokens]
+        return out
+
+    inputs = {"words": take(encoded.words)}
+    if encoded.chars is not None:
+        inputs["chars"] = take(encoded.chars)
+    return inputs, take(encoded.labels) if encoded.labels is not None else None
+
+
+def encoding_dataset(encoded: Encoded, sentences, encode, batch_size: int, seed: int = 0,
+                     max_tokens: int | None = None):
+    """Like `make_dataset` (shuffled, the same plan), for a fine-tuned transformer: each
+    batch also holds ``encode(its sentences)`` (``TransformerWords.encode``: token ids,
+    padding mask, subword index and count), computed in NumPy as the batch is read."""
+    import tensorflow as tf
+
+    order, starts = plan_batches(encoded.lengths, batch_size, True, seed, max_tokens=max_tokens)
+    ends = np.append(starts[1:], len(order))[:len(starts)]
+
+    def batches():
+        for start, end in zip(starts, ends):
+            rows = order[start:end]
+            inputs, labels = numpy_batch(encoded, rows)
+            inputs.update(encode([sentences[i] for i in rows]))
+            yield inputs, labels
+
+    ids = tf.TensorSpec([None, None], tf.int32)
+    grid = tf.TensorSpec([None, None, None], tf.int32)
+    spec = {"words": ids, "token_ids": grid, "padding_mask": grid, "subword_index": grid,
+            "subword_count": ids}
+    if encoded.chars is not None:
+        spec["chars"] = tf.TensorSpec([None, None, encoded.chars.shape[1]], tf.int32)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, ids))
     return dataset.prefetch(2).with_options(_options())
 
 
@@ -148,7 +201,8 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
 
     Returns (indices, inputs) pairs: `inputs` is the padded word-id array, or, when the model
     reads characters, a dict of the "words" and "chars" arrays (with `Encoded.types`,
-    "types": each token's distinct-token row plus one, 0 at padding, instead of "chars");
+    "types": each token's distinct-token row plus one, 0 at padding, instead of "chars"),
+    and "transformer" (batch, time, L, H) with `Encoded.transformer`;
     `indices` maps rows back to corpus order.
     """
     order = np.argsort(encoded.lengths, kind="stable")
@@ -168,16 +222,21 @@ def padded_batches(encoded: Encoded, batch_size: int, spread: float | None = 1.5
         start = stop
         words = np.zeros((len(rows), width), dtype=np.int32)
         words[real] = encoded.words[tokens]
-        inputs = words
+        inputs = {"words": words}
         if encoded.types is not None:
             types = np.zeros((len(rows), width), dtype=np.int64)
             types[real] = encoded.types[tokens] + 1
-            inputs = {"words": words, "types": types}
+            inputs["types"] = types
         elif encoded.chars is not None:
             chars = np.zeros((len(rows), width, encoded.chars.shape[1]), dtype=np.int32)
             chars[real] = encoded.chars[tokens]
-            inputs = {"words": words, "chars": chars}
-        batches.append((rows, inputs))
+            inputs["chars"] = chars
+        if encoded.transformer is not None:
+            features = np.zeros((len(rows), width, *encoded.transformer.shape[1:]),
+                                dtype=np.float32)
+            features[real] = encoded.transformer[tokens]
+            inputs["transformer"] = features
+        batches.append((rows, inputs if len(inputs) > 1 else words))
     return batches
 
 

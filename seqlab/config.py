@@ -136,11 +136,36 @@ class AttentionConfig(_Section):
     residual: Literal["concat", "add", "none"] = "concat"
 
 
+def _transformer_layers(value):
+    """``last``, ``all``, an index or a list of indices; the range is checked against the
+    checkpoint when it is loaded (``seqlab.transformer.resolve_layers``)."""
+    if value in ("last", "all"):
+        return value
+    items = value if isinstance(value, list) else [value]
+    if not items or any(isinstance(i, bool) or not isinstance(i, int) for i in items):
+        raise ValueError(f"expected last, all or a non-empty list of layer indices "
+                         f"(0: embeddings, -1: the last block), got {_shown(value)}")
+    if len(set(items)) != len(items):
+        raise ValueError(f"a layer is named twice in {_shown(value)}")
+    return items
+
+
+class TransformerConfig(_Section):
+    # A local keras-hub preset or Hugging Face (BERT, DistilBERT) directory; never a hub name.
+    path: str
+    layers: Annotated[Any, BeforeValidator(_transformer_layers)] = "last"
+    pooling: Literal["first", "last", "mean"] = "first"
+    trainable: Bool = False
+    learning_rate: Float = Field(5e-5, gt=0.0, le=10.0)   # its own, when trainable
+
+
 class ModelConfig(_Section):
     embedding: EmbeddingConfig = EmbeddingConfig()
     chars: CharsConfig = CharsConfig()
     lstm: LstmConfig = LstmConfig()
     attention: AttentionConfig = AttentionConfig()
+    # Pretrained transformer word features, stacked with the word embedding (and chars).
+    transformer: TransformerConfig | None = None
     dropout: Float = Field(0.0, ge=0.0, lt=1.0)
     output: Literal["softmax", "crf"] = "softmax"
     # Softmax output with chunk tags: constrained (the best tag sequence the scheme allows)
@@ -225,6 +250,10 @@ class Config(_Section):
             raise ValueError("training.batch_tokens plans each epoch's batches in memory; it "
                              "does not work with data.stream: true (set "
                              "training.batch_tokens: null to stream)")
+        if self.data.stream and self.model.transformer is not None:
+            raise ValueError("data.stream: true does not work with model.transformer: its "
+                             "frozen features are computed once a run and held in memory "
+                             "(set data.stream: false)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -447,16 +476,21 @@ def apply_override(raw: dict, assignment: str, base: Path | None = None) -> tupl
         node = child
     value = _read_yaml(text, _set_flag(assignment), lines="\n" in text.strip(),
                        key_path=parts) if text.strip() else None
-    if parts in _PATH_KEYS and isinstance(value, str) and value:
-        value = _resolved(value, base or Path.cwd())
+    if parts in _PATH_KEYS + _NESTED_PATH_KEYS and isinstance(value, str) and value:
+        value = _resolved(value, base or Path.cwd(), parts)
     node[parts[-1]] = value
     return parts
 
 
 _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("vocab", "vectors"))
+# Paths deeper in the config: resolved the same way; load_checkpoint checks the directory.
+_NESTED_PATH_KEYS = (("model", "transformer", "path"),)
 
 
-def _resolved(value: str, base: Path) -> str:
+def _resolved(value: str, base: Path, parts: tuple = ()) -> str:
+    if parts in _NESTED_PATH_KEYS and ("://" in value or "/" not in value
+                                       and not (base / value).exists()):
+        return value  # a hub address or bare preset name: refused as such, never downloaded
     path = Path(value).expanduser()
     if path.is_absolute():
         return str(path)
@@ -467,11 +501,13 @@ def _resolved(value: str, base: Path) -> str:
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:
-    for section, key in _PATH_KEYS:
-        node = raw.get(section)
-        value = node.get(key) if isinstance(node, dict) else None
+    for parts in _PATH_KEYS + _NESTED_PATH_KEYS:
+        node = raw
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node.get(parts[-1]) if isinstance(node, dict) else None
         if isinstance(value, str) and value:
-            node[key] = _resolved(value, base)
+            node[parts[-1]] = _resolved(value, base, parts)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None,

@@ -204,6 +204,11 @@ def export_saved_model(model_path: str | Path, out: str | Path, force: bool = Fa
             raise SeqlabError(f"{out}: only a SavedModel directory (with a saved_model.pb) is "
                               "replaced, and this is not one")
     tagger = Tagger.load(model_path)
+    if tagger.parts.transformer is not None:
+        raise SeqlabError(f"{model_path}: a model with transformer features (model.transformer) "
+                          "cannot be exported to a SavedModel yet: its WordPiece tokenization "
+                          "and subword pooling run outside the graph; serve it with seqlab "
+                          "predict")
     import tensorflow as tf
 
     module = _serving_module(tagger)

@@ -1,7 +1,11 @@
 """The tagger network: :func:`build_model` makes it from the config, :class:`ModelParts` is the
 one place that knows its parts by name.
 
-embedding → [char encoder] → BiLSTM → SeqSelfAttention → tag projection → [CRF].
+embedding → [char encoder] → [transformer features] → BiLSTM → SeqSelfAttention → tag
+projection → [CRF]. A frozen transformer's features are an input, ``(batch, time, L, H)``,
+computed outside the graph once a run (``seqlab.training.data``) or from raw words by the
+Tagger; the ``TransformerWords`` layer they pass through carries the backbone and tokenizer
+into model.keras.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ from seqlab.vocab import PAD, UNK, CharVocabulary, LabelVocabulary, Vocabulary
 WORDS, CHARS = "words", "chars"                   # the inputs
 WORD_EMBEDDING, CHAR_EMBEDDING = "word_embedding", "char_embedding"
 CHAR_ENCODER = "char_encoder"
+TRANSFORMER = "transformer"                       # the input of frozen features
+TRANSFORMER_WORDS, TRANSFORMER_MIX = "transformer_words", "transformer_mix"
+# The inputs of a fine-tuned transformer (TransformerWords.encode's batch).
+ENCODED = ("token_ids", "padding_mask", "subword_index", "subword_count")
+
+
+def encoded_inputs() -> dict:
+    """Keras inputs for a fine-tuned transformer's batch, by name."""
+    inputs = {k: keras.Input((None, None), dtype="int32", name=k) for k in ENCODED[:3]}
+    inputs[ENCODED[3]] = keras.Input((None,), dtype="int32", name=ENCODED[3])
+    return inputs
 ATTENTION, TAGS, CRF_LAYER = "attention", "tags", "crf"
 
 
@@ -62,7 +77,7 @@ def attention_block(att: AttentionConfig):
 def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
                 scheme: str = "plain", source_scheme: str | None = None,
                 chars: CharVocabulary | None = None, reading: dict | None = None,
-                trainable_words: int | None = None) -> keras.Model:
+                trainable_words: int | None = None, transformer=None) -> keras.Model:
     """A functional Keras model from word ids (batch, time) to tag probabilities, or, with
     `output: crf`, to emission scores that the CRF layer decodes.
 
@@ -70,6 +85,11 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
     it no weight, and the loss and metrics ignore it. ``reading`` (how the training files
     were read) is stored with the tag set, for prediction and evaluation. With
     ``trainable_words``, only the vocabulary's first rows train (see `WordEmbedding`).
+    With ``transformer`` (a ``TransformerWords`` named ``TRANSFORMER_WORDS``), frozen: an input
+    "transformer" of its features (batch, time, L, H) joins, passes through the layer;
+    fine-tuned (trainable): the ``ENCODED`` inputs join and the backbone runs on them; it is
+    mixed over the L layers (``ScalarMix``; a learned scale when L = 1) and concatenated with
+    the word embedding and the char encoder (flair's stacked embeddings).
     """
     words = keras.Input(shape=(None,), dtype="int32", name=WORDS)
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
@@ -84,6 +104,24 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         char_inputs, char_x = char_features(config.chars, chars)
         inputs.append(char_inputs)
         x = keras.layers.Concatenate(name="word_and_chars")([x, char_x])
+    if transformer is not None:
+        from seqlab.layers.transformer import ScalarMix
+
+        if transformer.name != TRANSFORMER_WORDS:
+            raise ValueError(f"expected a TransformerWords named {TRANSFORMER_WORDS}")
+        if transformer.trainable:  # fine-tuned: the backbone runs in the graph
+            encoded = encoded_inputs()
+            inputs.extend(encoded.values())
+            t = transformer(encoded)
+        else:
+            features = keras.Input(
+                shape=(None, transformer.num_outputs, transformer.hidden_dim),
+                dtype="float32", name=TRANSFORMER)
+            inputs.append(features)
+            t = transformer(features)
+        # Over several layers a learned mix (ELMo); over one, a learned scale (mask kept).
+        t = ScalarMix(transformer.num_outputs, name=TRANSFORMER_MIX)(t)
+        x = keras.layers.Concatenate(name="stacked_embeddings")([x, t])
     if config.embedding.dropout:
         x = keras.layers.Dropout(config.embedding.dropout, name="embedding_dropout")(x)
     for i in range(config.lstm.layers):
@@ -127,6 +165,8 @@ class ModelParts:
         tags: the tag projection (labels, schemes, reading settings).
         crf: the CRF output layer, or None for softmax output.
         vocab, chars: the word and char vocabularies (chars None without a char encoder).
+        transformer: the ``TransformerWords`` layer (backbone, tokenizer, ``word_features``),
+            or None; its features are the "transformer" input.
         labels: tag names in id order; scheme: the one the model was trained in;
         source_scheme: the training files' (tags are written back in it).
         decoding: ``constrained`` or ``argmax``, for softmax output (:mod:`seqlab.decoding`).
@@ -146,6 +186,7 @@ class ModelParts:
         self.attention = layers.get(ATTENTION)
         self.tags = layers[TAGS]
         self.crf = layers.get(CRF_LAYER)
+        self.transformer = layers.get(TRANSFORMER_WORDS)
         _check_stored(self, where)
         emb = self.word_embedding
         self.vocab = Vocabulary(emb.vocabulary, emb.lowercase, emb.normalize_digits)
@@ -191,7 +232,15 @@ class ModelParts:
 
     @property
     def input_names(self) -> tuple[str, ...]:
-        return (WORDS, CHARS) if self.chars is not None else (WORDS,)
+        names = (WORDS, CHARS) if self.chars is not None else (WORDS,)
+        if self.transformer is None:
+            return names
+        return names + (ENCODED if self.fine_tuned else (TRANSFORMER,))
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether the transformer runs in the graph (on ``ENCODED`` inputs)."""
+        return self.transformer is not None and self.transformer.trainable
 
     def set_word_vectors(self, matrix) -> None:
         """Start the word embedding from a matrix of pretrained vectors (vocabulary order)."""
@@ -209,6 +258,12 @@ class ModelParts:
         (id 0). With :meth:`char_model` it computes what the whole model does."""
         inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS),
                   CHARS: keras.Input((None, self.char_width), dtype="float32", name=CHARS)}
+        if self.fine_tuned:
+            inputs.update(encoded_inputs())
+        elif self.transformer is not None:
+            t = self.transformer
+            inputs[TRANSFORMER] = keras.Input((None, t.num_outputs, t.hidden_dim),
+                                              dtype="float32", name=TRANSFORMER)
         # Cloned from an uncompiled view of the same graph: cloning a compiled model also
         # rebuilds its compile settings (a training loss that is not serializable).
         view = keras.Model(self.model.input, self.model.output)

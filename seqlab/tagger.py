@@ -19,7 +19,7 @@ from seqlab.compat import from_keras_saving, weight_shape_mismatch
 from seqlab.decoding import all_to_tags, best_tags
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading
-from seqlab.model import ModelParts, check_format, stored_format
+from seqlab.model import ENCODED, ModelParts, check_format, stored_format
 from seqlab.vocab import encode_corpus
 from seqlab.windows import GLOBAL_MAX_LENGTH, in_windows
 
@@ -119,6 +119,10 @@ class Tagger:
         self.warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
         self._compiled: dict = {}
         self._split = None  # (char model, after-chars model), built on first use
+        # A frozen transformer's features of sentences already computed (tuple of tokens ->
+        # (words, L, H)): training puts the dev and test sets' here, so that scoring each
+        # epoch does not run the transformer again. Prediction adds nothing to it.
+        self.feature_cache: dict = {}
 
     @classmethod
     def load(cls, path: str | Path, **kwargs) -> Tagger:
@@ -179,9 +183,16 @@ class Tagger:
             import tensorflow as tf
 
             spec = tf.TensorSpec([None, None], tf.int32)
+            if self.chars is not None or self.parts.transformer is not None:
+                spec = {"words": spec}
             if self.chars is not None:
-                spec = {"words": spec, "chars": tf.TensorSpec(
-                    [None, None, self.parts.char_width], tf.float32)}
+                spec["chars"] = tf.TensorSpec([None, None, self.parts.char_width], tf.float32)
+            if self.parts.fine_tuned:
+                spec.update({k: tf.TensorSpec([None] * (2 if k == "subword_count" else 3),
+                                              tf.int32) for k in ENCODED})
+            elif (t := self.parts.transformer) is not None:
+                spec["transformer"] = tf.TensorSpec(
+                    [None, None, t.num_outputs, t.hidden_dim], tf.float32)
             inner = step
             step = tf.function(lambda inputs: tuple(x for x in inner(inputs) if x is not None),
                                input_signature=[spec], autograph=False)
@@ -213,8 +224,7 @@ class Tagger:
             probability of each chosen tag when ``probs``, else ``scores`` is None.
         """
         reads_chars = self.chars is not None
-        encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
-                                distinct_chars=reads_chars)
+        encoded = self.encode(sentences, distinct_chars=reads_chars)
         table = self._char_table(encoded.chars) if reads_chars else None
         empty = np.zeros(0, dtype=np.int64)
         ids: list[np.ndarray] = [empty] * len(sentences)
@@ -223,7 +233,9 @@ class Tagger:
         forward = self._forward(probs)
         for rows, batch in padded_batches(encoded, batch_size):
             if reads_chars:
-                batch = {"words": batch["words"], "chars": table[batch["types"]]}
+                batch = {k: v for k, v in batch.items() if k != "types"} | {
+                    "chars": table[batch["types"]]}
+            batch = self.with_encoded(batch, [sentences[i] for i in rows])
             out = forward(batch)
             best = np.asarray(out[0])
             chosen = np.asarray(out[1]) if probs else None
@@ -232,6 +244,39 @@ class Tagger:
                 if probs:
                     scores[i] = chosen[r, : lengths[i]]
         return ids, scores
+
+    def encode(self, sentences: Sequence[Sequence[str]], distinct_chars: bool = False):
+        """The sentences as the model's inputs (``seqlab.vocab.Encoded``): word and char ids,
+        and, when the model has a transformer, its frozen features of the raw words (from
+        :attr:`feature_cache` where there, else computed by its ``word_features``)."""
+        encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
+                                distinct_chars=distinct_chars)
+        if (layer := self.parts.transformer) is not None and not self.parts.fine_tuned:
+            keys = [tuple(s) for s in sentences]
+            todo = list({k: None for k in keys if k not in self.feature_cache})
+            found = dict(zip(todo, layer.word_features([list(k) for k in todo]))) \
+                if todo else {}
+            features = [self.feature_cache[k] if k in self.feature_cache else found[k]
+                        for k in keys]
+            encoded.transformer = np.concatenate(features) if features else \
+                np.zeros((0, layer.num_outputs, layer.hidden_dim), np.float32)
+        return encoded
+
+    def with_encoded(self, batch, sentences):
+        """A padded batch (``padded_batches``) of ``sentences`` with a fine-tuned
+        transformer's inputs (``TransformerWords.encode``) added; as it was otherwise."""
+        if not self.parts.fine_tuned:
+            return batch
+        batch = dict(batch) if isinstance(batch, dict) else {"words": batch}
+        encoded = self.parts.transformer.encode(sentences)
+        width = batch["words"].shape[1]
+        for key in ("subword_index", "subword_count"):  # an empty sentence alone: 0 words
+            value = encoded[key]
+            if value.shape[1] < width:
+                pad = [(0, 0), (0, width - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
+                encoded[key] = np.pad(value, pad)
+        batch.update(encoded)
+        return batch
 
     # ------------------------------------------------------------------ tags
     def _predict(self, sentences, batch_size: int, probs: bool):

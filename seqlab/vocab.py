@@ -157,6 +157,8 @@ class Encoded:
     chars: np.ndarray | None = None  # (tokens, max_length) when the model reads characters
     # With `distinct_chars`: `chars` holds a row per distinct token, `types` each token's row.
     types: np.ndarray | None = None
+    # A frozen transformer's word features, (tokens, layers, hidden) float32, token order.
+    transformer: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)

@@ -30,7 +30,22 @@ def average_momentum(iterations, cap, dtype):
 
 class WarmedAverages(OptimizerHooks):
     """A mixin for a Keras optimizer: its moving averages (``use_ema=True``) follow
-    `average_momentum`, ``average = m * average + (1 - m) * weight``, on any backend."""
+    `average_momentum`, ``average = m * average + (1 - m) * weight``, on any backend; and
+    some variables may train at a multiple of the learning rate (`scale_learning_rate`)."""
+
+    def scale_learning_rate(self, variables, factor: float) -> None:
+        """Train ``variables`` at ``factor`` times the learning rate (a fine-tuned
+        transformer's own rate). Not saved: set it again when the optimizer is made."""
+        self.__dict__["_rate_factors"] = {self._var_key(v): float(factor) for v in variables}
+
+    def _factor(self, variable):
+        return (self.__dict__.get("_rate_factors") or {}).get(self._var_key(variable))
+
+    def update_step(self, gradient, variable, learning_rate):
+        factor = self._factor(variable)
+        if factor is not None:
+            learning_rate = learning_rate * factor
+        return super().update_step(gradient, variable, learning_rate)
 
     def update_moving_averages(self, trainable_variables):
         if not self.use_ema:
@@ -87,12 +102,14 @@ class FusedAdam(WarmedAverages, keras.optimizers.Adam):
         finally:
             self.__dict__["_step_scalars"] = None
 
-    def _scalars(self, dtype, learning_rate) -> dict:
+    def _scalars(self, dtype, learning_rate, factor=None) -> dict:
         import tensorflow as tf
 
         cache = self.__dict__.get("_step_scalars")
-        if cache is not None and dtype in cache:
-            return cache[dtype]
+        if cache is not None and (dtype, factor) in cache:
+            return cache[dtype, factor]
+        if factor is not None:
+            learning_rate = learning_rate * factor
         step = tf.cast(self.iterations + 1, dtype)
         scalars = {name: tf.cast(value, dtype) for name, value in [
             ("beta1", self.beta_1), ("beta2", self.beta_2), ("epsilon", self.epsilon),
@@ -100,7 +117,7 @@ class FusedAdam(WarmedAverages, keras.optimizers.Adam):
         scalars["beta1_power"] = tf.pow(scalars["beta1"], step)
         scalars["beta2_power"] = tf.pow(scalars["beta2"], step)
         if cache is not None:
-            cache[dtype] = scalars
+            cache[dtype, factor] = scalars
         return scalars
 
     def update_step(self, gradient, variable, learning_rate):
@@ -116,7 +133,8 @@ class FusedAdam(WarmedAverages, keras.optimizers.Adam):
         m, v = adam_slots(self, variable)
         tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle,
                                      grad=tf.cast(gradient, dtype),
-                                     **self._scalars(dtype, learning_rate))
+                                     **self._scalars(dtype, learning_rate,
+                                                     self._factor(variable)))
 
     def clip_gradients(self, grads):
         """Keras' ``global_clipnorm`` with sparse gradients kept sparse: the same norm

@@ -81,12 +81,15 @@ class ScalarMix(keras.layers.Layer):
             name="scalar_weights", shape=(self.num_layers,),
             initializer=(keras.initializers.Constant(initial) if initial is not None
                          else "zeros"),
-            trainable=self.trainable_weights_,
+            # over one layer the weight has no effect: kept (one form), never trained
+            trainable=self.trainable_weights_ and self.num_layers > 1,
         )
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="ones")
         self.built = True
 
     def call(self, inputs):
+        if self.num_layers == 1:  # softmax over one weight is 1 (and Keras warns of it)
+            return inputs[..., 0, :] * ops.cast(self.gamma, inputs.dtype)
         weights = ops.softmax(ops.cast(self.scalar_weights, inputs.dtype))
         mixed = ops.einsum("...lh,l->...h", inputs, weights)
         return mixed * ops.cast(self.gamma, inputs.dtype)

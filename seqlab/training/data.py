@@ -139,13 +139,21 @@ class Prepared:
     embeddings: np.ndarray | None = None
     read: object = None  # when streamed: a fresh iterator of (tokens, labels) per call
     trainable_words: int | None = None  # rows of vocab that train (None: all; see with_vectors)
+    # model.transformer: the TransformerWords layer (the backbone and tokenizer, frozen), and
+    # the frozen features of the dev and test sentences (tuple of tokens -> (words, L, H)),
+    # computed once, for scoring (the training set's are in `encoded.transformer`).
+    transformer: object = None
+    features: dict | None = None
 
     def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192,
                 max_tokens: int | None = None):
         """One epoch of training batches, in an order fixed by `seed` (at most `max_tokens`
         padded tokens a batch, when given; in memory only)."""
-        from seqlab.batching import make_dataset, stream_dataset
+        from seqlab.batching import encoding_dataset, make_dataset, stream_dataset
 
+        if self.transformer is not None and self.transformer.trainable:
+            return encoding_dataset(self.encoded, self.train.tokens, self.transformer.encode,
+                                    batch_size, seed, max_tokens)
         if self.encoded is not None:
             return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed,
                                 max_tokens=max_tokens)
@@ -165,9 +173,88 @@ class Prepared:
             np.zeros(0, dtype=np.int64)
 
 
-def prepare_data(config: Config, say=print) -> Prepared:
+def transformer_words(config: Config):
+    """The ``TransformerWords`` layer of ``model.transformer`` (frozen, or fine-tuned with
+    ``trainable: true``), loaded from its local
+    checkpoint, or SeqlabError naming the key (path, layers, pooling)."""
+    from seqlab.layers.transformer import TransformerWords
+    from seqlab.model import TRANSFORMER_WORDS
+    from seqlab.transformer import check_pooling, load_checkpoint
+
+    t = config.model.transformer
+    check_pooling(t.pooling)
+    import keras
+
+    # The backbone's dropout layers draw their seeds when made: from the config's seed, so
+    # that a fine-tuned run is reproducible.
+    keras.utils.set_random_seed(config.seed)
+    checkpoint = load_checkpoint(t.path)
+    return TransformerWords(checkpoint.backbone, checkpoint.tokenizer, layers=t.layers,
+                            pooling=t.pooling, trainable=t.trainable, name=TRANSFORMER_WORDS)
+
+
+def frozen_features(words, sentences, what: str, say=print, console=None) -> list[np.ndarray]:
+    """Each sentence's frozen transformer features ``(words, L, H)`` float32, in order, with
+    a progress bar on ``console`` and a line saying how long the pass took."""
+    import time
+
+    from seqlab.training.progress import pass_progress
+
+    started = time.perf_counter()
+    with pass_progress(console, f"transformer features ({what})") as update:
+        features = words.word_features(sentences, progress=update)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(s) for s in sentences)
+    say(f"transformer features ({what}): {len(sentences)} sentences, {tokens} tokens in "
+        f"{seconds:.1f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
+    return features
+
+
+# The frozen features of the last run prepared in this process, reused by the next run of
+# the same checkpoint, settings and data files (`seqlab train --seeds` trains in one process).
+_LAST_FEATURES: dict = {}
+
+
+def _features_key(config: Config) -> tuple:
+    """What the frozen features depend on: the checkpoint's files, the layers and pooling,
+    and the data files (each as path, size and modification time)."""
+    import os
+
+    def stamp(path):
+        if path is None:
+            return None
+        try:
+            found = os.stat(path)
+        except OSError:
+            return (path, None)
+        return (path, found.st_size, found.st_mtime_ns)
+
+    t = config.model.transformer
+    folder = t.path
+    files = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return (repr(t.layers), t.pooling, tuple(stamp(os.path.join(folder, f)) for f in files),
+            *(stamp(getattr(config.data, k)) for k in ("train", "dev", "test")))
+
+
+def _all_features(transformer, train, dev, test, say, console):
+    """(train features flat in token order, {dev/test sentence: features})."""
+    found = frozen_features(transformer, train.tokens, "train", say, console)
+    flat = np.concatenate(found) if found else \
+        np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
+    del found
+    features: dict = {}
+    for name, split in (("dev", dev), ("test", test)):
+        if split is not None:
+            todo = list({tuple(s): None for s in split.tokens if tuple(s) not in features})
+            computed = frozen_features(transformer, [list(s) for s in todo], name, say, console)
+            features.update(zip(todo, computed))
+    return flat, features
+
+
+def prepare_data(config: Config, say=print, console=None) -> Prepared:
     """Read and check the corpus, build the vocabularies, encode the training set; ``say``
-    hears a line about each file."""
+    hears a line about each file. With ``model.transformer``, the checkpoint is loaded and
+    the frozen features of every sentence computed once (progress on ``console``)."""
     from seqlab.vocab import (
         CharVocabulary,
         LabelVocabulary,
@@ -235,8 +322,23 @@ def prepare_data(config: Config, say=print) -> Prepared:
         if split is not None:
             say(f"{Path(split.path).name}: {len(split)} sentences, "
                 f"OOV {vocab.oov_rate(split.tokens):.1%}")
+    transformer = features = None
+    if config.model.transformer is not None:
+        transformer = transformer_words(config)
+        key = _features_key(config)
+        if transformer.trainable:  # fine-tuned: encoded batch by batch, run in the graph
+            pass
+        elif _LAST_FEATURES.get("key") == key:  # --seeds: the same pass as the previous run's
+            encoded.transformer, features = _LAST_FEATURES["train"], _LAST_FEATURES["other"]
+            say("transformer features: the previous run's (same checkpoint and data)")
+        else:
+            _LAST_FEATURES.clear()  # let the previous run's go before computing these
+            encoded.transformer, features = _all_features(transformer, train, dev, test, say,
+                                                          console)
+            _LAST_FEATURES.update(key=key, train=encoded.transformer, other=features)
     prep = Prepared(train, dev, test, scheme, train_scheme, reading, vocab, labels, chars,
-                    encoded, embeddings, trainable_words=trainable_words)
+                    encoded, embeddings, trainable_words=trainable_words,
+                    transformer=transformer, features=features)
     prep.read = read
     return prep
 

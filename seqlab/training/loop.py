@@ -110,9 +110,14 @@ def compile_model(model, config: Config) -> None:
     optimizer = make_optimizer(config)
     if config.training.ema:
         keep_weights_after_fit(optimizer)
+    parts = ModelParts(model)
+    if parts.fine_tuned:  # the transformer trains at its own rate
+        t = config.model.transformer
+        optimizer.scale_learning_rate(parts.transformer.trainable_variables,
+                                      t.learning_rate / config.training.learning_rate)
     # Keras 3.15 cannot run several steps a call on a distributed dataset's iterator.
     steps = config.training.steps_per_execution if config.distribution.strategy == "none" else 1
-    model.compile(optimizer=optimizer, loss=make_loss(config, ModelParts(model)),
+    model.compile(optimizer=optimizer, loss=make_loss(config, parts),
                   steps_per_execution=steps)
 
 
@@ -147,7 +152,8 @@ def build_compiled(config: Config, prep: Prepared):
 
     model = build_model(config.model, prep.vocab, prep.labels, scheme=prep.train_scheme,
                         source_scheme=prep.scheme, chars=prep.chars,
-                        reading=prep.reading.to_dict(), trainable_words=prep.trainable_words)
+                        reading=prep.reading.to_dict(), trainable_words=prep.trainable_words,
+                        transformer=prep.transformer)
     if prep.embeddings is not None:
         ModelParts(model).set_word_vectors(prep.embeddings)
     compile_model(model, config)
@@ -298,7 +304,7 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     try:
         with RunLock(output) if placement.chief else contextlib.nullcontext():
             # Read and check everything before the old run (if any) is touched.
-            prep = prepare_data(config, console.print)
+            prep = prepare_data(config, console.print, console=console)
             digests = data_digests(config)
             source = resume_source(output) if resume else output  # the checkpoints read
             if not placement.chief:
@@ -420,6 +426,8 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
         best_weights = checkpoint.best_weights(source)
 
     tagger = Tagger(model)
+    if prep.features:  # dev and test: the frozen pass made them once; not again each epoch
+        tagger.feature_cache.update(prep.features)
     t = config.training
     metric = t.metric
     if metric == "auto":

@@ -141,3 +141,44 @@ class Reporter:
         self.console.print(f"{row['epoch']:>5} {row['loss']:>9.4f} {dev} "
                            f"{row['epoch_seconds']:>8.1f} {row['tokens_per_second']:>9,.0f} "
                            f"{_clock(row['elapsed_seconds']):>8}{mark}", highlight=False)
+
+
+@contextlib.contextmanager
+def pass_progress(console, what: str, plain_interval: float = PLAIN_INTERVAL):
+    """Progress of a pass over sentences outside training (a frozen transformer's features):
+    yields ``update(done, total)``; a Rich bar on a terminal, else a plain line at most every
+    ``plain_interval`` seconds, on ``console`` (stderr). None: no progress shown."""
+    if console is None or console.quiet:
+        yield lambda done, total: None
+        return
+    started = time.perf_counter()
+    if console.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        bar = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("sentences"), TextColumn("elapsed"), TimeElapsedColumn(),
+                       TextColumn("left"), TimeRemainingColumn(), console=console,
+                       transient=True)
+        task = bar.add_task(what, total=None)
+        with bar:
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    last = [started]
+
+    def update(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= plain_interval:
+            last[0] = now
+            elapsed = now - started
+            left = _clock(elapsed * (total - done) / done) if done else "-"
+            console.print(f"{what}: {done}/{total} sentences, {_clock(elapsed)} elapsed, "
+                          f"{left} left", highlight=False)
+
+    yield update

@@ -1,0 +1,288 @@
+"""A frozen transformer in the pipeline (model.transformer): config, features computed once a
+run, the model that stacks them with the word embedding and chars, a model.keras that
+predicts with the checkpoint directory gone, reproducible runs. Tiny checkpoints are written
+here (test_transformer.make_hf_dir); nothing is downloaded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras_hub")
+pytest.importorskip("safetensors.numpy")
+
+from test_transformer import HIDDEN, LAYERS, make_hf_dir  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from seqlab.cli import app  # noqa: E402
+from seqlab.config import load_config  # noqa: E402
+from seqlab.errors import SeqlabError  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+QUICK = ROOT / "configs/quickstart.yaml"
+TINY = ["training.epochs=2", "training.patience=null", "model.lstm.units=8",
+        "model.embedding.dim=8", "model.attention.units=4", "model.chars.filters=4",
+        "model.chars.dim=4"]
+
+
+def _sets(values):
+    return [a for v in values for a in ("--set", v)]
+
+
+def _cli(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run on data/ with a tiny Hugging Face checkpoint (layers: all, chars on), the
+    frozen pass counted: (run dir, checkpoint dir, calls of word_features)."""
+    from seqlab.layers.transformer import TransformerWords
+
+    root = tmp_path_factory.mktemp("tf-run")
+    checkpoint = root / "tiny-bert"
+    make_hf_dir(checkpoint)
+    calls = []
+    real = TransformerWords.word_features
+
+    def counted(self, sentences, *args, **kwargs):
+        calls.append(len(sentences))
+        return real(self, sentences, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransformerWords, "word_features", counted)
+        result = _cli("train", QUICK, "--output", root / "run",
+                      *_sets(TINY + [f"model.transformer.path={checkpoint}",
+                                     "model.transformer.layers=all"]))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return root / "run", checkpoint, calls
+
+
+def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(QUICK.read_text().replace("../data/", f"{ROOT}/data/")
+                           .replace("model:\n", "model:\n  transformer: {path: m/ckpt}\n"))
+    config = load_config(config_file)
+    assert config.model.transformer.path == str(tmp_path / "m/ckpt")  # as data paths
+    # A bare name that is no folder there stays as typed: refused later as a hub name.
+    assert load_config(config_file, ["model.transformer.path=bert_base_en"]
+                       ).model.transformer.path == "bert_base_en"
+    assert config.model.transformer.layers == "last"
+    assert config.model.transformer.trainable is False
+    for setting, words in [
+        ("model.transformer.pooling=max", "model.transformer.pooling"),
+        ("model.transformer.layers=[0, 0]", "model.transformer.layers"),
+        ("model.transformer.layers=every", "model.transformer.layers"),
+        ("model.transformer.learning_rate=0", "model.transformer.learning_rate"),
+        ("data.stream=true", "data.stream"),
+    ]:
+        with pytest.raises(SeqlabError, match=words.replace(".", r"\.")) as error:
+            load_config(QUICK, ["model.transformer.path=x", setting])
+        assert "\n" not in str(error.value)
+
+
+def test_bad_checkpoint_and_layers_fail_before_training(tmp_path, trained):
+    _, checkpoint, _ = trained
+    for sets, words in [
+        ([f"model.transformer.path={tmp_path / 'nowhere'}"], "model.transformer.path"),
+        (["model.transformer.path=bert_base_en"], "never downloaded"),
+        ([f"model.transformer.path={checkpoint}", "model.transformer.layers=[7]"],
+         "model.transformer.layers: layer 7 is out of range"),
+    ]:
+        result = _cli("train", QUICK, "--output", tmp_path / "run", *_sets(TINY + sets))
+        assert result.exit_code == 2, result.output
+        assert words in result.output and not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_stacked_model_and_frozen_pass_once(trained):
+    from seqlab.model import TRANSFORMER, TRANSFORMER_MIX, ModelParts
+    from seqlab.tagger import load_model
+
+    run, _, calls = trained
+    parts = ModelParts(load_model(run / "model.keras"))
+    assert parts.transformer is not None and not parts.transformer.trainable
+    assert parts.input_names == ("words", "chars", TRANSFORMER)
+    mix = parts.model.get_layer(TRANSFORMER_MIX)
+    assert mix.num_layers == LAYERS + 1
+    features = parts.model.get_layer(TRANSFORMER).output
+    assert tuple(features.shape[2:]) == (LAYERS + 1, HIDDEN)
+    # The frozen pass ran once for train, dev and test, however many epochs scored dev.
+    assert calls == [400, 100, 100]
+
+
+def test_runs_of_one_process_share_the_frozen_pass(trained, monkeypatch):
+    """`--seeds` trains in one process: the second run of the same checkpoint, settings and
+    data reuses the first's features; another setting (pooling) computes its own."""
+    from seqlab.layers.transformer import TransformerWords
+    from seqlab.training.data import prepare_data
+
+    _, checkpoint, _ = trained
+    calls = []
+    real = TransformerWords.word_features
+    monkeypatch.setattr(TransformerWords, "word_features",
+                        lambda self, s, *a, **k: calls.append(len(s)) or real(self, s, *a, **k))
+    sets = TINY + [f"model.transformer.path={checkpoint}"]
+    first = prepare_data(load_config(QUICK, sets), say=lambda line: None)
+    assert calls == [400, 100, 100]
+    again = prepare_data(load_config(QUICK, sets + ["seed=7"]), say=lambda line: None)
+    assert calls == [400, 100, 100]
+    np.testing.assert_array_equal(again.encoded.transformer, first.encoded.transformer)
+    assert first.encoded.transformer.shape == (len(first.encoded.words), 1, HIDDEN)
+    prepare_data(load_config(QUICK, sets + ["model.transformer.pooling=mean"]),
+                 say=lambda line: None)
+    assert calls == [400, 100, 100] * 2
+
+
+def test_frozen_backbone_is_the_checkpoint_after_training(trained):
+    from seqlab.model import ModelParts
+    from seqlab.tagger import load_model
+    from seqlab.transformer import load_checkpoint
+
+    run, checkpoint, _ = trained
+    trained_backbone = ModelParts(load_model(run / "model.keras")).transformer.backbone
+    original = load_checkpoint(checkpoint).backbone
+    for a, b in zip(original.get_weights(), trained_backbone.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_keras_predicts_without_the_checkpoint(trained, tmp_path):
+    run, checkpoint, _ = trained
+    model = run / "model.keras"
+    test = ROOT / "data/test.txt"
+    before = _cli("predict", model, test)
+    scored = _cli("evaluate", model, test, "--json")
+    assert before.exit_code == 0 and scored.exit_code == 0, before.output + scored.output
+    moved = tmp_path / "moved"
+    shutil.move(str(checkpoint), moved)
+    try:
+        after = _cli("predict", model, test)
+        rescored = _cli("evaluate", model, test, "--json")
+        attention = _cli("attention", model, "EU rejects German call")
+    finally:
+        shutil.move(str(moved), checkpoint)
+    assert after.exit_code == 0, after.output
+    assert after.stdout == before.stdout
+    assert json.loads(rescored.stdout) == json.loads(scored.stdout)
+    assert attention.exit_code == 0 and "German" in attention.stdout
+
+
+def test_export_refuses_in_one_line(trained, tmp_path):
+    run, _, _ = trained
+    result = _cli("export", run / "model.keras", tmp_path / "served")
+    assert result.exit_code == 2
+    assert "cannot be exported to a SavedModel" in result.output
+    assert not (tmp_path / "served").exists()
+
+
+def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
+    """A second run of the fixture's config, interrupted after epoch 1 and resumed, ends
+    with the same weights to the bit: runs are reproducible, resumed or not."""
+    from rich.console import Console
+
+    import seqlab.training.loop as training
+    from seqlab.errors import Interrupted
+    from seqlab.training import checkpoint as checkpoints
+
+    run, checkpoint, _ = trained
+    config = load_config(QUICK, TINY + [f"model.transformer.path={checkpoint}",
+                                        "model.transformer.layers=all"])
+    real_save = checkpoints.save_checkpoint
+
+    def save_then_stop(folder, model, state, improved):
+        real_save(folder, model, state, improved)
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    quiet = Console(stderr=True, quiet=True)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted):
+        training.train(config, tmp_path / "resumed", console=quiet)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", real_save)
+    resumed = training.train(config, tmp_path / "resumed", resume=True, console=quiet)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    assert resumed.weights_sha256 == json.loads((run / "run.json").read_text())[
+        "weights_sha256"]
+
+
+def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
+    """trainable: true: the backbone runs in the graph on encode()'s batches and trains (not
+    its pooler, which word features never use); model.keras still predicts alone."""
+    from seqlab.model import ENCODED, ModelParts
+    from seqlab.tagger import load_model
+    from seqlab.transformer import load_checkpoint
+
+    _, checkpoint, _ = trained
+    run = tmp_path / "tuned"
+    result = _cli("train", QUICK, "--output", run,
+                  *_sets(TINY + [f"model.transformer.path={checkpoint}",
+                                 "model.transformer.trainable=true",
+                                 "model.transformer.learning_rate=0.01"]))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    parts = ModelParts(load_model(run / "model.keras"))
+    assert parts.fine_tuned and parts.input_names == ("words", "chars", *ENCODED)
+    original = load_checkpoint(checkpoint).backbone
+    moved = {w.path: not np.array_equal(a, w.numpy()) for a, w in
+             zip(original.get_weights(), parts.transformer.backbone.weights, strict=True)}
+    assert sum(moved.values()) > len(moved) // 2
+    assert not any(v for k, v in moved.items() if "pooled_dense" in k)
+    test = ROOT / "data/test.txt"
+    before = _cli("predict", run / "model.keras", test)
+    moved_dir = tmp_path / "moved"
+    shutil.move(str(checkpoint), moved_dir)
+    try:
+        after = _cli("predict", run / "model.keras", test)
+    finally:
+        shutil.move(str(moved_dir), checkpoint)
+    assert before.exit_code == 0 and after.stdout == before.stdout
+
+
+@pytest.mark.parametrize("name", ["FusedAdam", "SGD"])
+def test_some_variables_train_at_their_own_rate(name):
+    import keras
+
+    from seqlab.layers import optimizers
+
+    optimizer = getattr(optimizers, name)(learning_rate=0.1)
+    fast, slow = keras.Variable(np.zeros(3, np.float32)), keras.Variable(np.zeros(3, np.float32))
+    optimizer.build([fast, slow])
+    optimizer.scale_learning_rate([slow], 0.01)
+    gradient = np.ones(3, np.float32)
+    optimizer.apply([gradient, gradient], [fast, slow])
+    np.testing.assert_allclose(slow.numpy(), fast.numpy() * 0.01, rtol=1e-4)
+    assert fast.numpy()[0] == pytest.approx(-0.1, rel=1e-3)
+
+
+def test_batches_carry_the_features_padded():
+    from seqlab.batching import make_dataset, padded_batches
+    from seqlab.vocab import Encoded
+
+    lengths = np.array([3, 1, 2])
+    features = np.arange(6 * 2 * 3, dtype=np.float32).reshape(6, 2, 3) + 1
+    encoded = Encoded(np.arange(1, 7, dtype=np.int32), lengths,
+                      labels=np.zeros(6, np.int32), transformer=features)
+    offsets = encoded.offsets
+    seen = 0
+    for inputs, _ in make_dataset(encoded, batch_size=2, shuffle=True, seed=3):
+        words, got = inputs["words"].numpy(), inputs["transformer"].numpy()
+        assert got.shape == (*words.shape, 2, 3)
+        for row, ids in zip(got, words):
+            i = int(ids[0]) - 1  # word ids are token positions + 1 here
+            n = int((ids > 0).sum())
+            np.testing.assert_array_equal(row[:n], features[i:i + n])
+            assert not row[n:].any()
+            seen += 1
+    assert seen == 3
+    rows = []
+    for indices, inputs in padded_batches(encoded, 2, spread=None):
+        for r, s in enumerate(indices):
+            n = lengths[s]
+            np.testing.assert_array_equal(inputs["transformer"][r, :n],
+                                          features[offsets[s]:offsets[s] + n])
+            assert not inputs["transformer"][r, n:].any()
+            rows.append(s)
+    assert sorted(rows) == [0, 1, 2]
