@@ -33,3 +33,23 @@ def trained(tmp_path_factory):
                                       "--output", str(out), *TINY])
     assert result.exit_code == 0, result.output + str(result.exception)
     return out
+
+
+def invoke(*args, input=None):
+    """The command line, in process: ``invoke("predict", model, path)``."""
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def one_line_error(result, *expected):
+    """Exit 2, no traceback, one line holding each of ``expected``."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]

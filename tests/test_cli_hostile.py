@@ -10,28 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
-
-from conftest import DATA, ROOT, SEQLAB
+from conftest import DATA, ROOT, SEQLAB, invoke, one_line_error
 
 CONFIG = ROOT / "configs/quickstart.yaml"
 
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *expected):
-    """Exit 2, no traceback, one line naming what is expected."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 # -- item 8: --seeds -------------------------------------------------------------------------

@@ -14,31 +14,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading, check_encoding, read_corpus, read_lines, read_records
 
-from conftest import DATA, ROOT, SEQLAB
+from conftest import DATA, ROOT, SEQLAB, invoke, one_line_error
 
 CONFIG = ROOT / "configs/quickstart.yaml"
 TAB_CORPUS = "New York\tNNP\tB-LOC\nis\tVBZ\tO\nbig\tJJ\tO\n\nLos Angeles\tNNP\tB-LOC\n\n"
 
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *expected):
-    """Exit 2, no traceback, one line holding each of ``expected``."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def ok(result):

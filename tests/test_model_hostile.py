@@ -11,30 +11,13 @@ import warnings
 import zipfile
 
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
-
-from conftest import DATA, SEQLAB
+from conftest import DATA, SEQLAB, invoke, one_line_error
 
 VOCAB = "assets/layers/word_embedding/vocabulary.json"
 CHARS = "assets/layers/char_embedding/chars.json"
 CONFIG = "config.json"
 
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *expected):
-    """Exit 2, no traceback, one line naming what is expected."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def edit(source, target, member, change):

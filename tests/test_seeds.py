@@ -69,11 +69,11 @@ def test_an_interrupted_set_resumes_where_it_stopped(tmp_path, monkeypatch):
     real = loop.prepare_data
     calls = []
 
-    def stop_at_the_second(config, say):
+    def stop_at_the_second(config, say, **kwargs):
         calls.append(config.seed)
         if config.seed == 21 and len(calls) == 2:
             raise KeyboardInterrupt
-        return real(config, say)
+        return real(config, say, **kwargs)
 
     monkeypatch.setattr(loop, "prepare_data", stop_at_the_second)
     out = tmp_path / "set"
