@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -144,19 +144,28 @@ class Prepared:
     # computed once, for scoring (the training set's are in `encoded.transformer`).
     transformer: object = None
     features: dict | None = None
+    # `batching.corpus_tensors` of `encoded`, made at the first epoch, for every epoch.
+    tensors: tuple | None = field(default=None, repr=False)
 
     def dataset(self, batch_size: int, seed: int, shuffle_buffer: int = 8192,
                 max_tokens: int | None = None):
         """One epoch of training batches, in an order fixed by `seed` (at most `max_tokens`
         padded tokens a batch, when given; in memory only)."""
-        from seqlab.batching import encoding_dataset, make_dataset, stream_dataset
+        from seqlab.batching import (
+            corpus_tensors,
+            encoding_dataset,
+            make_dataset,
+            stream_dataset,
+        )
 
         if self.transformer is not None and self.transformer.trainable:
             return encoding_dataset(self.encoded, self.train.tokens, self.transformer.encode,
                                     batch_size, seed, max_tokens)
         if self.encoded is not None:
+            if self.tensors is None or self.tensors[0] is not self.encoded:
+                self.tensors = (self.encoded, corpus_tensors(self.encoded))
             return make_dataset(self.encoded, batch_size, shuffle=True, seed=seed,
-                                max_tokens=max_tokens)
+                                max_tokens=max_tokens, tensors=self.tensors[1])
         return stream_dataset(self.read, self.vocab, self.labels, self.chars, batch_size, seed,
                               buffer=shuffle_buffer, where=self.train.path)
 
