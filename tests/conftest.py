@@ -53,3 +53,15 @@ def one_line_error(result, *expected):
     for text in expected:
         assert text in lines[0], lines[0]
     return lines[0]
+
+
+# The smallest valid config: a training file of one sentence beside it.
+MINIMAL = "data:\n  train: train.txt\n"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    """``text`` as ``tmp_path/c.yaml``, with the one-sentence ``train.txt`` it names."""
+    (tmp_path / "train.txt").write_text("EU B-ORG\n\n", encoding="utf-8")
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

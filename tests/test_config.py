@@ -1,21 +1,12 @@
 import re
-from pathlib import Path
 
 import pytest
 
 from seqlab.config import apply_override, load_config
 from seqlab.errors import SeqlabError
 
-from conftest import DATA, ROOT
-
-MINIMAL = "data:\n  train: train.txt\n"
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "train.txt").write_text("EU B-ORG\n\n", encoding="utf-8")
-    path = tmp_path / "c.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+from conftest import DATA, MINIMAL, ROOT
+from conftest import write_config as write
 
 
 def test_defaults_filled_and_paths_resolved(tmp_path):

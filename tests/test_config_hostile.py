@@ -3,7 +3,6 @@ YAML bombs, unbounded values in messages, sizes without limits, errors of `--set
 the file, duplicate keys. Each answers with one line naming the key (or line), quickly."""
 
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -12,14 +11,8 @@ from seqlab.cli import app
 from seqlab.config import load_config
 from seqlab.errors import SeqlabError
 
-MINIMAL = "data:\n  train: train.txt\n"
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "train.txt").write_text("EU B-ORG\n\n", encoding="utf-8")
-    path = tmp_path / "c.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+from conftest import MINIMAL
+from conftest import write_config as write
 
 
 def refused(path, overrides=None) -> str:
