@@ -75,6 +75,29 @@ def get_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     return chunks
 
 
+def chunk_boundaries(labels: Sequence[str]):
+    """:func:`get_chunks`' rules as two boolean tables over ``labels`` plus the outside of the
+    sentence (index ``len(labels)``): ``starts[i, j]``, a chunk starts at tag j after tag i
+    (i = K: j is the sentence's first tag), and ``ends[i, j]``, an open chunk ends between
+    tag i and tag j (j = K: at the sentence's end)."""
+    import numpy as np
+
+    parts = []
+    for raw in [*labels, "O"]:
+        tag, kind = split_tag(raw)
+        parts.append((_ALIASES.get(tag, tag), kind))
+    k = len(labels)
+    starts = np.zeros((k + 1, k), dtype=bool)
+    ends = np.zeros((k, k + 1), dtype=bool)
+    for i, (prev_tag, prev_type) in enumerate(parts):
+        for j, (tag, kind) in enumerate(parts):
+            if j < k:
+                starts[i, j] = _chunk_start(prev_tag, tag, prev_type, kind)
+            if i < k:
+                ends[i, j] = _chunk_end(prev_tag, tag, prev_type, kind)
+    return starts, ends
+
+
 # ---------------------------------------------------------------------------------------------
 # Scheme names, detection, validation and conversion
 # ---------------------------------------------------------------------------------------------

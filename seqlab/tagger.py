@@ -16,7 +16,7 @@ import numpy as np
 
 from seqlab.batching import padded_batches
 from seqlab.compat import from_keras_saving, weight_shape_mismatch
-from seqlab.decoding import all_to_tags, best_tags
+from seqlab.decoding import all_to_tags, best_tags, to_tags
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading
 from seqlab.model import ENCODED, ModelParts, check_format, stored_format
@@ -149,6 +149,8 @@ class Tagger:
         def step(inputs):
             words = inputs["words"] if isinstance(inputs, dict) else inputs
             output = model(inputs, training=False)
+            if probs == "output":  # the decoder's input, for seqlab.confidence
+                return best_tags(parts, output, ops.not_equal(words, 0))[0], output
             return best_tags(parts, output, ops.not_equal(words, 0), probs)
 
         return step
@@ -213,7 +215,8 @@ class Tagger:
         return table
 
     def predict_ids(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                    probs: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+                    probs: bool | str = False
+                    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         """Tag ids for each sentence, in input order (no sentence is split here).
 
         Sentences are sorted by length, batched and padded per batch (padding is masked).
@@ -221,14 +224,16 @@ class Tagger:
 
         Returns:
             ``(ids, scores)``: ``ids[i]`` the tag ids of sentence ``i``; ``scores[i]`` the
-            probability of each chosen tag when ``probs``, else ``scores`` is None.
+            probability of each chosen tag when ``probs``, the network's output (time, K)
+            when ``probs == "output"``, else ``scores`` is None.
         """
         reads_chars = self.chars is not None
         encoded = self.encode(sentences, distinct_chars=reads_chars)
         table = self._char_table(encoded.chars) if reads_chars else None
         empty = np.zeros(0, dtype=np.int64)
         ids: list[np.ndarray] = [empty] * len(sentences)
-        scores = [empty.astype(np.float32)] * len(sentences) if probs else None
+        none = np.zeros((0, len(self.labels)) if probs == "output" else 0, np.float32)
+        scores = [none] * len(sentences) if probs else None
         lengths = encoded.lengths
         forward = self._forward(probs)
         for rows, batch in padded_batches(encoded, batch_size):
@@ -288,6 +293,21 @@ class Tagger:
         """Tags for each sentence, in the scheme of the training files."""
         ids, _ = self._predict(sentences, batch_size, False)
         return all_to_tags(ids, self.labels, self.scheme, self.source_scheme)
+
+    def analyse(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                nbest: int = 0) -> list:
+        """Each sentence's best tags with the probability of each of its chunks and of the
+        whole sequence, and its ``nbest`` most probable tag sequences
+        (:class:`seqlab.confidence.Analysis`; ids in the model's scheme, see :meth:`to_tags`).
+        A sentence tagged in windows is scored on its windows' outputs joined."""
+        from seqlab.confidence import analyse
+
+        ids, outputs = self._predict(sentences, batch_size, "output")
+        return analyse(ids, outputs, self.parts, n_best=nbest)
+
+    def to_tags(self, ids) -> list[str]:
+        """Tag ids of one sentence as tags in the training files' scheme."""
+        return to_tags(np.asarray(ids), self.labels, self.scheme, self.source_scheme)
 
     def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
                        ) -> tuple[list[list[str]], list[list[float]]]:

@@ -1,0 +1,160 @@
+"""Span probabilities, marginals and n-best lists against brute force: every tag sequence of
+short sentences enumerated, its probability worked out directly, its chunks read by
+get_chunks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from seqlab.confidence import Lattice, nbest, span_probabilities
+from seqlab.decoding import transition_scores
+from seqlab.schemes import get_chunks
+
+LABELS = {
+    "iob2": ["O", "B-A", "I-A", "B-B", "I-B"],
+    "iob1": ["O", "I-A", "B-A", "I-B"],
+    "iobes": ["O", "B-A", "I-A", "E-A", "S-A", "S-B"],
+    "bilou": ["O", "B-A", "L-A", "U-A", "U-B"],
+}
+
+
+def _potentials(rng, scheme, k, constrained):
+    transitions = rng.normal(size=(k, k))
+    start, end = rng.normal(size=k), rng.normal(size=k)
+    if constrained:
+        forbid_t, forbid_s, forbid_e = transition_scores(LABELS[scheme], scheme)
+        transitions = transitions + forbid_t
+        start, end = start + forbid_s, end + forbid_e
+    return transitions, start, end
+
+
+def _brute(emissions, transitions, start, end, labels):
+    """Every sequence with its probability, and each chunk's summed probability."""
+    length, k = emissions.shape
+    seqs = list(itertools.product(range(k), repeat=length))
+    scores = np.array([start[y[0]] + sum(emissions[t, y[t]] for t in range(length))
+                       + sum(transitions[y[t - 1], y[t]] for t in range(1, length))
+                       + end[y[-1]] for y in seqs])
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    chunks: dict = {}
+    marginals = np.zeros((length, k))
+    for y, p in zip(seqs, probs):
+        for chunk in get_chunks([labels[i] for i in y]):
+            chunks[chunk] = chunks.get(chunk, 0.0) + p
+        marginals[np.arange(length), list(y)] += p
+    return seqs, probs, chunks, marginals
+
+
+@pytest.mark.parametrize("scheme", sorted(LABELS))
+@pytest.mark.parametrize("constrained", [True, False])
+def test_span_probabilities_marginals_and_nbest_match_brute_force(scheme, constrained):
+    rng = np.random.default_rng(len(scheme) + 10 * constrained)
+    labels = LABELS[scheme]
+    k = len(labels)
+    transitions, start, end = _potentials(rng, scheme, k, constrained)
+    lengths = [1, 2, 3, 4]
+    emissions = rng.normal(size=(len(lengths), max(lengths), k)) * 2
+    lattice = Lattice(emissions, lengths, transitions, start, end)
+    marginals = lattice.marginals()
+    for row, length in enumerate(lengths):
+        seqs, probs, chunks, want = _brute(emissions[row, :length], transitions, start, end,
+                                           labels)
+        np.testing.assert_allclose(marginals[row, :length], want, atol=1e-9)
+        assert not marginals[row, length:].any()
+        spans = [(row, kind, s, e) for (kind, s, e) in chunks]
+        got = span_probabilities(lattice, spans, labels)
+        np.testing.assert_allclose(got, [chunks[c] for c in chunks], atol=1e-9)
+        # A span no sequence holds has probability 0.
+        assert span_probabilities(lattice, [(row, "Z", 0, length)], labels)[0] == 0.0
+        order = np.argsort(-probs, kind="stable")
+        listed = nbest(lattice, row, 6)
+        assert [p for _, p in listed] == sorted((p for _, p in listed), reverse=True)
+        np.testing.assert_allclose([p for _, p in listed],
+                                   probs[order][:len(listed)], rtol=1e-9)
+        for path, p in listed:
+            np.testing.assert_allclose(p, probs[seqs.index(tuple(path))], rtol=1e-9)
+
+
+def test_nbest_covering_every_allowed_sequence_sums_to_one():
+    rng = np.random.default_rng(3)
+    labels = LABELS["iob2"]
+    transitions, start, end = _potentials(rng, "iob2", len(labels), True)
+    lattice = Lattice(rng.normal(size=(1, 3, len(labels))), [3], transitions, start, end)
+    listed = nbest(lattice, 0, 10_000)
+    # IOB2 over O, B-A, I-A, B-B, I-B: sequences of 3 tags with I-X only after B-X or I-X.
+    allowed = [y for y in itertools.product(labels, repeat=3)
+               if all(not t.startswith("I-") or (i and y[i - 1][2:] == t[2:]
+                                                 and y[i - 1] != "O")
+                      for i, t in enumerate(y))]
+    assert len(listed) == len(allowed)
+    assert sum(p for _, p in listed) == pytest.approx(1.0, abs=1e-9)
+    assert len({tuple(path) for path, _ in listed}) == len(listed)
+
+
+def test_a_batch_gives_what_each_sentence_gives_alone():
+    rng = np.random.default_rng(5)
+    labels = LABELS["iobes"]
+    transitions, start, end = _potentials(rng, "iobes", len(labels), True)
+    emissions = rng.normal(size=(3, 6, len(labels)))
+    lengths = [6, 2, 4]
+    batch = Lattice(emissions, lengths, transitions, start, end)
+    for row, length in enumerate(lengths):
+        alone = Lattice(emissions[row:row + 1, :length], [length], transitions, start, end)
+        np.testing.assert_allclose(batch.log_z[row], alone.log_z[0])
+        spans = [(0, "A", 0, 2), (0, "B", length - 1, length)]
+        np.testing.assert_allclose(
+            span_probabilities(batch, [(row, t, s, e) for _, t, s, e in spans], labels),
+            span_probabilities(alone, spans, labels))
+
+
+def _model_oracle(tagger, sentence):
+    """A trained model's sentence, enumerated: (sequences, probabilities, chunk sums)."""
+    from seqlab.confidence import model_potentials
+
+    transitions, start, end, to_log = model_potentials(tagger.parts)
+    _, outputs = tagger.predict_ids([sentence], probs="output")
+    labels = [str(label) for label in tagger.labels]
+    return _brute(to_log(outputs[0]), transitions, start, end, labels)
+
+
+@pytest.mark.parametrize("output", ["crf", "softmax"])
+def test_a_trained_models_spans_and_nbest_match_enumeration(trained, tmp_path, output):
+    from seqlab.tagger import Tagger
+
+    from conftest import invoke
+
+    run = trained
+    if output == "softmax":
+        run = tmp_path / "softmax"
+        result = invoke("train", trained / "config.yaml", "--output", run,
+                        "--set", "model.output=softmax", "--set", "training.epochs=2")
+        assert result.exit_code == 0, result.output
+    tagger = Tagger.load(run / "model.keras")
+    sentences = [["Peter", "Blackburn", "visited"], ["EU", "rejects", "German"], ["Bonn"],
+                 []]
+    analyses = tagger.analyse(sentences, nbest=4)
+    assert [tagger.to_tags(a.ids) for a in analyses] == tagger.tag(sentences)
+    assert analyses[-1].spans == [] and analyses[-1].best == 1.0
+    for sentence, analysis in zip(sentences[:-1], analyses):
+        seqs, probs, chunks, _ = _model_oracle(tagger, sentence)
+        for kind, s, e, p in analysis.spans:
+            assert p == pytest.approx(chunks[(kind, s, e)], abs=1e-6)
+        assert analysis.best == pytest.approx(probs[seqs.index(tuple(analysis.ids))],
+                                              abs=1e-6)
+        want = np.sort(probs)[::-1][:4]
+        np.testing.assert_allclose([p for _, p in analysis.nbest], want[want > 0],
+                                   atol=1e-6)
+        assert tuple(analysis.nbest[0][0]) == tuple(analysis.ids)
+
+
+def test_an_empty_sentence_in_a_batch_has_its_one_empty_sequence():
+    rng = np.random.default_rng(7)
+    k = len(LABELS["iob2"])
+    lattice = Lattice(rng.normal(size=(2, 3, k)), [3, 0], *_potentials(rng, "iob2", k, True))
+    assert lattice.log_z[1] == 0.0
+    assert nbest(lattice, 1, 3) == [(pytest.approx(np.zeros(0)), 1.0)]
+    assert not lattice.marginals()[1].any()
