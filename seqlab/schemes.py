@@ -105,12 +105,6 @@ _ALLOWED = {
     "iobes": ("B", "I", "E", "S"),
     "bilou": ("B", "I", "L", "U"),
 }
-_EXPECTED = {
-    "iob1": "O, or B- or I- followed by a type",
-    "iob2": "O, or B- or I- followed by a type",
-    "iobes": "O, or B-, I-, E- or S- followed by a type",
-    "bilou": "O, or B-, I-, L- or U- followed by a type",
-}
 
 
 def normalize_scheme(name: str) -> str:
@@ -150,7 +144,10 @@ def tag_fits(tag: str, scheme: str) -> bool:
 
 def expected_tags(scheme: str) -> str:
     """What tags of the scheme look like, in words (for error messages)."""
-    return _EXPECTED.get(scheme, "any label")
+    if scheme not in _ALLOWED:
+        return "any label"
+    *first, last = (f"{p}-" for p in _ALLOWED[scheme])
+    return f"O, or {', '.join(first)} or {last} followed by a type"
 
 
 def scheme_evidence(tag_sequences: Iterable[Sequence[str]]) -> dict[str, int]:

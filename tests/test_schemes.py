@@ -13,6 +13,7 @@ from seqlab.schemes import (
     allowed_transitions,
     convert,
     detect_scheme,
+    expected_tags,
     from_chunks,
     get_chunks,
     invalid_transitions,
@@ -157,6 +158,13 @@ def test_invalid_transitions_hand_worked():
     assert invalid_transitions(["B-PER", "E-PER"], "bilou") == [0, 1]  # E- is not BILOU
     assert invalid_transitions(["O", "S-PER", "PER"], "iob2") == [1, 2]
     assert invalid_transitions(["NN", "I-X"], "plain") == []
+
+
+def test_expected_tags_in_words():
+    assert expected_tags("iob2") == "O, or B- or I- followed by a type"
+    assert expected_tags("iobes") == "O, or B-, I-, E- or S- followed by a type"
+    assert expected_tags("bilou") == "O, or B-, I-, L- or U- followed by a type"
+    assert expected_tags("plain") == "any label"
 
 
 def test_names_and_fits():
