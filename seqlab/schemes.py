@@ -4,6 +4,7 @@ the one tag parser every other module uses."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 # conlleval knows B, I, E, S and O; BILOU's L and U close chunks exactly as E and S do.
@@ -74,6 +75,38 @@ def get_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
             start = i
         prev_tag, prev_type = tag, kind
     return chunks
+
+
+@dataclass(frozen=True)
+class Span:
+    """A chunk with its words: ``tokens[start:end]`` (``end`` exclusive) of one ``type``, and
+    their ``text`` (the tokens joined by single spaces). Made by :func:`span`; written as
+    :meth:`as_dict` in predictions (JSON lines) and :meth:`as_row` in error files."""
+
+    type: str
+    start: int
+    end: int
+    text: str
+
+    def as_dict(self) -> dict:
+        """``{"start", "end", "type", "text"}``, the shape prediction files give spans."""
+        return {"start": self.start, "end": self.end, "type": self.type, "text": self.text}
+
+    def as_row(self) -> list:
+        """``[type, start, end, text]``, the compact shape of the error files."""
+        return [self.type, self.start, self.end, self.text]
+
+
+def span(tokens: Sequence[str], chunk: tuple[str, int, int]) -> Span:
+    """The span of a chunk ``(type, start, end-exclusive)`` (:func:`get_chunks`) over a
+    sentence's ``tokens``."""
+    kind, start, end = chunk
+    return Span(kind, start, end, " ".join(tokens[start:end]))
+
+
+def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[Span]:
+    """The spans of a sentence's chunks by the conlleval rules, in order of position."""
+    return [span(tokens, chunk) for chunk in get_chunks(tags)]
 
 
 # ---------------------------------------------------------------------------------------------

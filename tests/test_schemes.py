@@ -10,6 +10,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from seqlab.schemes import (
     SCHEMES,
+    Span,
     allowed_transitions,
     convert,
     detect_scheme,
@@ -19,8 +20,10 @@ from seqlab.schemes import (
     invalid_transitions,
     is_chunk_task,
     normalize_scheme,
+    span,
     tag_fits,
 )
+from seqlab.schemes import spans as sentence_spans
 
 CHUNK = ("iob1", "iob2", "iobes", "bilou")
 TYPES = ["PER", "LOC", "B-X"]  # a type with a hyphen in it, too
@@ -80,6 +83,31 @@ def test_every_scheme_reads_back_the_same_chunks(segments):
     assert oracle == expected
     oracle = [(k, s, e + 1) for k, s, e in get_entities(encode(segments, "iobes"))]
     assert oracle == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(sentences, st.data())
+def test_spans_are_the_chunks_with_their_words(segments, data):
+    n = sum(length for _, length in segments)
+    tokens = data.draw(st.lists(st.text(min_size=1, max_size=3), min_size=n, max_size=n))
+    expected = [(kind, start, end, " ".join(tokens[start:end]))
+                for kind, start, end in spans(segments)]
+    for scheme in CHUNK:
+        got = sentence_spans(tokens, encode(segments, scheme))
+        assert [(s.type, s.start, s.end, s.text) for s in got] == expected, scheme
+        assert [s.as_row() for s in got] == [list(e) for e in expected]
+        assert [s.as_dict() for s in got] == [
+            {"start": b, "end": e, "type": k, "text": x} for k, b, e, x in expected]
+
+
+def test_span_shapes_hand_worked():
+    tokens = ["New", "York", "is", "big"]
+    assert span(tokens, ("LOC", 0, 2)) == Span("LOC", 0, 2, "New York")
+    assert sentence_spans(tokens, ["B-LOC", "I-LOC", "O", "I-X"]) == [
+        Span("LOC", 0, 2, "New York"), Span("X", 3, 4, "big")]
+    assert Span("LOC", 0, 2, "New York").as_row() == ["LOC", 0, 2, "New York"]
+    assert list(Span("LOC", 0, 2, "New York").as_dict().items()) == [
+        ("start", 0), ("end", 2), ("type", "LOC"), ("text", "New York")]  # key order kept
 
 
 @settings(max_examples=150, deadline=None)
