@@ -50,20 +50,15 @@ def check_sentence(tokens: Sequence[str]) -> None:
 
 
 def window_mask(n: int, width: int | None, history_only: bool) -> np.ndarray:
-    """Which keys each query may see, as `SeqSelfAttention` defines its window:
-    ``t - w + 1 <= t' <= t`` (causal with a width), ``t' <= t`` (causal),
-    ``t - w // 2 <= t' < t - w // 2 + w`` (local), everything (global)."""
-    q = np.arange(n)[:, None]
-    k = np.arange(n)[None, :]
-    if history_only:
-        valid = k <= q
-        if width is not None:
-            valid &= k >= q - (width - 1)
-        return valid
-    if width is not None:
-        lower = q - width // 2
-        return (k >= lower) & (k < lower + width)
-    return np.ones((n, n), dtype=bool)
+    """Which keys each query of ``n`` tokens may see, ``(n, n)`` booleans: the layer's own
+    window (:func:`seqlab.layers.attention.window_valid`)."""
+    from keras import ops
+
+    from seqlab.layers.attention import window_valid
+
+    positions = np.arange(n)
+    return np.array(ops.convert_to_numpy(window_valid(positions, positions, width,
+                                                      history_only)), dtype=bool)
 
 
 def attention_view(tagger, tokens: Sequence[str], head: int = 0) -> AttentionView:

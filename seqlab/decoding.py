@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seqlab.schemes import convert
+from seqlab.schemes import allowed_transitions, convert
 
 DECODINGS = ("constrained", "argmax")
 # The score of a forbidden transition: below any path of log-probabilities (each token's is
@@ -31,8 +31,6 @@ _FLOOR = 1e-30
 def transition_scores(labels: Sequence[str], scheme: str):
     """(transitions (K, K), start (K,), end (K,)) float32: 0 where the scheme allows a
     transition (or a start, or an end), a large negative score where it does not."""
-    from seqlab.layers.crf import allowed_transitions
-
     start, allowed, end = allowed_transitions(labels, scheme)
     return tuple(np.where(a, 0.0, _FORBIDDEN).astype(np.float32) for a in (allowed, start, end))
 

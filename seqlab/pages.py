@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Sequence
 from functools import lru_cache
 
-from seqlab.schemes import get_chunks
+from seqlab.schemes import get_chunks, spans
 
 # displaCy's colours for the usual entity types; any other type gets a stable colour of its
 # own from its name.
@@ -46,12 +46,12 @@ def segments(tokens: Sequence[str], tags: Sequence[str], chunked: bool = True,
                 for i, (t, tag) in enumerate(zip(tokens, tags))]
     gold_chunks = set(get_chunks(gold)) if gold is not None else None
     out, position = [], 0
-    for kind, start, end in get_chunks(tags):
-        if start > position:
-            out.append({"text": " ".join(tokens[position:start]), "type": None})
-        wrong = gold_chunks is not None and (kind, start, end) not in gold_chunks
-        out.append({"text": " ".join(tokens[start:end]), "type": kind, "wrong": wrong})
-        position = end
+    for s in spans(tokens, tags):
+        if s.start > position:
+            out.append({"text": " ".join(tokens[position:s.start]), "type": None})
+        wrong = gold_chunks is not None and (s.type, s.start, s.end) not in gold_chunks
+        out.append({"text": s.text, "type": s.type, "wrong": wrong})
+        position = s.end
     if position < len(tokens):
         out.append({"text": " ".join(tokens[position:]), "type": None})
     return out

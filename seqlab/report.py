@@ -18,7 +18,7 @@ from rich.text import Text
 from seqlab.errors import SeqlabError
 from seqlab.metrics import sentence_chunk_errors
 from seqlab.paths import writing
-from seqlab.schemes import get_chunks, is_chunk_task
+from seqlab.schemes import Span, is_chunk_task, span, spans
 
 __all__ = ["render_comparison", "render_confusion", "render_result", "render_seeds",
            "write_errors"]
@@ -134,9 +134,8 @@ def render_seeds(summary: dict):
     return table
 
 
-def _span_text(tokens: Sequence[str], span: tuple[str, int, int]) -> str:
-    kind, start, end = span
-    return f"[{kind} {' '.join(tokens[start:end])}]"
+def _span_text(s: Span) -> str:
+    return f"[{s.type} {s.text}]"
 
 
 def write_errors(
@@ -184,24 +183,25 @@ def _write_chunk_errors(f, as_json: bool, i: int, t, g, p) -> int:
     n = len(missed) + len(spurious)
     if not n:
         return 0
-    gold_spans, pred_spans = get_chunks(g), get_chunks(p)
+    gold_spans, pred_spans = spans(t, g), spans(t, p)
+    missed, spurious = [span(t, c) for c in missed], [span(t, c) for c in spurious]
     if as_json:
-        def spans(cs):
-            return [[k, s, e, " ".join(t[s:e])] for k, s, e in cs]
+        def rows(ss):
+            return [s.as_row() for s in ss]
         f.write(json.dumps({
             "sentence": i, "tokens": list(t), "gold": list(g), "pred": list(p),
-            "gold_spans": spans(gold_spans), "pred_spans": spans(pred_spans),
-            "missed": spans(missed), "spurious": spans(spurious),
+            "gold_spans": rows(gold_spans), "pred_spans": rows(pred_spans),
+            "missed": rows(missed), "spurious": rows(spurious),
         }, ensure_ascii=False) + "\n")
         return n
     f.write(f"# sentence {i}: {n} wrong span{'s' if n != 1 else ''}\n")
     f.write(" ".join(t) + "\n")
-    f.write("gold: " + (" ".join(_span_text(t, c) for c in gold_spans) or "-") + "\n")
-    f.write("pred: " + (" ".join(_span_text(t, c) for c in pred_spans) or "-") + "\n")
-    for c in missed:
-        f.write(f"  missed   {_span_text(t, c)} tokens {c[1]}-{c[2] - 1}\n")
-    for c in spurious:
-        f.write(f"  spurious {_span_text(t, c)} tokens {c[1]}-{c[2] - 1}\n")
+    f.write("gold: " + (" ".join(_span_text(s) for s in gold_spans) or "-") + "\n")
+    f.write("pred: " + (" ".join(_span_text(s) for s in pred_spans) or "-") + "\n")
+    for s in missed:
+        f.write(f"  missed   {_span_text(s)} tokens {s.start}-{s.end - 1}\n")
+    for s in spurious:
+        f.write(f"  spurious {_span_text(s)} tokens {s.start}-{s.end - 1}\n")
     f.write("\n")
     return n
 

@@ -4,6 +4,8 @@ the one tag parser every other module uses."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 # conlleval knows B, I, E, S and O; BILOU's L and U close chunks exactly as E and S do.
 _ALIASES = {"L": "E", "U": "S"}
@@ -98,6 +100,38 @@ def chunk_boundaries(labels: Sequence[str]):
     return starts, ends
 
 
+@dataclass(frozen=True)
+class Span:
+    """A chunk with its words: ``tokens[start:end]`` (``end`` exclusive) of one ``type``, and
+    their ``text`` (the tokens joined by single spaces). Made by :func:`span`; written as
+    :meth:`as_dict` in predictions (JSON lines) and :meth:`as_row` in error files."""
+
+    type: str
+    start: int
+    end: int
+    text: str
+
+    def as_dict(self) -> dict:
+        """``{"start", "end", "type", "text"}``, the shape prediction files give spans."""
+        return {"start": self.start, "end": self.end, "type": self.type, "text": self.text}
+
+    def as_row(self) -> list:
+        """``[type, start, end, text]``, the compact shape of the error files."""
+        return [self.type, self.start, self.end, self.text]
+
+
+def span(tokens: Sequence[str], chunk: tuple[str, int, int]) -> Span:
+    """The span of a chunk ``(type, start, end-exclusive)`` (:func:`get_chunks`) over a
+    sentence's ``tokens``."""
+    kind, start, end = chunk
+    return Span(kind, start, end, " ".join(tokens[start:end]))
+
+
+def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[Span]:
+    """The spans of a sentence's chunks by the conlleval rules, in order of position."""
+    return [span(tokens, chunk) for chunk in get_chunks(tags)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Scheme names, detection, validation and conversion
 # ---------------------------------------------------------------------------------------------
@@ -119,18 +153,13 @@ _SCHEME_NAMES = {
     "none": "plain",
 }
 
-# The raw prefixes each chunk scheme may use (besides the tag "O").
+# The raw prefixes each chunk scheme may use (besides the tag "O"), in the order messages name
+# them.
 _ALLOWED = {
-    "iob1": frozenset("BI"),
-    "iob2": frozenset("BI"),
-    "iobes": frozenset("BIES"),
-    "bilou": frozenset("BILU"),
-}
-_EXPECTED = {
-    "iob1": "O, or B- or I- followed by a type",
-    "iob2": "O, or B- or I- followed by a type",
-    "iobes": "O, or B-, I-, E- or S- followed by a type",
-    "bilou": "O, or B-, I-, L- or U- followed by a type",
+    "iob1": ("B", "I"),
+    "iob2": ("B", "I"),
+    "iobes": ("B", "I", "E", "S"),
+    "bilou": ("B", "I", "L", "U"),
 }
 
 
@@ -171,7 +200,10 @@ def tag_fits(tag: str, scheme: str) -> bool:
 
 def expected_tags(scheme: str) -> str:
     """What tags of the scheme look like, in words (for error messages)."""
-    return _EXPECTED.get(scheme, "any label")
+    if scheme not in _ALLOWED:
+        return "any label"
+    *first, last = (f"{p}-" for p in _ALLOWED[scheme])
+    return f"O, or {', '.join(first)} or {last} followed by a type"
 
 
 def scheme_evidence(tag_sequences: Iterable[Sequence[str]]) -> dict[str, int]:
@@ -223,49 +255,101 @@ def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str:
     return "iob1" if ev["iob1"] > ev["iob2"] else "iob2"
 
 
+@lru_cache(maxsize=1 << 16)
+def transition_faults(prev: str | None, tag: str | None, scheme: str) -> tuple[bool, bool]:
+    """What is wrong with ``tag`` right after ``prev`` in a chunk scheme: the one statement of
+    each scheme's transition rules (:func:`invalid_transitions` and :func:`allowed_transitions`
+    both ask it).
+
+    ``prev`` is None at the start of a sentence, ``tag`` None at its end. Tags are read by
+    :func:`chunk_role` (BILOU's L and U as E and S; labels that are not chunk tags as O); whether
+    a tag fits the scheme at all is :func:`tag_fits`'s question, not this one's.
+
+    Returns ``(unclosed, unopened)``:
+
+    * ``unclosed``: ``prev`` leaves a chunk open that ``tag`` does not continue: iobes / bilou,
+      a B-X or I-X not followed by I-X or E-X (L-X);
+    * ``unopened``: ``tag`` continues a chunk that ``prev`` did not leave open (open = B-X or
+      I-X of the same type): iob2, an I-X; iob1, a B-X (B- only separates two adjacent chunks
+      of one type); iobes / bilou, an I-X or E-X (L-X).
+    """
+    before, before_type = chunk_role(prev) if prev is not None else ("O", "")
+    role, kind = chunk_role(tag) if tag is not None else ("O", "")
+    continues = before in ("B", "I") and before_type == kind
+    if scheme == "iob2":
+        return False, role == "I" and not continues
+    if scheme == "iob1":
+        return False, role == "B" and not continues
+    inside = role in ("I", "E")
+    return before in ("B", "I") and not (inside and continues), inside and not continues
+
+
 def invalid_transitions(tags: Sequence[str], scheme: str) -> list[int]:
     """Token positions where the sequence is invalid in the scheme (sorted, no duplicates).
 
-    - iob2: an I-X not preceded by B-X or I-X (I-X after O, at the start, after I-Y);
-    - iob1: a B-X not preceded by B-X or I-X (B- only separates adjacent chunks of one type);
-    - iobes / bilou: an I-X or E-X (L-X) not preceded by B-X or I-X, and a B-X or I-X not
-      followed by I-X or E-X (L-X): the position of the offending tag is reported;
-    - every scheme: a tag that does not fit it (E-X in iob2, a label without prefix, ...).
+    - a transition that :func:`transition_faults` finds wrong: the position of the tag that
+      leaves a chunk unclosed (iobes / bilou: B-X or I-X not followed by I-X or E-X / L-X, at
+      the end of the sentence too), and of the tag that continues a chunk never opened (iob2:
+      an I-X not preceded by B-X or I-X; iob1: such a B-X; iobes / bilou: such an I-X or E-X);
+    - every scheme: a tag that does not fit it (E-X in iob2, a label without prefix, ...); the
+      next tag reads it as O.
     'plain' has no invalid transitions.
     """
     scheme = normalize_scheme(scheme)
     if scheme == "plain":
         return []
-    allowed = _ALLOWED[scheme]
-    end_prefix = "L" if scheme == "bilou" else "E"
     bad: set[int] = set()
-    prev_prefix, prev_type = "O", ""
-    n = len(tags)
+    prev = None
     for i, tag in enumerate(tags):
-        prefix, kind = parse_tag(tag)
-        if prefix != "O" and prefix not in allowed:
+        fits = tag_fits(tag, scheme)
+        unclosed, unopened = transition_faults(prev, tag if fits else "O", scheme)
+        if unclosed:
+            bad.add(i - 1)
+        if unopened or not fits:
             bad.add(i)
-            if scheme in ("iobes", "bilou") and prev_prefix in ("B", "I"):
-                bad.add(i - 1)
-            prev_prefix, prev_type = "O", ""
-            continue
-        continues = prev_prefix in ("B", "I") and prev_type == kind
-        if scheme == "iob2":
-            if prefix == "I" and not continues:
-                bad.add(i)
-        elif scheme == "iob1":
-            if prefix == "B" and not continues:
-                bad.add(i)
-        else:
-            inside = prefix in ("I", end_prefix)
-            if inside and not continues:
-                bad.add(i)
-            if prev_prefix in ("B", "I") and not (inside and prev_type == kind):
-                bad.add(i - 1)
-        prev_prefix, prev_type = prefix, kind
-    if n and scheme in ("iobes", "bilou") and prev_prefix in ("B", "I"):
-        bad.add(n - 1)
+        prev = tag if fits else "O"
+    if prev is not None and transition_faults(prev, None, scheme)[0]:
+        bad.add(len(tags) - 1)
     return sorted(bad)
+
+
+def allowed_transitions(labels: Sequence[str], scheme: str | None):
+    """Which tags may start a sequence, follow each other, and end a sequence in a tag scheme
+    (the CRF's and constrained decoding's constraints), by :func:`transition_faults`.
+
+    Args:
+        labels: the tag names, in label-id order.
+        scheme: ``iob1``, ``iob2``, ``iobes``, ``bilou`` (aliases such as ``bio``, ``bioes``,
+            ``biluo`` accepted) or ``plain``/``None`` (no constraint).
+
+    Returns:
+        ``(allowed_start[K], allowed[K, K], allowed_end[K])`` boolean NumPy arrays;
+        ``allowed[i, j]`` says whether tag ``j`` may follow tag ``i``. Labels without a chunk
+        prefix behave like ``O``.
+
+    Raises ValueError for an unknown scheme or a label whose prefix the scheme does not use.
+    """
+    import numpy as np
+
+    labels = [str(label) for label in labels]
+    k = len(labels)
+    scheme = "plain" if scheme is None else normalize_scheme(scheme)
+    start = np.ones(k, dtype=bool)
+    allowed = np.ones((k, k), dtype=bool)
+    end = np.ones(k, dtype=bool)
+    if scheme == "plain":
+        return start, allowed, end
+    prefixes = _ALLOWED[scheme]
+    for label in labels:
+        if parse_tag(label)[0] != "" and not tag_fits(label, scheme):
+            raise ValueError(f"label {label!r} does not fit the {scheme} scheme "
+                             f"(prefixes {', '.join(prefixes)})")
+    for j, tag in enumerate(labels):
+        for i, prev in enumerate(labels):
+            allowed[i, j] = not any(transition_faults(prev, tag, scheme))
+        start[j] = not any(transition_faults(None, tag, scheme))
+        end[j] = not any(transition_faults(tag, None, scheme))
+    return start, allowed, end
 
 
 def from_chunks(chunks: Iterable[tuple[str, int, int]], length: int, scheme: str) -> list[str]:

@@ -35,6 +35,43 @@ def test_window_mask_matches_the_layer_definition():
     assert window_mask(4, None, False).all()
 
 
+def brute_window(n, width, history_only):
+    """The window in words, one pair at a time: causal attention sees the query and the
+    ``w - 1`` keys before it (all keys before it without a width); local attention sees ``w``
+    keys of which ``w // 2`` come before the query; global attention sees every key."""
+    def sees(t, key):
+        if history_only:
+            return key <= t and (width is None or t - key < width)
+        if width is None:
+            return True
+        return -(width // 2) <= key - t < width - width // 2
+
+    return np.array([[sees(t, key) for key in range(n)] for t in range(n)], dtype=bool)
+
+
+@pytest.mark.parametrize("history_only", [False, True])
+def test_window_mask_against_brute_force(history_only):
+    for n in range(0, 12):
+        for width in [None, *range(1, 14)]:  # odd and even, narrower and wider than n
+            mask = window_mask(n, width, history_only)
+            assert mask.dtype == bool and mask.shape == (n, n)
+            assert (mask == brute_window(n, width, history_only)).all(), (n, width)
+
+
+@pytest.mark.parametrize("width", [None, 1, 2, 3, 4, 7])
+@pytest.mark.parametrize("history_only", [False, True])
+@pytest.mark.parametrize("n", [9, 60])  # the dense way, and the band of keys (T > 48)
+def test_the_layer_attends_exactly_inside_window_mask(n, width, history_only):
+    from seqlab.layers import SeqSelfAttention
+
+    layer = SeqSelfAttention(units=4, attention_width=width, history_only=history_only,
+                             return_attention=True, kernel_initializer="glorot_uniform")
+    x = np.random.default_rng(0).normal(size=(1, n, 6)).astype("float32")
+    _, weights = layer(x)
+    weights = np.asarray(weights)[0]
+    assert ((weights > 0) == window_mask(n, width, history_only)).all()
+
+
 @pytest.fixture(scope="module")
 def tagger(trained):
     from seqlab.tagger import Tagger

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from seqlab.layers.crf import CRF, CRFLoss, allowed_transitions
+from seqlab.layers.crf import CRF, CRFLoss
 
 K, T = 3, 4
 LENGTHS = [4, 2, 1, 0, 3]  # padding at the end; one empty row
@@ -199,45 +199,6 @@ def test_nll_and_gradients_equal_brute_force(mask):
 
 
 IOB2 = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-
-
-def test_allowed_transitions_iob2_and_iob1():
-    start, allowed, end = allowed_transitions(IOB2, "bio")
-    assert start.tolist() == [True, True, False, True, False]
-    assert end.all()
-    # rows: from, columns: to
-    assert allowed.tolist() == [
-        [True, True, False, True, False],   # O -> I-* forbidden
-        [True, True, True, True, False],    # B-PER -> I-PER only
-        [True, True, True, True, False],    # I-PER -> I-PER
-        [True, True, False, True, True],    # B-LOC -> I-LOC
-        [True, True, False, True, True],    # I-LOC -> I-LOC
-    ]
-    start, allowed, end = allowed_transitions(IOB2, "iob1")
-    assert start.tolist() == [True, False, True, False, True]  # B-X never first in IOB1
-    assert allowed[0].tolist() == [True, False, True, False, True]  # O -> B-X forbidden
-    assert allowed[2].tolist() == [True, True, True, False, True]  # I-PER -> B-PER ok, B-LOC no
-    assert end.all()
-
-
-def test_allowed_transitions_iobes_and_bilou():
-    labels = ["O", "B-X", "I-X", "E-X", "S-X", "B-Y", "E-Y"]
-    start, allowed, end = allowed_transitions(labels, "iobes")
-    assert start.tolist() == [True, True, False, False, True, True, False]
-    assert end.tolist() == [True, False, False, True, True, False, True]
-    outside = [True, True, False, False, True, True, False]  # after O, E-*, S-*
-    inside_x = [False, False, True, True, False, False, False]  # after B-X, I-X
-    assert allowed.tolist() == [outside, inside_x, inside_x, outside, outside,
-                                [False, False, False, False, False, False, True], outside]
-    bilou = ["O", "B-X", "I-X", "L-X", "U-X", "B-Y", "L-Y"]
-    b_start, b_allowed, b_end = allowed_transitions(bilou, "bilou")
-    assert (b_start == start).all() and (b_allowed == allowed).all() and (b_end == end).all()
-    plain = allowed_transitions(["NN", "VB"], None)
-    assert all(a.all() for a in plain)
-    with pytest.raises(ValueError, match="does not fit"):
-        allowed_transitions(["O", "E-X"], "iob2")
-    with pytest.raises(ValueError, match="unknown tag scheme"):
-        allowed_transitions(["O"], "xyz")
 
 
 def test_constraints_forbid_invalid_iob2_paths():

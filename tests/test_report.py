@@ -91,6 +91,21 @@ def test_write_errors_jsonl(tmp_path):
     assert r["spurious"] == [["ORG", 0, 1, "Acme"], ["PER", 1, 2, "Corp"]]
 
 
+def test_error_file_spans_are_the_prediction_files_spans(tmp_path):
+    """Both files write the one span of seqlab.schemes: the error file as rows, a prediction
+    file (JSON lines) as objects; the same type, offsets and text."""
+    from seqlab.formats.jsonl import write_jsonl
+    from seqlab.formats.record import Record
+
+    write_errors(tmp_path / "errors.jsonl", TOKENS, GOLD, PRED)
+    error = json.loads((tmp_path / "errors.jsonl").read_text(encoding="utf-8"))
+    for tags, key in ((GOLD[1], "gold_spans"), (PRED[1], "pred_spans")):
+        out = io.StringIO()
+        write_jsonl(out, Record(tokens=TOKENS[1], tags=tags))
+        predicted = json.loads(out.getvalue())["spans"]
+        assert [[s["type"], s["start"], s["end"], s["text"]] for s in predicted] == error[key]
+
+
 def test_write_errors_counts_every_wrong_span():
     # a wrong span in every sentence: the count adds missed and spurious spans
     import tempfile

@@ -1,5 +1,8 @@
 """Tag schemes: detection, validation and lossless conversion, against independent oracles."""
 
+import itertools
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,15 +10,20 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from seqlab.schemes import (
     SCHEMES,
+    Span,
+    allowed_transitions,
     convert,
     detect_scheme,
+    expected_tags,
     from_chunks,
     get_chunks,
     invalid_transitions,
     is_chunk_task,
     normalize_scheme,
+    span,
     tag_fits,
 )
+from seqlab.schemes import spans as sentence_spans
 
 CHUNK = ("iob1", "iob2", "iobes", "bilou")
 TYPES = ["PER", "LOC", "B-X"]  # a type with a hyphen in it, too
@@ -75,6 +83,31 @@ def test_every_scheme_reads_back_the_same_chunks(segments):
     assert oracle == expected
     oracle = [(k, s, e + 1) for k, s, e in get_entities(encode(segments, "iobes"))]
     assert oracle == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(sentences, st.data())
+def test_spans_are_the_chunks_with_their_words(segments, data):
+    n = sum(length for _, length in segments)
+    tokens = data.draw(st.lists(st.text(min_size=1, max_size=3), min_size=n, max_size=n))
+    expected = [(kind, start, end, " ".join(tokens[start:end]))
+                for kind, start, end in spans(segments)]
+    for scheme in CHUNK:
+        got = sentence_spans(tokens, encode(segments, scheme))
+        assert [(s.type, s.start, s.end, s.text) for s in got] == expected, scheme
+        assert [s.as_row() for s in got] == [list(e) for e in expected]
+        assert [s.as_dict() for s in got] == [
+            {"start": b, "end": e, "type": k, "text": x} for k, b, e, x in expected]
+
+
+def test_span_shapes_hand_worked():
+    tokens = ["New", "York", "is", "big"]
+    assert span(tokens, ("LOC", 0, 2)) == Span("LOC", 0, 2, "New York")
+    assert sentence_spans(tokens, ["B-LOC", "I-LOC", "O", "I-X"]) == [
+        Span("LOC", 0, 2, "New York"), Span("X", 3, 4, "big")]
+    assert Span("LOC", 0, 2, "New York").as_row() == ["LOC", 0, 2, "New York"]
+    assert list(Span("LOC", 0, 2, "New York").as_dict().items()) == [
+        ("start", 0), ("end", 2), ("type", "LOC"), ("text", "New York")]  # key order kept
 
 
 @settings(max_examples=150, deadline=None)
@@ -155,6 +188,13 @@ def test_invalid_transitions_hand_worked():
     assert invalid_transitions(["NN", "I-X"], "plain") == []
 
 
+def test_expected_tags_in_words():
+    assert expected_tags("iob2") == "O, or B- or I- followed by a type"
+    assert expected_tags("iobes") == "O, or B-, I-, E- or S- followed by a type"
+    assert expected_tags("bilou") == "O, or B-, I-, L- or U- followed by a type"
+    assert expected_tags("plain") == "any label"
+
+
 def test_names_and_fits():
     assert SCHEMES == ("iob1", "iob2", "iobes", "bilou", "plain")
     assert normalize_scheme("BIO") == "iob2"
@@ -178,3 +218,118 @@ def test_get_chunks_unchanged():
         ("LOC", 4, 5),
         ("ORG", 5, 6),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Transitions: invalid_transitions (a sentence's faults) and allowed_transitions (the CRF's and
+# constrained decoding's matrices) against brute force: a sequence is valid in a scheme when
+# the independent encoder above writes it for some segmentation.
+# --------------------------------------------------------------------------------------------
+
+ORACLE_LENGTH = 4  # long enough for every allowed pair to occur (B-X I-X I-X E-X, ...)
+PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}
+
+
+def valid_sequences(scheme, types=("X", "Y"), max_length=ORACLE_LENGTH):
+    """Every valid tag sequence of up to ``max_length`` tokens, by encoding every
+    segmentation."""
+    out = set()
+    for n in range(max_length + 1):
+        for cuts in itertools.product((False, True), repeat=max(n - 1, 0)):
+            lengths, run = [], 1
+            for cut in cuts:
+                if cut:
+                    lengths.append(run)
+                    run = 1
+                else:
+                    run += 1
+            if n:
+                lengths.append(run)
+            for kinds in itertools.product(("O", *types), repeat=len(lengths)):
+                out.add(tuple(encode(list(zip(kinds, lengths)), scheme)))
+    return out
+
+
+def scheme_labels(scheme, types=("X", "Y")):
+    return ["O"] + [f"{p}-{t}" for t in types for p in PREFIXES[scheme]]
+
+
+@pytest.mark.parametrize("scheme", CHUNK)
+def test_invalid_transitions_is_empty_exactly_for_the_sequences_the_scheme_writes(scheme):
+    valid = valid_sequences(scheme)
+    labels = scheme_labels(scheme)
+    for n in range(ORACLE_LENGTH + 1):
+        for tags in itertools.product(labels, repeat=n):
+            assert (invalid_transitions(list(tags), scheme) == []) == (tags in valid), tags
+
+
+@pytest.mark.parametrize("scheme", CHUNK)
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_allowed_transitions_are_the_pairs_valid_sequences_hold(scheme, order):
+    valid = valid_sequences(scheme)
+    labels = scheme_labels(scheme)
+    if order:  # label ids in another order, as a vocabulary may give them
+        labels = [labels[i] for i in np.random.default_rng(order).permutation(len(labels))]
+    start, allowed, end = allowed_transitions(labels, scheme)
+    pairs = {pair for tags in valid for pair in zip(tags, tags[1:])}
+    assert start.tolist() == [any(t[:1] == (a,) for t in valid) for a in labels]
+    assert end.tolist() == [any(t[-1:] == (a,) for t in valid) for a in labels]
+    assert allowed.tolist() == [[(a, b) in pairs for b in labels] for a in labels]
+    for a in (start, allowed, end):
+        assert a.dtype == bool
+
+
+@pytest.mark.parametrize("scheme", CHUNK)
+def test_allowed_transitions_read_a_label_without_prefix_as_o(scheme):
+    labels = scheme_labels(scheme) + ["NN"]
+    start, allowed, end = allowed_transitions(labels, scheme)
+    o, nn = 0, len(labels) - 1
+    assert start[nn] == start[o] and end[nn] == end[o]
+    assert (allowed[nn] == allowed[o]).all() and (allowed[:, nn] == allowed[:, o]).all()
+    # and invalid_transitions, which reads the sentence rather than the model's labels, says
+    # it does not fit a chunk scheme (and reads it as O for the next tag)
+    assert invalid_transitions(["NN"], scheme) == [0]
+    assert invalid_transitions(["NN", "I-X"], scheme) == sorted(
+        {0, *invalid_transitions(["O", "I-X"], scheme)})
+
+
+IOB2_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def test_allowed_transitions_iob2_and_iob1():
+    start, allowed, end = allowed_transitions(IOB2_LABELS, "bio")
+    assert start.tolist() == [True, True, False, True, False]
+    assert end.all()
+    # rows: from, columns: to
+    assert allowed.tolist() == [
+        [True, True, False, True, False],   # O -> I-* forbidden
+        [True, True, True, True, False],    # B-PER -> I-PER only
+        [True, True, True, True, False],    # I-PER -> I-PER
+        [True, True, False, True, True],    # B-LOC -> I-LOC
+        [True, True, False, True, True],    # I-LOC -> I-LOC
+    ]
+    start, allowed, end = allowed_transitions(IOB2_LABELS, "iob1")
+    assert start.tolist() == [True, False, True, False, True]  # B-X never first in IOB1
+    assert allowed[0].tolist() == [True, False, True, False, True]  # O -> B-X forbidden
+    assert allowed[2].tolist() == [True, True, True, False, True]  # I-PER -> B-PER ok, B-LOC no
+    assert end.all()
+
+
+def test_allowed_transitions_iobes_and_bilou():
+    labels = ["O", "B-X", "I-X", "E-X", "S-X", "B-Y", "E-Y"]
+    start, allowed, end = allowed_transitions(labels, "iobes")
+    assert start.tolist() == [True, True, False, False, True, True, False]
+    assert end.tolist() == [True, False, False, True, True, False, True]
+    outside = [True, True, False, False, True, True, False]  # after O, E-*, S-*
+    inside_x = [False, False, True, True, False, False, False]  # after B-X, I-X
+    assert allowed.tolist() == [outside, inside_x, inside_x, outside, outside,
+                                [False, False, False, False, False, False, True], outside]
+    bilou = ["O", "B-X", "I-X", "L-X", "U-X", "B-Y", "L-Y"]
+    b_start, b_allowed, b_end = allowed_transitions(bilou, "bilou")
+    assert (b_start == start).all() and (b_allowed == allowed).all() and (b_end == end).all()
+    plain = allowed_transitions(["NN", "VB"], None)
+    assert all(a.all() for a in plain)
+    with pytest.raises(ValueError, match="does not fit"):
+        allowed_transitions(["O", "E-X"], "iob2")
+    with pytest.raises(ValueError, match="unknown tag scheme"):
+        allowed_transitions(["O"], "xyz")

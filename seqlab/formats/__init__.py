@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from seqlab.errors import SeqlabError
 from seqlab.formats.columns import read_columns, split_fields, write_columns
 from seqlab.formats.conllu import looks_like_conllu, read_conllu, write_conllu
-from seqlab.formats.jsonl import read_jsonl, spans, write_jsonl
+from seqlab.formats.jsonl import read_jsonl, write_jsonl
 from seqlab.formats.lines import (
     DEFAULT_ENCODING,
     check_encoding,
@@ -39,7 +39,7 @@ __all__ = [
     "OUTPUT_FORMATS", "Reading", "Record", "SENTENCE", "TOKENIZERS", "check_encoding",
     "check_tokenizer", "format_from_name", "gc_paused", "guess_corpus_format",
     "guess_input_format",
-    "is_regular_stream", "read_corpus", "read_lines", "read_records", "sentences", "spans",
+    "is_regular_stream", "read_corpus", "read_lines", "read_records", "sentences",
     "split_fields", "tokenize", "writer",
 ]
 

@@ -10,7 +10,7 @@ from typing import TextIO
 from seqlab.errors import SeqlabError
 from seqlab.formats.record import BLANK, DOCSTART, Record
 from seqlab.formats.text import check_tokenizer, tokenize
-from seqlab.schemes import get_chunks
+from seqlab.schemes import spans
 
 
 def read_jsonl(lines: Iterable[tuple[int, str]], name: str, tokenizer: str = "whitespace"
@@ -39,12 +39,6 @@ def read_jsonl(lines: Iterable[tuple[int, str]], name: str, tokenizer: str = "wh
         yield Record(tokens=list(tokens), line=lineno, data=data)
 
 
-def spans(tokens, tags) -> list[dict]:
-    """Chunks as ``{"start", "end" (exclusive), "type", "text"}``, by the conlleval rules."""
-    return [{"start": start, "end": end, "type": kind, "text": " ".join(tokens[start:end])}
-            for kind, start, end in get_chunks(tags)]
-
-
 def write_jsonl(out: TextIO, record: Record, chunked: bool = True,
                 keep_blank: bool = False) -> None:
     """One object a sentence: the input's keys, then tokens, tags, spans (and probs); column
@@ -59,7 +53,7 @@ def write_jsonl(out: TextIO, record: Record, chunked: bool = True,
     obj = dict(record.data) if record.data is not None else {}
     obj["tokens"] = record.tokens
     obj["tags"] = record.tags
-    obj["spans"] = spans(record.tokens, record.tags) if chunked else []
+    obj["spans"] = [s.as_dict() for s in spans(record.tokens, record.tags)] if chunked else []
     if record.probs is not None:
         obj["probs"] = record.probs
     if record.raw is not None:

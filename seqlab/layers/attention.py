@@ -73,25 +73,28 @@ def _masked_softmax(e, valid, may_be_empty=True):
     return a
 
 
+def window_before(width, history_only=False):
+    """How many keys before its query a window of ``width`` keys holds: ``w - 1`` with
+    ``history_only`` (the query is its last key), ``w // 2`` otherwise."""
+    return width - 1 if history_only else width // 2
+
+
 def window_valid(q_pos, k_pos, width=None, history_only=False):
     """Which keys each query may see: ``(len(q_pos), len(k_pos))`` booleans.
 
     ``t - w + 1 <= t' <= t`` with ``history_only`` and a width ``w``; ``t' <= t`` with
     ``history_only`` alone; ``t - w//2 <= t' < t - w//2 + w`` with a width alone; every
-    key otherwise. The one definition of the window, shared by the attention layers.
+    key otherwise. The one definition of the window, shared by the attention layers and by
+    :func:`seqlab.attention_view.window_mask`; positions may be tensors or NumPy arrays.
     """
     q = ops.expand_dims(q_pos, -1)
     k = ops.expand_dims(k_pos, 0)
+    if width is not None:
+        lower = q - window_before(width, history_only)
+        return ops.logical_and(k >= lower, k < lower + width)
     if history_only:
-        valid = k <= q
-        if width is not None:
-            valid = ops.logical_and(valid, k >= q - (width - 1))
-    elif width is not None:
-        lower = q - width // 2
-        valid = ops.logical_and(k >= lower, k < lower + width)
-    else:
-        valid = ops.ones_like(q - k, dtype="bool")
-    return valid
+        return k <= q
+    return ops.ones_like(q - k, dtype="bool")
 
 
 def _skew(a, chunk, width):
@@ -472,7 +475,7 @@ class SeqSelfAttention(keras.layers.Layer):
     def _call_band(self, x, key_mask, need_attention):
         params = self._params()
         w = self.attention_width
-        left = (w - 1) if self.history_only else w // 2  # keys before the query
+        left = window_before(w, self.history_only)  # keys before the query
         right = w - 1 - left
         t = _dim(x, 1)
         d = x.shape[-1]

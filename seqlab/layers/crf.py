@@ -20,7 +20,8 @@ How it fits a Keras model:
   into best paths and tag probabilities; they take NumPy arrays or tensors.
 
 Decoding constraints: with ``labels`` and ``scheme`` the layer forbids the transitions the tag
-scheme does not allow (an ``I-X`` after ``O`` in IOB2, ...; see ``allowed_transitions``).
+scheme does not allow (an ``I-X`` after ``O`` in IOB2, ...; see
+``seqlab.schemes.allowed_transitions``).
 Forbidden transitions get a large negative score (a finite one, so no ``inf - inf``) in
 ``decode`` and ``marginals``, and also in the loss when ``constrain_training=True``.
 
@@ -31,90 +32,21 @@ at the end), but holes are handled too: the chain links the valid positions arou
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
 from seqlab.compat import keras_mask
+from seqlab.schemes import allowed_transitions
 
-__all__ = ["CRF", "CRFLoss", "allowed_transitions"]
+__all__ = ["CRF", "CRFLoss"]
 
 # Score given to a forbidden transition: far below any path score a model produces, and finite,
 # so forbidden paths add exactly 0 to log Z in float32 and never turn into NaN.
 _PENALTY = -1.0e5
 _START = "<start>"
 _END = "<end>"
-
-
-# ---------------------------------------------------------------------------------------------
-# Tag-scheme constraints (pure Python)
-# ---------------------------------------------------------------------------------------------
-
-def allowed_transitions(labels: Sequence[str], scheme: str | None
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which tags may start a sequence, follow each other, and end a sequence in a tag scheme.
-
-    Args:
-        labels: the tag names, in label-id order.
-        scheme: ``iob1``, ``iob2``, ``iobes``, ``bilou`` (aliases such as ``bio``, ``bioes``,
-            ``biluo`` accepted) or ``plain``/``None`` (no constraint).
-
-    Returns:
-        ``(allowed_start[K], allowed[K, K], allowed_end[K])`` boolean NumPy arrays;
-        ``allowed[i, j]`` says whether tag ``j`` may follow tag ``i``.
-
-    Rules (``X``, ``Y`` types; labels without a chunk prefix behave like ``O``):
-
-    * iob2: ``I-X`` only after ``B-X`` or ``I-X`` (so never first).
-    * iob1: ``B-X`` only after ``B-X`` or ``I-X`` (it only separates two adjacent chunks of
-      one type, so never first); ``I-X`` anywhere.
-    * iobes / bilou (``L`` = ``E``, ``U`` = ``S``): after ``B-X`` or ``I-X`` only ``I-X`` or
-      ``E-X``; ``I-X`` and ``E-X`` only after ``B-X`` or ``I-X``; a sequence never starts
-      with ``I``/``E`` nor ends with ``B``/``I``.
-
-    Raises ValueError for an unknown scheme or a label whose prefix the scheme does not use.
-    """
-    from seqlab.schemes import chunk_role, normalize_scheme, parse_tag
-
-    labels = [str(label) for label in labels]
-    k = len(labels)
-    scheme = "plain" if scheme is None else normalize_scheme(scheme)
-    start = np.ones(k, dtype=bool)
-    allowed = np.ones((k, k), dtype=bool)
-    end = np.ones(k, dtype=bool)
-    if scheme == "plain":
-        return start, allowed, end
-    prefixes = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}[scheme]
-    for label in labels:
-        prefix = parse_tag(label)[0]
-        if prefix not in ("", "O") and prefix not in prefixes:
-            raise ValueError(f"label {label!r} does not fit the {scheme} scheme "
-                             f"(prefixes {', '.join(prefixes)})")
-    # In IOBES letters (BILOU's L and U are E and S); labels without a prefix act as O.
-    parts = [chunk_role(label) for label in labels]
-    for j, (pj, tj) in enumerate(parts):
-        for i, (pi, ti) in enumerate(parts):
-            inside = pi in ("B", "I")  # i leaves a chunk open
-            if scheme == "iob2":
-                ok = pj != "I" or (inside and ti == tj)
-            elif scheme == "iob1":
-                ok = pj != "B" or (inside and ti == tj)
-            else:  # iobes
-                if inside:
-                    ok = pj in ("I", "E") and ti == tj
-                else:
-                    ok = pj in ("O", "B", "S")
-            allowed[i, j] = ok
-        if scheme == "iob2":
-            start[j] = pj != "I"
-        elif scheme == "iob1":
-            start[j] = pj != "B"
-        else:
-            start[j] = pj in ("O", "B", "S")
-            end[j] = pj in ("O", "E", "S")
-    return start, allowed, end
 
 
 def _constraint_arrays(num_tags, labels, scheme, forbidden):
