@@ -592,9 +592,7 @@ def attention(
         typer.echo(json.dumps({"tokens": view.tokens, "tags": view.tags,
                                "attention_width": view.width,
                                "history_only": view.history_only,
-                               "weights": [[round(float(w), 6) if ok else None
-                                            for w, ok in zip(row, mask)]
-                                           for row, mask in zip(view.weights, view.window)]}))
+                               "weights": view.weight_rows()}))
     if format == "png":
         with writing(output, "wb") as out:
             width, height = render_png(view, out)
