@@ -47,6 +47,11 @@ TEXT = Reading(format="text")
 STDIN = "-"  # the input that names standard input
 # The output format of each input format when none is asked for (conll for the others).
 _DEFAULT_OUTPUT = {"conllu": "conllu", "jsonl": "jsonl"}
+# Gold labels (or the values a prediction would replace) of which fewer than this share are
+# the model's tags were read from the wrong column or field.
+_KNOWN_SHARE = 0.5
+# Filled values seen before the input of `predict_file` is judged (or its end).
+_OVERWRITE_SAMPLE = 50
 
 
 def option_namer(names: Mapping[str, str] | None) -> Callable[[str], str]:
@@ -193,12 +198,6 @@ def predict_input(tagger: Tagger, options: PredictOptions, out: TextIO) -> int:
     if not count and not options.from_stdin:
         raise SeqlabError(f"{name}: the file holds no sentence to tag")
     return count
-
-# Gold labels (or the values a prediction would replace) of which fewer than this share are
-# the model's tags were read from the wrong column or field.
-_KNOWN_SHARE = 0.5
-# Filled values seen before the input of `predict_file` is judged (or its end).
-_OVERWRITE_SAMPLE = 50
 
 
 def foreign_labels(tagger: Tagger, label_sequences) -> tuple[int, int, list[str]]:
