@@ -21,6 +21,8 @@ DPI = 100
 # The longest sentence drawn: the map is T x T cells (and the layer's scores T x T x units),
 # so 10,000 tokens would take gigabytes and draw nothing readable.
 MAX_TOKENS = 500
+# Decimals a weight keeps when written out (`seqlab attention --json`, a run's attention.json).
+WEIGHT_DIGITS = 6
 
 
 @dataclass
@@ -33,6 +35,13 @@ class AttentionView:
     window: np.ndarray  # (T, T) bool: keys each query may attend to
     width: int | None
     history_only: bool
+
+    def weight_rows(self) -> list[list[float | None]]:
+        """The weights as JSON writes them: one list per query, each weight rounded to
+        :data:`WEIGHT_DIGITS` decimals, None outside the window."""
+        return [[round(float(w), WEIGHT_DIGITS) if inside else None
+                 for w, inside in zip(row, mask)]
+                for row, mask in zip(self.weights, self.window)]
 
     def describe(self) -> str:
         kind = "causal " if self.history_only else ""

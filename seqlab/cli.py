@@ -37,13 +37,18 @@ results = _Console(soft_wrap=True, highlight=False, emoji=False)  # what the use
 _FLAG_HINTS = {
     "encoding": "with --encoding",
     "force": "(use --force to replace it)",
-    "max_length": "(--max-length)",
     "tokenizer": "(--tokenizer)",
     "label_field": "(--label-field)",
     "label_column": "(--label-column)",
     "token_column": "(--token-column)",
     "head": "(--head)",
 }
+# How predict and evaluate messages call the library options they name.
+_PREDICT_FLAGS = {"input_format": "--input-format", "output_format": "--format",
+                  "probs": "--probs", "max_length": "--max-length", "batch_size": "--batch-size"}
+_EVALUATE_FLAGS = {"model": "MODEL", "data": "DATA", "predictions": "--predictions FILE",
+                   "input_format": "--format", "batch_size": "--batch-size",
+                   "conlleval": "--conlleval", "rounds": "--rounds", "seed": "--seed"}
 _CONFIG_HINTS = {
     "encoding": "in data.encoding",
     "force": "(use --force to replace the run in it, or --resume)",
@@ -312,77 +317,31 @@ def predict(
         "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Tag text, CoNLL, CoNLL-U or JSON lines; `-` streams stdin to stdout batch by batch."""
-    from seqlab.formats import (
-        INPUT_FORMATS,
-        OUTPUT_FORMATS,
-        Reading,
-        check_encoding,
-        check_tokenizer,
-        guess_input_format,
-        is_regular_stream,
-        writer,
-    )
     from seqlab.paths import check_output_file, writing
+    from seqlab.predict import PredictOptions
 
-    if encoding is not None:
-        check_encoding(encoding)
-    if input_format is None:
-        input_format = "text" if input == "-" else guess_input_format(input, encoding)
-    if input_format not in INPUT_FORMATS:
-        raise SeqlabError(f"--input-format {input_format!r}: expected one of "
-                          f"{', '.join(INPUT_FORMATS)}")
-    format = format or {"conllu": "conllu", "jsonl": "jsonl"}.get(input_format, "conll")
-    if format not in OUTPUT_FORMATS:
-        raise SeqlabError(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
-    if format == "conllu" and input_format != "conllu":
-        raise SeqlabError("--format conllu needs CoNLL-U input (--input-format conllu)")
-    check_tokenizer(tokenizer)
-    if probs and format != "jsonl":
-        raise SeqlabError("--probs needs --format jsonl (CoNLL output keeps the tag as the "
-                          "last column, for conlleval)")
-    if max_length is not None and 0 < max_length < 4:
-        raise SeqlabError(f"--max-length {max_length}: expected 0 (never split) or at least 4")
-    if label_field is not None:
-        writer(format, input_format, label_field)  # a bad field fails before loading
+    options = PredictOptions(
+        input=input, input_format=input_format, output_format=format, tokenizer=tokenizer,
+        probs=probs, label_field=label_field, encoding=encoding, token_column=token_column,
+        max_length=max_length, batch_size=batch_size, names=_PREDICT_FLAGS).checked()
     _existing(model, "model file")
-    if input != "-":
-        _existing(Path(input), "input file")
-        if Path(input).is_dir():
-            raise SeqlabError(f"{input}: is a directory, expected a file")
     if output is not None:
         check_output_file(output, force)
-    if input == "-" and getattr(sys.stdin, "buffer", None) is None:
-        raise SeqlabError("-: stdin is closed; expected the input on stdin, or a file name")
 
     load_tensorflow()
-    from seqlab.predict import predict_file
-    from seqlab.tagger import Tagger
+    from seqlab.predict import load_tagger, predict_input
 
-    tagger = Tagger.load(model, max_length=max_length,
-                         warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"))
-    # conll and conllu input are read as the training files were; text and JSON lines as UTF-8.
-    base = tagger.reading if input_format in ("conll", "conllu") else Reading()
-    reading = base.updated(format=input_format, token_column=token_column, encoding=encoding)
+    tagger = load_tagger(model, options, warn=lambda message: err.print(
+        f"[yellow]warning:[/] {escape(message)}"))
     # The TensorFlow and Keras objects loaded so far live as long as this process: keep the
     # cyclic collector from walking them again and again while the input is tagged.
     gc.freeze()
-    live = input == "-" and not is_regular_stream(sys.stdin)
-    # A pipe or a terminal gets its answers as soon as its input pauses; a file (redirected
-    # to stdin or named) is read in big blocks, sorted by length within each.
-    source, name = (sys.stdin.buffer, "<stdin>") if input == "-" else (input, input)
-    options = dict(output_format=format, reading=reading, name=name, batch_size=batch_size,
-                   chunk=2048, tokenizer=tokenizer, probs=probs, label_field=label_field,
-                   live=live)
     if output is None:
-        count = predict_file(tagger, source, sys.stdout, **options)
+        count = predict_input(tagger, options, sys.stdout)
     else:
         with writing(output) as out:  # the old file stays unless there is something to write
-            count = predict_file(tagger, source, out, **options)
-            if not count and input != "-":
-                raise SeqlabError(f"{input}: the file holds no sentence to tag")
+            count = predict_input(tagger, options, out)
     if not count:
-        if input != "-":
-            raise SeqlabError(f"{input}: the file holds no sentence to tag")
         err.print("[yellow]warning:[/] the input held no sentence")
     elif output is not None:
         err.print(f"tagged {count} {'sentence' if count == 1 else 'sentences'} into {output}")
@@ -441,109 +400,44 @@ def evaluate(
         "--force", help="Overwrite an existing --errors file.")] = False,
 ) -> None:
     """Score a model on gold data, or a predictions file, by the conlleval rules."""
-    from seqlab.formats import CORPUS_FORMATS, check_encoding
-    from seqlab.metrics import (
-        compare,
-        confusion_matrix,
-        conlleval_text,
-        read_compared,
-        read_predictions,
-    )
-    from seqlab.metrics import evaluate as score
+    from seqlab.evaluation import EvaluateOptions
+    from seqlab.metrics import conlleval_text
 
-    if errors is not None:
-        from seqlab.paths import check_output_file
-
-        check_output_file(errors, force)
-    if compare_with is not None:
-        _existing(compare_with, "predictions file to compare with")
-    if input_format is not None and input_format not in CORPUS_FORMATS:
-        raise SeqlabError(f"--format {input_format!r}: expected one of "
-                          f"{', '.join(CORPUS_FORMATS)}")
-    if encoding is not None:
-        check_encoding(encoding)
-    chunks = None
-    if predictions is not None:
-        if model is not None:
-            raise SeqlabError("give either MODEL DATA or --predictions FILE, not both")
-        _existing(predictions, "predictions file")
-        # conlleval counts -DOCSTART- lines as tokens; keep them for its exact report.
-        tokens, gold, pred = read_predictions(predictions, keep_docstart=conlleval,
-                                              encoding=encoding or "utf-8")
-        title = str(predictions)
-    else:
-        if model is None or data is None:
-            raise SeqlabError("expected MODEL DATA (a model.keras and a file with gold labels) "
-                              "or --predictions FILE")
-        _existing(model, "model file")
-        _existing(data, "data file")
+    options = EvaluateOptions(
+        model=model, data=data, predictions=predictions, input_format=input_format,
+        token_column=token_column, label_column=label_column, label_field=label_field,
+        encoding=encoding, batch_size=batch_size, conlleval=conlleval, confusion=confusion,
+        errors=errors, force=force, compare_with=compare_with, rounds=rounds, seed=seed,
+        names=_EVALUATE_FLAGS).checked()
+    if options.needs_model:
         load_tensorflow()
-        from seqlab.formats import format_from_name
-        from seqlab.predict import tag_corpus
-        from seqlab.tagger import Tagger
+    from seqlab.evaluation import evaluate as run_evaluation
 
-        tagger = Tagger.load(model)
-        # The format: as given, else as the file's name says, else the training files'.
-        fmt = input_format or format_from_name(data)
-        reading = tagger.reading.updated(format=fmt, token_column=token_column,
-                                         label_column=label_column, label_field=label_field,
-                                         encoding=encoding)
-        tokens, gold, pred = tag_corpus(tagger, data, reading, batch_size)
-        chunks = tagger.chunked
-        title = str(data)
-    if not gold:
-        raise SeqlabError(f"{title}: no sentences found")
-    result = score(gold, pred, chunks=chunks)
-    if conlleval and result["task"] != "chunk":
-        raise SeqlabError(f"{title}: --conlleval needs chunk tags (B-/I-/E-/S- and O); these "
-                          "are plain labels, scored per label")
-
-    comparison = None
-    if compare_with is not None:
-        other = read_compared(compare_with, tokens, gold, title, keep_docstart=conlleval,
-                              encoding=encoding or "utf-8")
-        comparison = compare(gold, pred, other, rounds=rounds, seed=seed,
-                             chunks=result["task"] == "chunk")
-    labels = matrix = None
-    if confusion:
-        labels, matrix = confusion_matrix(gold, pred)
-    wrong = None
-    if errors is not None:
-        from seqlab.report import write_errors
-
-        wrong = write_errors(errors, tokens, gold, pred, chunks=result["task"] == "chunk")
-
+    evaluation = run_evaluation(options)
+    result = evaluation.result
     if conlleval:
         typer.echo(conlleval_text(result), nl=False)
     if as_json:
-        payload = dict(result)
-        if confusion:
-            payload["confusion"] = {"labels": labels, "matrix": matrix}
-        if comparison is not None:
-            payload["comparison"] = {k: comparison[k] for k in
-                                     ("metric", "difference", "p_value", "rounds", "seed")}
-            payload["comparison"]["other"] = comparison["b"]
-            payload["comparison"]["other_file"] = str(compare_with)
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(json.dumps(evaluation.to_json(), indent=2))
     if not as_json and not conlleval:
         from seqlab.report import render_result
 
-        results.print(render_result(result, title=title))
-        if result["task"] == "chunk":
+        results.print(render_result(result, title=evaluation.title))
+        if evaluation.chunked:
             results.print(f"F1 {result['f1']:.2f} (precision {result['precision']:.2f}, recall "
-                      f"{result['recall']:.2f}), token accuracy {result['accuracy']:.2f}")
+                          f"{result['recall']:.2f}), token accuracy {result['accuracy']:.2f}")
         else:
             results.print(f"accuracy {result['accuracy']:.2f}")
-    if confusion and not as_json:
+    if evaluation.confusion is not None and not as_json:
         from seqlab.report import render_confusion
 
-        results.print(render_confusion(labels, matrix))
-    if comparison is not None and not as_json:
+        results.print(render_confusion(*evaluation.confusion))
+    if evaluation.comparison is not None and not as_json:
         from seqlab.report import render_comparison
 
-        results.print(render_comparison(comparison, (str(predictions or model), str(compare_with))))
+        results.print(render_comparison(evaluation.comparison, evaluation.systems))
     if errors is not None:
-        err.print(f"wrote {wrong} wrong {'spans' if result['task'] == 'chunk' else 'tags'} "
+        err.print(f"wrote {evaluation.wrong} wrong {'spans' if evaluation.chunked else 'tags'} "
                   f"to {errors}")
 
 
@@ -592,9 +486,7 @@ def attention(
         typer.echo(json.dumps({"tokens": view.tokens, "tags": view.tags,
                                "attention_width": view.width,
                                "history_only": view.history_only,
-                               "weights": [[round(float(w), 6) if ok else None
-                                            for w, ok in zip(row, mask)]
-                                           for row, mask in zip(view.weights, view.window)]}))
+                               "weights": view.weight_rows()}))
     if format == "png":
         with writing(output, "wb") as out:
             width, height = render_png(view, out)

@@ -1,31 +1,203 @@
 """Tag a stream of records and write it out: prediction, reading with :mod:`seqlab.formats`,
 tagging with :class:`seqlab.tagger.Tagger`, writing with the formats' writers.
 
-:func:`predict_stream` joins them lazily, a bounded block of records at a time, so an endless
-pipe or a file larger than memory is tagged with memory bounded by the block.
+:class:`PredictOptions` is what ``seqlab predict`` is asked (input, formats, tokenizer...),
+checked in plain Python before any model is loaded; :func:`predict_input` tags the input they
+name, read as they and the model say. :func:`predict_stream` joins reading, tagging and writing
+lazily, a bounded block of records at a time, so an endless pipe or a file larger than memory
+is tagged with memory bounded by the block.
+
+Importing this module does not import TensorFlow (the tagger brings it when it is loaded).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
 import queue
+import sys
 import threading
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, TextIO
 
-from seqlab.errors import SeqlabError
-from seqlab.formats import Reading, Record, gc_paused, read_corpus, read_records, writer
+from seqlab.errors import SeqlabError, shown
+from seqlab.formats import (
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    Reading,
+    Record,
+    check_encoding,
+    check_tokenizer,
+    gc_paused,
+    guess_input_format,
+    is_regular_stream,
+    read_corpus,
+    read_records,
+    writer,
+)
 from seqlab.formats.conllu import FIELDS, label_field_index
 from seqlab.schemes import parse_tag
-from seqlab.tagger import Tagger
+from seqlab.windows import check_max_length
+
+if TYPE_CHECKING:
+    from seqlab.tagger import Tagger
 
 TEXT = Reading(format="text")
-
+STDIN = "-"  # the input that names standard input
+# The output format of each input format when none is asked for (conll for the others).
+_DEFAULT_OUTPUT = {"conllu": "conllu", "jsonl": "jsonl"}
 # Gold labels (or the values a prediction would replace) of which fewer than this share are
 # the model's tags were read from the wrong column or field.
 _KNOWN_SHARE = 0.5
 # Filled values seen before the input of `predict_file` is judged (or its end).
 _OVERWRITE_SAMPLE = 50
+
+
+def option_namer(names: Mapping[str, str] | None) -> Callable[[str], str]:
+    """How messages call an option: as ``names`` says (the command line gives its flags:
+    ``{"output_format": "--format"}``), else by its Python name."""
+    names = names or {}
+    return lambda option: names.get(option, option)
+
+
+def check_output(output_format: str, input_format: str | None, probs: bool = False,
+                 names: Mapping[str, str] | None = None) -> None:
+    """The rules of what can be written: an output format seqlab writes, CoNLL-U output only
+    of CoNLL-U input (its lines are written back), probabilities only in JSON lines (column
+    output keeps the tag as the last column, for conlleval). ``names``: :func:`option_namer`."""
+    name = option_namer(names)
+    if output_format not in OUTPUT_FORMATS:
+        raise SeqlabError(f"{name('output_format')} {shown(output_format)}: expected one of "
+                          f"{', '.join(OUTPUT_FORMATS)}")
+    if output_format == "conllu" and input_format != "conllu":
+        raise SeqlabError(f"{name('output_format')} conllu needs CoNLL-U input "
+                          f"({name('input_format')} conllu)")
+    if probs and output_format != "jsonl":
+        raise SeqlabError(f"{name('probs')} needs {name('output_format')} jsonl (CoNLL output "
+                          "keeps the tag as the last column, for conlleval)")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """What ``seqlab predict`` is asked, for a Python caller as for the command line.
+
+    :meth:`checked` checks every option in plain Python (TensorFlow is not imported) and fills
+    in the defaults that depend on the input; :func:`load_tagger` and :func:`predict_input`
+    use the checked options, so a Python caller gets what the command line gets.
+
+    Attributes:
+        input: the file to tag, or ``-`` for standard input (streamed).
+        input_format: ``text`` (one sentence a line), ``conll``, ``conllu`` or ``jsonl``;
+            None: from the file's name and first lines (standard input: text).
+        output_format: ``conll``, ``jsonl``, ``conllu`` or ``html``; None: conllu for CoNLL-U
+            input, jsonl for JSON lines, else conll.
+        tokenizer: text and JSON lines with "text": ``whitespace`` or ``simple``.
+        probs: JSON lines output: the probability of each chosen tag.
+        label_field: CoNLL-U output: the field the tags go into (None: the model's).
+        encoding: the input's encoding when it has no byte-order mark (None: the model's for
+            conll and conllu input, else UTF-8).
+        token_column: conll input: the token column (None: the model's).
+        max_length: tag longer sentences in overlapping windows of this many tokens (None:
+            the model's default; 0: never split).
+        batch_size: sentences per batch, at most.
+        names: how messages call the options (the command line's flags); by their Python
+            names where it says nothing.
+    """
+
+    input: str | os.PathLike = STDIN
+    input_format: str | None = None
+    output_format: str | None = None
+    tokenizer: str = "whitespace"
+    probs: bool = False
+    label_field: str | None = None
+    encoding: str | None = None
+    token_column: int | None = None
+    max_length: int | None = None
+    batch_size: int = 64
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
+                                                 repr=False)
+
+    @property
+    def from_stdin(self) -> bool:
+        return isinstance(self.input, str) and self.input == STDIN
+
+    def checked(self) -> PredictOptions:
+        """These options with the input and output formats filled in, once each is checked;
+        SeqlabError (one line, naming the option) for the first that is wrong. Nothing but
+        the input's first lines (for its format) is read, and no model is loaded."""
+        from seqlab.paths import input_file
+
+        name = option_namer(self.names)
+        if self.encoding is not None:
+            check_encoding(self.encoding)
+        input_format = self.input_format
+        if input_format is None:
+            input_format = "text" if self.from_stdin else \
+                guess_input_format(self.input, self.encoding)
+        if input_format not in INPUT_FORMATS:
+            raise SeqlabError(f"{name('input_format')} {shown(input_format)}: expected one of "
+                              f"{', '.join(INPUT_FORMATS)}")
+        output_format = self.output_format or _DEFAULT_OUTPUT.get(input_format, "conll")
+        check_tokenizer(self.tokenizer)
+        check_output(output_format, input_format, self.probs, self.names)
+        check_max_length(self.max_length, name("max_length"))
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or \
+                self.batch_size < 1:
+            raise SeqlabError(f"{name('batch_size')} {shown(self.batch_size)}: expected at "
+                              "least 1 sentence")
+        if self.label_field is not None:
+            writer(output_format, input_format, self.label_field)  # a bad field fails now
+        if self.from_stdin:
+            if getattr(sys.stdin, "buffer", None) is None:
+                raise SeqlabError("-: stdin is closed; expected the input on stdin, or a file "
+                                  "name")
+        else:
+            input_file(self.input, "input file")
+        return dataclasses.replace(self, input_format=input_format,
+                                   output_format=output_format)
+
+    def reading(self, tagger: Tagger) -> Reading:
+        """How the input is read: conll and conllu as the model's training files were
+        (columns, encoding), text and JSON lines as UTF-8; the token column and encoding
+        given here over either."""
+        if self.input_format is None:
+            return self.checked().reading(tagger)
+        base = tagger.reading if self.input_format in ("conll", "conllu") else Reading()
+        return base.updated(format=self.input_format, token_column=self.token_column,
+                            encoding=self.encoding)
+
+
+def load_tagger(model, options: PredictOptions | None = None,
+                warn: Callable[[str], None] | None = None) -> Tagger:
+    """The model file ``model`` loaded to tag as ``options`` say (its ``max_length``); ``warn``
+    hears of each sentence cut into windows. Imports TensorFlow."""
+    from seqlab.tagger import Tagger
+
+    max_length = (options or PredictOptions()).max_length
+    return Tagger.load(model, max_length=max_length, warn=warn)
+
+
+def predict_input(tagger: Tagger, options: PredictOptions, out: TextIO) -> int:
+    """Tag the input ``options`` name (checked here, if not yet) and write it to ``out``;
+    returns the number of sentences that hold a token.
+
+    A pipe or a terminal on standard input gets its answers as soon as its input pauses; a
+    file (named, or redirected to stdin) is read in big blocks, sorted by length within each.
+    SeqlabError when a named file holds no sentence (an empty stream is no error).
+    """
+    options = options.checked()
+    if options.from_stdin:
+        source, name = sys.stdin.buffer, "<stdin>"
+        live = not is_regular_stream(sys.stdin)
+    else:
+        source, name, live = options.input, os.fspath(options.input), False
+    count = predict_file(tagger, source, out, options.output_format, options.reading(tagger),
+                         name, batch_size=options.batch_size, tokenizer=options.tokenizer,
+                         probs=options.probs, label_field=options.label_field, live=live)
+    if not count and not options.from_stdin:
+        raise SeqlabError(f"{name}: the file holds no sentence to tag")
+    return count
 
 
 def foreign_labels(tagger: Tagger, label_sequences) -> tuple[int, int, list[str]]:
@@ -174,9 +346,7 @@ def predict_file(tagger: Tagger, source, out: TextIO, output_format: str = "conl
             ``reading``).
         live: tag what has arrived whenever the input pauses (a pipe, a terminal).
     """
-    if probs and output_format != "jsonl":
-        raise SeqlabError("probabilities need the jsonl output format (column output keeps "
-                          "the tag as the last column, for conlleval)", argument="probs")
+    check_output(output_format, reading.format, probs)
     field = label_field or reading.label_field
     write = writer(output_format, reading.format, field, tagger.chunked, tagger.labels)
     records = read_records(source, reading, name, labelled=False, tokenizer=tokenizer)

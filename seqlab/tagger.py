@@ -21,7 +21,7 @@ from seqlab.errors import SeqlabError
 from seqlab.formats import Reading
 from seqlab.model import ENCODED, ModelParts, check_format, stored_format
 from seqlab.vocab import encode_corpus
-from seqlab.windows import GLOBAL_MAX_LENGTH, in_windows
+from seqlab.windows import GLOBAL_MAX_LENGTH, check_max_length, in_windows
 
 
 def load_model(path: str | Path):
@@ -110,12 +110,10 @@ class Tagger:
         self.scheme, self.source_scheme = parts.scheme, parts.source_scheme
         self.crf, self.chunked = parts.crf, parts.chunked
         self.global_attention = parts.global_attention
+        max_length = check_max_length(max_length)
         if max_length is None:
             max_length = GLOBAL_MAX_LENGTH if self.global_attention else 0
-        if max_length and max_length < 4:
-            raise SeqlabError(f"max_length {max_length}: expected 0 (never split) or at least "
-                              "4 tokens", argument="max_length")
-        self.max_length = int(max_length)
+        self.max_length = max_length
         self.warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
         self._compiled: dict = {}
         self._split = None  # (char model, after-chars model), built on first use

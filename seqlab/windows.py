@@ -11,9 +11,27 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from seqlab.errors import SeqlabError, shown
+
 # The longest sentence a model with global attention tags at once by default. Local
 # attention (attention_width) costs T * width: any length is tagged whole.
 GLOBAL_MAX_LENGTH = 4096
+# The shortest window: a quarter of it is context on each side, none at all below 4 tokens.
+SHORTEST_WINDOW = 4
+
+
+def check_max_length(value, name: str = "max_length") -> int | None:
+    """``value`` when it is a longest sentence a tagger may take (None: the model's default;
+    0: never split; else at least :data:`SHORTEST_WINDOW` tokens); SeqlabError naming it as
+    ``name`` says otherwise (the one rule, checked before the model is loaded and by
+    :class:`seqlab.tagger.Tagger`)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+            value and value < SHORTEST_WINDOW):
+        raise SeqlabError(f"{name} {shown(value)}: expected 0 (never split) or at least "
+                          f"{SHORTEST_WINDOW} tokens")
+    return int(value)
 
 
 def windows(n: int, size: int) -> list[tuple[int, int, int, int]]:

@@ -247,9 +247,7 @@ def attention_examples(tagger, tokens, labels, count: int = 3) -> list[dict]:
     for i in chosen:
         view = attention_view(tagger, tokens[i])
         examples.append({"sentence": i + 1, "tokens": view.tokens, "tags": view.tags,
-                         "weights": [[round(float(w), 4) if ok else None
-                                      for w, ok in zip(row, mask)]
-                                     for row, mask in zip(view.weights, view.window)],
+                         "weights": view.weight_rows(),
                          "attention": view.describe()})
     return examples
 
