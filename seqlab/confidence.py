@@ -254,3 +254,28 @@ def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_b
             out[i] = Analysis(ids[i], spans[r], float(min(best[r], 1.0)),
                               nbest(lattice, r, n_best) if n_best else [])
     return out
+
+
+def calibration(scored: Sequence[tuple[float, bool]], bins: int = 10) -> dict:
+    """How well span scores match how often spans are right: ``scored`` holds each
+    predicted span's ``(score, correct)``. Returns the expected calibration error (Guo et al.
+    2017: the spans' share of each of ``bins`` equal-width score bins times the gap between
+    its mean score and its accuracy, summed; 0 is perfect), the mean score and accuracy, and
+    the bins (the reliability diagram's points)."""
+    total = len(scored)
+    rows = []
+    ece = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(p, ok) for p, ok in scored if min(int(p * bins), bins - 1) == b]
+        if not inside:
+            continue
+        confidence = sum(p for p, _ in inside) / len(inside)
+        accuracy = sum(ok for _, ok in inside) / len(inside)
+        ece += len(inside) / total * abs(accuracy - confidence)
+        rows.append({"low": low, "high": high, "spans": len(inside),
+                     "confidence": round(confidence, 6), "accuracy": round(accuracy, 6)})
+    return {"ece": round(ece, 6), "spans": total,
+            "confidence": round(sum(p for p, _ in scored) / total, 6) if total else None,
+            "accuracy": round(sum(ok for _, ok in scored) / total, 6) if total else None,
+            "bins": rows}

@@ -186,13 +186,20 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
         from seqlab.tagger import Tagger
 
         tagger = Tagger.load(options.model)
-        tokens, gold, pred = tag_corpus(tagger, options.data, options.reading(tagger),
-                                        options.batch_size)
+        tokens, gold, pred, spans = tag_corpus(tagger, options.data, options.reading(tagger),
+                                               options.batch_size, scored=True)
         chunks = tagger.chunked
         title = str(options.data)
     if not gold:
         raise SeqlabError(f"{title}: no sentences found")
     evaluation = Evaluation(title, score(gold, pred, chunks=chunks))
+    if options.predictions is None and spans is not None:
+        from seqlab.confidence import calibration
+        from seqlab.schemes import get_chunks
+
+        evaluation.result["calibration"] = calibration(
+            [(p, (kind, s, e) in truth) for found, labels in zip(spans, gold)
+             for truth in [set(get_chunks(labels))] for kind, s, e, p in found])
     if options.conlleval and not evaluation.chunked:
         raise SeqlabError(f"{title}: {name('conlleval')} needs chunk tags (B-/I-/E-/S- and O); "
                           "these are plain labels, scored per label")

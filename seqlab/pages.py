@@ -36,21 +36,22 @@ def types_of(labels: Sequence[str]) -> list[str]:
 
 
 def segments(tokens: Sequence[str], tags: Sequence[str], chunked: bool = True,
-             gold: Sequence[str] | None = None) -> list[dict]:
+             gold: Sequence[str] | None = None, found: Sequence | None = None) -> list[dict]:
     """A sentence as display pieces: ``{"text", "type"}`` for a span (``type`` None for text
     outside spans); for plain tags, one piece a token with its ``tag`` (and ``wrong`` when
     ``gold`` is given and differs). With ``gold`` and chunks, each span says whether it is
-    ``wrong`` (not a gold span)."""
+    ``wrong`` (not a gold span). ``found``: the tagger's spans with their scores (each
+    piece then has its ``score``), instead of those read off ``tags``."""
     if not chunked:
         return [{"text": t, "tag": tag, "wrong": gold is not None and gold[i] != tag}
                 for i, (t, tag) in enumerate(zip(tokens, tags))]
     gold_chunks = set(get_chunks(gold)) if gold is not None else None
     out, position = [], 0
-    for s in spans(tokens, tags):
+    for s in (found if found is not None else spans(tokens, tags)):
         if s.start > position:
             out.append({"text": " ".join(tokens[position:s.start]), "type": None})
         wrong = gold_chunks is not None and (s.type, s.start, s.end) not in gold_chunks
-        out.append({"text": s.text, "type": s.type, "wrong": wrong})
+        out.append({"text": s.text, "type": s.type, "wrong": wrong, "score": s.score})
         position = s.end
     if position < len(tokens):
         out.append({"text": " ".join(tokens[position:]), "type": None})

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 TEXT = Reading(format="text")
 STDIN = "-"  # the input that names standard input
 # The output format of each input format when none is asked for (conll for the others).
-_DEFAULT_OUTPUT = {"conllu": "conllu", "jsonl": "jsonl"}
+_DEFAULT_OUTPUT = {"conllu": "conllu", "jsonl": "jsonl", "document": "jsonl"}
 # Gold labels (or the values a prediction would replace) of which fewer than this share are
 # the model's tags were read from the wrong column or field.
 _KNOWN_SHARE = 0.5
@@ -62,7 +62,7 @@ def option_namer(names: Mapping[str, str] | None) -> Callable[[str], str]:
 
 
 def check_output(output_format: str, input_format: str | None, probs: bool = False,
-                 names: Mapping[str, str] | None = None) -> None:
+                 names: Mapping[str, str] | None = None, nbest: int = 0) -> None:
     """The rules of what can be written: an output format seqlab writes, CoNLL-U output only
     of CoNLL-U input (its lines are written back), probabilities only in JSON lines (column
     output keeps the tag as the last column, for conlleval). ``names``: :func:`option_namer`."""
@@ -76,6 +76,32 @@ def check_output(output_format: str, input_format: str | None, probs: bool = Fal
     if probs and output_format != "jsonl":
         raise SeqlabError(f"{name('probs')} needs {name('output_format')} jsonl (CoNLL output "
                           "keeps the tag as the last column, for conlleval)")
+    if nbest and output_format != "jsonl":
+        raise SeqlabError(f"{name('nbest')} needs {name('output_format')} jsonl (the other "
+                          "formats hold one tag a token)")
+
+
+def check_scoring_options(nbest: int | None, min_score: float | None,
+                          names: Mapping[str, str] | None = None) -> None:
+    """``nbest`` at least 1 (None: none asked for), ``min_score`` a probability."""
+    name = option_namer(names)
+    if nbest is not None and (isinstance(nbest, bool) or not isinstance(nbest, int)
+                              or not 1 <= nbest <= 1000):
+        raise SeqlabError(f"{name('nbest')} {shown(nbest)}: expected a number of tag "
+                          "sequences from 1 to 1000")
+    if min_score is not None and (isinstance(min_score, bool)
+                                  or not isinstance(min_score, int | float)
+                                  or not 0.0 <= min_score <= 1.0):
+        raise SeqlabError(f"{name('min_score')} {shown(min_score)}: expected a probability "
+                          "from 0 to 1")
+
+
+def check_scoring(tagger: Tagger, min_score: float | None,
+                  names: Mapping[str, str] | None = None) -> None:
+    """Span scores need spans: a model of chunk tags."""
+    if min_score is not None and not tagger.chunked:
+        raise SeqlabError(f"{option_namer(names)('min_score')} needs a model of chunk tags "
+                          "(B-/I-/E-/S- and O): this one tags plain labels")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +114,18 @@ class PredictOptions:
 
     Attributes:
         input: the file to tag, or ``-`` for standard input (streamed).
-        input_format: ``text`` (one sentence a line), ``conll``, ``conllu`` or ``jsonl``;
-            None: from the file's name and first lines (standard input: text).
+        input_format: ``text`` (one sentence a line), ``conll``, ``conllu``, ``jsonl`` or
+            ``document`` (running text, documents ended by blank lines: sentences, tokens
+            and character offsets by spaCy, :mod:`seqlab.formats.document`); None: from the
+            file's name and first lines (standard input: text).
         output_format: ``conll``, ``jsonl``, ``conllu`` or ``html``; None: conllu for CoNLL-U
-            input, jsonl for JSON lines, else conll.
+            input, jsonl for JSON lines and documents, else conll.
         tokenizer: text and JSON lines with "text": ``whitespace`` or ``simple``.
         probs: JSON lines output: the probability of each chosen tag.
+        nbest: JSON lines output: the ``nbest`` most probable tag sequences of each sentence
+            with their probabilities (None: none).
+        min_score: keep only the spans the model is at least this sure of (the tokens of
+            the others are tagged O); None: all.
         label_field: CoNLL-U output: the field the tags go into (None: the model's).
         encoding: the input's encoding when it has no byte-order mark (None: the model's for
             conll and conllu input, else UTF-8).
@@ -110,6 +142,8 @@ class PredictOptions:
     output_format: str | None = None
     tokenizer: str = "whitespace"
     probs: bool = False
+    nbest: int | None = None
+    min_score: float | None = None
     label_field: str | None = None
     encoding: str | None = None
     token_column: int | None = None
@@ -138,9 +172,14 @@ class PredictOptions:
         if input_format not in INPUT_FORMATS:
             raise SeqlabError(f"{name('input_format')} {shown(input_format)}: expected one of "
                               f"{', '.join(INPUT_FORMATS)}")
+        if input_format == "document":
+            from seqlab.formats.document import check_documents
+
+            check_documents(f"{name('input_format')} document")
         output_format = self.output_format or _DEFAULT_OUTPUT.get(input_format, "conll")
         check_tokenizer(self.tokenizer)
-        check_output(output_format, input_format, self.probs, self.names)
+        check_scoring_options(self.nbest, self.min_score, self.names)
+        check_output(output_format, input_format, self.probs, self.names, self.nbest or 0)
         check_max_length(self.max_length, name("max_length"))
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or \
                 self.batch_size < 1:
@@ -187,6 +226,7 @@ def predict_input(tagger: Tagger, options: PredictOptions, out: TextIO) -> int:
     SeqlabError when a named file holds no sentence (an empty stream is no error).
     """
     options = options.checked()
+    check_scoring(tagger, options.min_score, options.names)
     if options.from_stdin:
         source, name = sys.stdin.buffer, "<stdin>"
         live = not is_regular_stream(sys.stdin)
@@ -194,7 +234,8 @@ def predict_input(tagger: Tagger, options: PredictOptions, out: TextIO) -> int:
         source, name, live = options.input, os.fspath(options.input), False
     count = predict_file(tagger, source, out, options.output_format, options.reading(tagger),
                          name, batch_size=options.batch_size, tokenizer=options.tokenizer,
-                         probs=options.probs, label_field=options.label_field, live=live)
+                         probs=options.probs, label_field=options.label_field, live=live,
+                         nbest=options.nbest or 0, min_score=options.min_score)
     if not count and not options.from_stdin:
         raise SeqlabError(f"{name}: the file holds no sentence to tag")
     return count
@@ -233,20 +274,60 @@ def _tag_list(tagger: Tagger, most: int = 8) -> str:
     return shown + (", ..." if len(tagger.labels) > most else "")
 
 
+@dataclasses.dataclass(frozen=True)
+class Scoring:
+    """What is worked out beside the tags: each span's probability (``spans``), the ``nbest``
+    most probable tag sequences, and spans below ``min_score`` dropped (their tokens tagged
+    O); :mod:`seqlab.confidence`."""
+
+    spans: bool = False
+    nbest: int = 0
+    min_score: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.spans or bool(self.nbest) or self.min_score is not None
+
+
 def tag_records(tagger: Tagger, block: list[Record], batch_size: int = 64,
-                probs: bool = False) -> int:
-    """Fill in ``tags`` (and ``probs``) of the sentences of a block; returns how many hold a
-    token (empty sentences, such as blank lines of text, are written but not counted)."""
+                probs: bool = False, scoring: Scoring = Scoring()) -> int:
+    """Fill in ``tags`` (and ``probs``, and the ``spans`` and ``nbest`` that ``scoring``
+    asks for) of the sentences of a block; returns how many hold a token (empty sentences,
+    such as blank lines of text, are written but not counted)."""
     todo = [r for r in block if r.kind == "sentence"]
     sentences = [r.tokens for r in todo]
+    if scoring:
+        _score_records(tagger, todo, batch_size, scoring)
     if probs:
         tags, scores = tagger.tag_with_probs(sentences, batch_size)
         for r, t, p in zip(todo, tags, scores):
-            r.tags, r.probs = t, p
-    else:
+            r.probs = p
+            if not scoring:
+                r.tags = t
+    elif not scoring:
         for r, t in zip(todo, tagger.tag(sentences, batch_size)):
             r.tags = t
     return sum(1 for r in todo if r.tokens)
+
+
+def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring
+                   ) -> None:
+    from seqlab.schemes import span
+
+    analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest)
+    floor = scoring.min_score
+    for r, a in zip(records, analyses):
+        tags = tagger.to_tags(a.ids)
+        kept = []
+        for kind, start, end, p in a.spans:
+            if floor is not None and p < floor:
+                tags[start:end] = ["O"] * (end - start)
+            else:
+                kept.append(span(r.tokens, (kind, start, end), p))
+        r.tags = tags
+        if tagger.chunked:
+            r.spans = kept
+        if scoring.nbest:
+            r.nbest = [{"tags": tagger.to_tags(ids), "prob": round(p, 6)} for ids, p in a.nbest]
 
 
 # How long a live block waits for more input that is already on its way (lines pasted or
@@ -300,7 +381,7 @@ def live_blocks(records: Iterable[Record], most: int) -> Iterator[list[Record]]:
 
 def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write,
                    batch_size: int = 64, chunk: int = 2048, probs: bool = False,
-                   live: bool = False) -> int:
+                   live: bool = False, scoring: Scoring = Scoring()) -> int:
     """Tag ``records`` and ``write(out, record)`` each, ``chunk`` records at a time, in order;
     with ``live`` (a pipe or a terminal), what has arrived as soon as the input pauses, up to
     ``batch_size`` records (:func:`live_blocks`).
@@ -323,7 +404,7 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write
         # third of the time on large files). Between blocks the collector runs as usual, so
         # an endless stream keeps memory bounded.
         with gc_paused():
-            count += tag_records(tagger, block, batch_size, probs)
+            count += tag_records(tagger, block, batch_size, probs, scoring)
             for record in block:
                 write(out, record)
             out.flush()
@@ -337,7 +418,7 @@ def predict_file(tagger: Tagger, source, out: TextIO, output_format: str = "conl
                  reading: Reading = TEXT, name: str | None = None,
                  batch_size: int = 64, chunk: int = 2048, tokenizer: str = "whitespace",
                  probs: bool = False, label_field: str | None = None,
-                 live: bool = False) -> int:
+                 live: bool = False, nbest: int = 0, min_score: float | None = None) -> int:
     """Read ``source`` (a path or a binary stream) as ``reading`` says, tag it and write it
     to ``out`` in ``output_format``; returns the number of sentences.
 
@@ -345,14 +426,21 @@ def predict_file(tagger: Tagger, source, out: TextIO, output_format: str = "conl
         label_field: CoNLL-U output: the field the tags go into (default: the one of
             ``reading``).
         live: tag what has arrived whenever the input pauses (a pipe, a terminal).
+        nbest: JSON lines: the ``nbest`` most probable tag sequences of each sentence.
+        min_score: drop the spans the model is less sure of than this (their tokens O).
     """
-    check_output(output_format, reading.format, probs)
+    check_output(output_format, reading.format, probs, nbest=nbest)
+    check_scoring(tagger, min_score)
     field = label_field or reading.label_field
     write = writer(output_format, reading.format, field, tagger.chunked, tagger.labels)
     records = read_records(source, reading, name, labelled=False, tokenizer=tokenizer)
     if output_format == "conllu":
         records = _overwrite_check(tagger, records, field, name or str(source))
-    return predict_stream(tagger, records, out, write, batch_size, chunk, probs, live)
+    # Span scores cost little: JSON lines and pages always carry them.
+    scoring = Scoring(spans=tagger.chunked and output_format in ("jsonl", "html"),
+                      nbest=nbest, min_score=min_score)
+    return predict_stream(tagger, records, out, write, batch_size, chunk, probs, live,
+                          scoring)
 
 
 def _overwrite_check(tagger: Tagger, records: Iterable[Record], field: str, name: str
@@ -391,9 +479,11 @@ def _warn_overwrite(tagger: Tagger, values: list[str], what: str, name: str) -> 
                     "them into another field?")
 
 
-def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64
-               ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
-    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted)``.
+def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
+               scored: bool = False) -> tuple[list, list, list, list | None]:
+    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted, spans)``; ``spans``,
+    with ``scored`` and a model of chunk tags, each sentence's predicted chunks ``(type,
+    start, end, probability)`` (:meth:`Tagger.analyse`), else None.
 
     SeqlabError when fewer than half the gold labels are tags of the model: they were read
     from another column or field than the model was trained on (UPOS tags scored against an
@@ -409,4 +499,8 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64
                           f"{_tag_list(tagger)}): are the labels read from the right {read}?",
                           argument="label_field" if conllu else "label_column")
     tokens = [s.tokens for s in sentences]
-    return tokens, [s.labels for s in sentences], tagger.tag(tokens, batch_size)
+    gold = [s.labels for s in sentences]
+    if not (scored and tagger.chunked):
+        return tokens, gold, tagger.tag(tokens, batch_size), None
+    analyses = tagger.analyse(tokens, batch_size)
+    return tokens, gold, [tagger.to_tags(a.ids) for a in analyses], [a.spans for a in analyses]

@@ -103,28 +103,35 @@ def chunk_boundaries(labels: Sequence[str]):
 @dataclass(frozen=True)
 class Span:
     """A chunk with its words: ``tokens[start:end]`` (``end`` exclusive) of one ``type``, and
-    their ``text`` (the tokens joined by single spaces). Made by :func:`span`; written as
+    their ``text`` (the tokens joined by single spaces), and the model's probability of it
+    (``score``, :mod:`seqlab.confidence`) where known. Made by :func:`span`; written as
     :meth:`as_dict` in predictions (JSON lines) and :meth:`as_row` in error files."""
 
     type: str
     start: int
     end: int
     text: str
+    score: float | None = None
 
     def as_dict(self) -> dict:
-        """``{"start", "end", "type", "text"}``, the shape prediction files give spans."""
-        return {"start": self.start, "end": self.end, "type": self.type, "text": self.text}
+        """``{"start", "end", "type", "text"}`` and ``"score"`` where known, the shape
+        prediction files give spans."""
+        out = {"start": self.start, "end": self.end, "type": self.type, "text": self.text}
+        if self.score is not None:
+            out["score"] = round(self.score, 6)
+        return out
 
     def as_row(self) -> list:
         """``[type, start, end, text]``, the compact shape of the error files."""
         return [self.type, self.start, self.end, self.text]
 
 
-def span(tokens: Sequence[str], chunk: tuple[str, int, int]) -> Span:
+def span(tokens: Sequence[str], chunk: tuple[str, int, int], score: float | None = None
+         ) -> Span:
     """The span of a chunk ``(type, start, end-exclusive)`` (:func:`get_chunks`) over a
-    sentence's ``tokens``."""
+    sentence's ``tokens``, with the model's probability of it when given."""
     kind, start, end = chunk
-    return Span(kind, start, end, " ".join(tokens[start:end]))
+    return Span(kind, start, end, " ".join(tokens[start:end]), score)
 
 
 def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[Span]:

@@ -158,3 +158,93 @@ def test_an_empty_sentence_in_a_batch_has_its_one_empty_sequence():
     assert lattice.log_z[1] == 0.0
     assert nbest(lattice, 1, 3) == [(pytest.approx(np.zeros(0)), 1.0)]
     assert not lattice.marginals()[1].any()
+
+
+# ------------------------------------------------------------------ through `seqlab predict`
+def _jsonl(result):
+    import json
+
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_predict_gives_each_span_its_score_nbest_and_min_score(trained, tmp_path):
+    from seqlab.tagger import Tagger
+
+    from conftest import invoke
+
+    text = tmp_path / "in.txt"
+    text.write_text("Peter Blackburn visited Bonn .\nEU rejects German call to boycott British "
+                    "lamb .\n", encoding="utf-8")
+    model = trained / "model.keras"
+    rows = _jsonl(invoke("predict", model, text, "-f", "jsonl", "--nbest", "3"))
+    analyses = Tagger.load(model).analyse([r["tokens"] for r in rows], nbest=3)
+    scores = []
+    for row, analysis in zip(rows, analyses):
+        assert [(s["type"], s["start"], s["end"]) for s in row["spans"]] == \
+            [a[:3] for a in analysis.spans]
+        for s, a in zip(row["spans"], analysis.spans):
+            assert s["score"] == pytest.approx(a[3], abs=1e-6)
+            assert 0.0 < s["score"] <= 1.0
+            scores.append(s["score"])
+        probs = [n["prob"] for n in row["nbest"]]
+        assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-6
+        assert row["nbest"][0]["tags"] == row["tags"]
+    # --min-score: the spans below it are gone, and their tokens tagged O.
+    ranked = sorted(scores)
+    floor = (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2
+    kept = _jsonl(invoke("predict", model, text, "-f", "jsonl", "--min-score", floor))
+    for row, full in zip(kept, rows):
+        assert row["spans"] == [s for s in full["spans"] if s["score"] >= floor]
+        for s in full["spans"]:
+            if s["score"] < floor:
+                assert row["tags"][s["start"]:s["end"]] == ["O"] * (s["end"] - s["start"])
+    page = invoke("predict", model, text, "-f", "html")
+    assert page.exit_code == 0 and page.stdout.count("data-score=") == len(scores)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--nbest", "0"], "--nbest 0: expected"),
+    (["--min-score", "2"], "--min-score 2.0: expected a probability"),
+    (["--nbest", "2", "-f", "conll"], "--nbest needs --format jsonl"),
+])
+def test_bad_scoring_options_are_one_line(trained, tmp_path, args, expected):
+    from conftest import invoke, one_line_error
+
+    text = tmp_path / "in.txt"
+    text.write_text("Peter visited Bonn .\n", encoding="utf-8")
+    one_line_error(invoke("predict", trained / "model.keras", text, *args), expected)
+
+
+def test_calibration_error_worked_by_hand():
+    from seqlab.confidence import calibration
+
+    # Bins of width 0.1: [0.9, 1.0] holds two spans (mean score 0.95, one right), [0.1, 0.2)
+    # one wrong at 0.15, [0.5, 0.6) one right at 0.55:
+    # ECE = 2/4 * |0.5 - 0.95| + 1/4 * |0 - 0.15| + 1/4 * |1 - 0.55| = 0.225 + 0.0375 + 0.1125.
+    result = calibration([(0.95, True), (0.95, False), (0.15, False), (0.55, True)])
+    assert result["ece"] == pytest.approx(0.375)
+    assert [(b["low"], b["spans"]) for b in result["bins"]] == [(0.1, 1), (0.5, 1), (0.9, 2)]
+    assert result["accuracy"] == 0.5 and result["confidence"] == pytest.approx(0.65)
+    assert calibration([(1.0, True)])["ece"] == 0.0
+
+
+def test_evaluate_reports_the_calibration_of_its_span_scores(trained):
+    import json
+
+    from seqlab.confidence import calibration
+    from seqlab.formats import Reading, read_corpus
+    from seqlab.schemes import get_chunks
+    from seqlab.tagger import Tagger
+
+    from conftest import DATA, invoke
+
+    result = invoke("evaluate", trained / "model.keras", DATA / "test.txt", "--json")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)["calibration"]
+    sentences = read_corpus(DATA / "test.txt", Reading(format="conll"))
+    analyses = Tagger.load(trained / "model.keras").analyse([s.tokens for s in sentences])
+    want = calibration([(p, (k, s, e) in set(get_chunks(sent.labels)))
+                        for sent, a in zip(sentences, analyses) for k, s, e, p in a.spans])
+    assert got == want and got["spans"] == sum(len(a.spans) for a in analyses)
+    assert 0.0 <= got["ece"] <= 1.0

@@ -8,6 +8,8 @@ they decode, split and report errors the same way. Readers know nothing of Keras
 * CoNLL-U (``conllu``): :mod:`seqlab.formats.conllu`;
 * JSON lines (``jsonl``): :mod:`seqlab.formats.jsonl`;
 * plain text, one sentence a line (``text``): :mod:`seqlab.formats.text`;
+* running text, documents split into sentences and tokens with character offsets
+  (``document``, spaCy's tokenizer): :mod:`seqlab.formats.document`;
 * bytes to lines (encodings, byte-order marks, gzip): :mod:`seqlab.formats.lines`.
 
 :class:`Reading` says how a corpus is read; a trained model stores the one it was trained
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 CORPUS_FORMATS = ("conll", "conllu")              # labelled corpora
-INPUT_FORMATS = ("text", "conll", "conllu", "jsonl")  # what can be tagged
+INPUT_FORMATS = ("text", "conll", "conllu", "jsonl", "document")  # what can be tagged
 OUTPUT_FORMATS = ("conll", "jsonl", "conllu", "html")
 
 _COLUMN_EXTENSIONS = (".txt", ".conll", ".iob", ".bio", ".tsv", ".conll03", ".bioes", ".iobes",
@@ -57,8 +59,8 @@ class Reading:
     """How a corpus is read: the format and where the tokens and labels are.
 
     Attributes:
-        format: ``conll`` (column files), ``conllu``, ``jsonl`` or ``text``; None to tell from
-            the file (:func:`guess_corpus_format`).
+        format: ``conll`` (column files), ``conllu``, ``jsonl``, ``text`` or ``document``;
+            None to tell from the file (:func:`guess_corpus_format`).
         token_column: column files: the token column (negative counts from the end).
         label_column: column files: the label column (default the last).
         label_field: CoNLL-U: the label field (upos, xpos, deprel, ...) or a MISC key.
@@ -175,6 +177,10 @@ def read_records(source, reading: Reading | None = None, name: str | None = None
         return read_jsonl(lines, name, tokenizer)
     if fmt == "text":
         return read_text(lines, tokenizer)
+    if fmt == "document":
+        from seqlab.formats.document import read_documents
+
+        return read_documents(lines, name)
     raise SeqlabError(f"unknown format {fmt!r}; expected one of {', '.join(INPUT_FORMATS)}",
                       argument="format")
 
@@ -230,10 +236,17 @@ def writer(output_format: str, input_format: str, label_field: str = "upos",
     * ``conllu`` (CoNLL-U input only): the tags put in ``label_field``;
     * ``html``: a page with each sentence's spans highlighted by type (the legend from the
       tag set ``labels``).
+
+    Documents of running text (``input_format`` ``document``) are written a document at a
+    time: :func:`seqlab.formats.document.document_writer`.
     """
     if output_format not in OUTPUT_FORMATS:
         raise SeqlabError(f"unknown output format {output_format!r}; expected one of "
                           f"{', '.join(OUTPUT_FORMATS)}", argument="output_format")
+    if input_format == "document" and output_format != "conllu":
+        from seqlab.formats.document import document_writer
+
+        return document_writer(output_format, chunked, labels)
     if output_format == "conllu":
         if input_format != "conllu":
             raise SeqlabError("CoNLL-U output needs CoNLL-U input", argument="output_format")

@@ -31,7 +31,8 @@ class HtmlWriter:
         from seqlab.pages import segments
 
         self.count += 1
-        out.write(str(self.macro(segments(record.tokens, record.tags, self.chunked),
+        out.write(str(self.macro(segments(record.tokens, record.tags, self.chunked,
+                                          found=record.spans),
                                  self.count)) + "\n")
 
     def end(self, out: TextIO) -> None:

@@ -41,7 +41,8 @@ def read_jsonl(lines: Iterable[tuple[int, str]], name: str, tokenizer: str = "wh
 
 def write_jsonl(out: TextIO, record: Record, chunked: bool = True,
                 keep_blank: bool = False) -> None:
-    """One object a sentence: the input's keys, then tokens, tags, spans (and probs); column
+    """One object a sentence: the input's keys, then tokens, tags, spans (with their scores
+    where the tagger gave them; and probs, nbest); column
     and CoNLL-U input add their "columns" (and "comments"). Blank lines are written only with
     ``keep_blank`` (JSON-lines input); ``-DOCSTART-`` lines never."""
     if record.kind == BLANK:
@@ -53,9 +54,12 @@ def write_jsonl(out: TextIO, record: Record, chunked: bool = True,
     obj = dict(record.data) if record.data is not None else {}
     obj["tokens"] = record.tokens
     obj["tags"] = record.tags
-    obj["spans"] = [s.as_dict() for s in spans(record.tokens, record.tags)] if chunked else []
+    found = record.spans if record.spans is not None else spans(record.tokens, record.tags)
+    obj["spans"] = [s.as_dict() for s in found] if chunked else []
     if record.probs is not None:
         obj["probs"] = record.probs
+    if record.nbest is not None:
+        obj["nbest"] = record.nbest
     if record.raw is not None:
         obj["columns"] = record.rows
     elif record.words is not None:

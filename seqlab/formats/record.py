@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SENTENCE, BLANK, DOCSTART = "sentence", "blank", "docstart"
+# Running text (``-i document``): the record that ends a document, after its sentences.
+DOCUMENT = "document"
 
 
 @dataclass(slots=True)
@@ -14,7 +16,8 @@ class Record:
 
     Attributes:
         kind: ``"sentence"``; ``"blank"`` for a blank line that is not part of a sentence;
-            ``"docstart"`` for a column file's ``-DOCSTART-`` line.
+            ``"docstart"`` for a column file's ``-DOCSTART-`` line; ``"document"`` after
+            the sentences of a document of running text, with its text in ``data``.
         tokens: the words (empty for an empty sentence).
         labels: one gold label per word, or None (unlabelled input, or none asked for).
         line: 1-based line number where the record starts.
@@ -29,6 +32,12 @@ class Record:
         data: JSON lines: the object read (writers keep its other keys).
         tags: tags given by a tagger (or read from a predictions file's last column).
         probs: the probability of each tag, when asked for.
+        spans: the tagger's spans with their probabilities (``seqlab.schemes.Span``), when
+            scored; writers otherwise read the spans off ``tags``.
+        nbest: the most probable tag sequences, ``{"tags": [...], "prob": p}`` each, when
+            asked for.
+        offsets: running text: each token's ``(start, end)`` characters in the text of its
+            document (``text[start:end]`` is the token).
     """
 
     kind: str = SENTENCE
@@ -42,6 +51,9 @@ class Record:
     data: dict | None = None
     tags: list[str] | None = None
     probs: list[float] | None = None
+    spans: list | None = None
+    nbest: list[dict] | None = None
+    offsets: list[tuple[int, int]] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
