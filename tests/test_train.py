@@ -396,3 +396,71 @@ def test_a_token_budget_runs_the_planned_batches(tmp_path):
     iterations = load_arrays(tmp_path / "run" / "checkpoints" / "optimizer.npz")[0]
     assert steps(120) != steps(None)
     assert int(iterations) == steps(120)
+
+
+def test_the_epoch_loop_alone_ends_where_a_run_ends(tmp_path):
+    """train_while_improving, consumed by a bare for loop (no checkpoint, table or history),
+    yields the epochs `train` records, stops early on patience at the same epoch, and leaves
+    the best epoch's weights: the side effects that consume it change nothing it learns. The
+    run's files read back through RunDir as train returned them."""
+    from seqlab.distribute import setup
+    from seqlab.tagger import Tagger
+    from seqlab.training.data import prepare_data
+    from seqlab.training.progress import Reporter
+    from seqlab.training.record import weights_digest
+    from seqlab.training.rundir import RunDir
+
+    config = load_config(QUICK, TINY + ["training.epochs=8", "training.patience=1",
+                                        "training.learning_rate=0.03"])
+    run = training.train(config, tmp_path / "run", console=QUIET)
+    assert run.metrics["epochs_run"] < 8  # stopped early: patience is exercised
+
+    prep = prepare_data(config, lambda *_: None)
+    training.seed_everything(config.seed)
+    model = training.build_compiled(config, prep)
+    state = {"epoch": 0, "best_score": None, "best_epoch": 0, "seconds": 0.0}
+    epochs = list(training.train_while_improving(
+        model, Tagger(model), config, prep, state, setup("none"), Reporter(QUIET, "f1", True),
+        [], time.perf_counter()))
+
+    timings = ("tokens_per_second", "train_seconds", "elapsed_seconds", "epoch_seconds")
+    assert [{k: v for k, v in e.row.items() if k not in timings} for e in epochs] == \
+        [{k: v for k, v in row.items() if k not in timings} for row in run.history]
+    assert [bool(e.stop) for e in epochs] == [False] * (len(epochs) - 1) + [True]
+    assert state["best_epoch"] == run.best_epoch and epochs[run.best_epoch - 1].improved
+    assert weights_digest(model) == run.weights_sha256
+
+    files = RunDir(tmp_path / "run")
+    assert all(RunDir.owns(p.name) for p in files.path.iterdir())
+    assert files.read_history() == run.history
+    assert files.read_record()["weights_sha256"] == run.weights_sha256
+    assert files.read_metrics()["dev"] == run.metrics["dev"]
+    assert len(files.read_predictions()) == len(prep.dev.tokens)
+
+
+def test_the_training_modules_import_no_circle():
+    """seqlab.training's modules import one another in one direction only (imports inside
+    functions too): the loop consumed record, whose ``reproduce`` imported the loop."""
+    import ast
+
+    package = ROOT / "seqlab" / "training"
+    graph = {}
+    for path in package.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        graph[path.stem] = {n.split(".")[2] for n in names
+                            if n.startswith("seqlab.training.") and n.count(".") >= 2} - {
+            path.stem}
+    assert graph["record"] == set() and "record" in graph["loop"]
+
+    def reaches(start, goal, seen=()):
+        return any(m == goal or (m not in seen and reaches(m, goal, (*seen, m)))
+                   for m in graph.get(start, ()))
+
+    circles = sorted(m for m in graph if reaches(m, m))
+    assert circles == []
