@@ -54,6 +54,29 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     assert (tmp_path / "resumed" / "training.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, monkeypatch):
+    """training.ema: the best epoch's weights are the averages it was scored with, in memory
+    and in its checkpoint; resumed after that epoch, a run ends with them as an uninterrupted
+    run does (its checkpoint used to keep the raw weights, and the resumed run ended with
+    those)."""
+    config = load_config(QUICK, TINY + ["training.epochs=2", "training.ema=0.9",
+                                        "data.dev=null"])
+    straight = training.train(config, tmp_path / "straight", console=QUIET)
+    real_save = checkpoint.save_checkpoint
+
+    def save_then_stop(folder, model, state, best):
+        real_save(folder, model, state, best)
+        if state["epoch"] == 2:  # the last epoch, the best: its checkpoint is all there is
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted, match="interrupted after epoch 2"):
+        training.train(config, tmp_path / "resumed", console=QUIET)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    resumed = training.train(config, tmp_path / "resumed", resume=True, console=QUIET)
+    assert resumed.weights_sha256 == straight.weights_sha256
+
+
 def test_resume_refuses_another_config(tmp_path):
     config = load_config(QUICK, TINY + ["training.epochs=1"])
     training.train(config, tmp_path / "run", console=QUIET)

@@ -25,9 +25,10 @@ def load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
-def save_checkpoint(files: Checkpoints, model, state: dict, improved: bool) -> None:
-    """Model with optimizer state, best weights, then the state last: a run killed at any
-    moment leaves the previous complete checkpoint or this one."""
+def save_checkpoint(files: Checkpoints, model, state: dict, best: list | None) -> None:
+    """Model with optimizer state, the best weights (``best``, when this epoch is the best so
+    far: the weights it was scored with), then the state last: a run killed at any moment
+    leaves the previous complete checkpoint or this one."""
     files.folder.mkdir(parents=True, exist_ok=True)
     with interrupts_deferred():  # Ctrl-C while saving: this checkpoint completes first
         save_model(model, files.model)
@@ -36,8 +37,8 @@ def save_checkpoint(files: Checkpoints, model, state: dict, improved: bool) -> N
         # latter.
         save_arrays(files.optimizer, model.optimizer.variables)
         save_arrays(files.rng, seed_generator_states(model))
-        if improved:  # plain arrays: model.save_weights would also carry the optimizer's state
-            save_arrays(files.best, model.get_weights())
+        if best is not None:  # plain arrays: save_weights would also carry the optimizer's state
+            save_arrays(files.best, best)
         files.write_state(state)
 
 

@@ -406,9 +406,14 @@ def _distribute_options(dataset, placement):
 class Epoch:
     """One finished epoch, as :func:`train_while_improving` yields it."""
 
-    row: dict       # its history row: epoch (1-based), loss, dev scores, timings
-    improved: bool  # its weights are the best so far (every epoch's are, without dev data)
-    stop: str = ""  # why training ends after it (early stopping), else ""
+    row: dict          # its history row: epoch (1-based), loss, dev scores, timings
+    best: list | None  # its weights as scored (the averages under EMA) when they are the best
+    #                    so far (every epoch's are, without dev data), else None
+    stop: str = ""     # why training ends after it (early stopping), else ""
+
+    @property
+    def improved(self) -> bool:
+        return self.best is not None
 
 
 def train_while_improving(model, tagger, config: Config, prep: Prepared, state: dict,
@@ -451,7 +456,7 @@ def train_while_improving(model, tagger, config: Config, prep: Prepared, state: 
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
         if not math.isfinite(row["loss"]):
             raise Diverged(epoch + 1, row["loss"])
-        improved = False
+        improved = None  # this epoch's weights, when they are the best so far
         with AveragedWeights(model, bool(t.ema)), \
                 out_of_memory(f"scoring epoch {epoch + 1}", sizes):  # scored, kept: averages
             if prep.dev is not None:
@@ -461,14 +466,12 @@ def train_while_improving(model, tagger, config: Config, prep: Prepared, state: 
                 if metric != "accuracy":
                     row["dev_accuracy"] = float(result["accuracy"])
                 current = row[f"dev_{metric}"]
-                improved = state["best_score"] is None or current > state["best_score"]
-                if improved:
+                if state["best_score"] is None or current > state["best_score"]:
                     state.update(best_score=current, best_epoch=epoch + 1)
-                    best = model.get_weights()
+                    best = improved = model.get_weights()
             else:  # no dev data: the last epoch is the model
-                improved = True
                 state.update(best_epoch=epoch + 1)
-                best = model.get_weights()
+                best = improved = model.get_weights()
         row["tokens_per_second"] = round(speed, 1)
         row["train_seconds"] = round(train_seconds, 2)
         row["elapsed_seconds"] = round(time.perf_counter() - started, 2)
@@ -551,7 +554,7 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
         for epoch in train_while_improving(model, tagger, config, prep, state, placement,
                                            reporter, callbacks, started, best):
             state["history"].append(epoch.row)
-            checkpoint.save_checkpoint(run.checkpoints, model, state, epoch.improved)
+            checkpoint.save_checkpoint(run.checkpoints, model, state, epoch.best)
             reporter.row(epoch.row, epoch.improved)
             if epoch.stop:
                 console.print(f"early stop: {epoch.stop}")
