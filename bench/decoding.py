@@ -70,8 +70,11 @@ def score_model(model_path: Path, config_path: Path) -> dict:
     return out
 
 
-def seed_models(set_dir: Path) -> list[Path]:
-    found = sorted(set_dir.glob("seed-*/model.keras"))
+def seed_runs(set_dir: Path) -> list:
+    """The run directories (RunDir) of a `--seeds` set that hold a model."""
+    from seqlab.training.rundir import RunSet
+
+    found = [run for run in RunSet(set_dir).runs() if run.model.is_file()]
     if not found:
         bad_input(f"{set_dir}: no seed-N/model.keras (train it with --seeds)")
     return found
@@ -107,9 +110,9 @@ def main() -> int:
         rows, results = [], {}
         for set_dir in sets:
             per_seed = []
-            for model in seed_models(set_dir):
-                common.log(f"decoding {model}")
-                per_seed.append(score_model(model, model.parent / "config.yaml"))
+            for run in seed_runs(set_dir):
+                common.log(f"decoding {run.model}")
+                per_seed.append(score_model(run.model, run.config))
             results[str(set_dir)] = per_seed
             f1 = {d: [s[d]["f1"] for s in per_seed] for d in ("argmax", "constrained")}
             invalid = {d: [s[d]["invalid_sentences"] for s in per_seed]

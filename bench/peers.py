@@ -27,7 +27,6 @@ the size of each step's batch), checked against its epochs at the end.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import signal
@@ -160,12 +159,12 @@ def seqlab_cmd(output: Path, overrides: list[str], source: Path | None = None,
 
 def history_of(run: Path) -> list[dict]:
     """Epoch rows of a run: history.csv when it finished, else its checkpoint's state."""
-    if (run / "history.csv").is_file():
-        with open(run / "history.csv", newline="") as f:
-            return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                    for row in csv.DictReader(f)]
-    state = run / "checkpoints" / "state.json"
-    return json.loads(state.read_text())["history"] if state.is_file() else []
+    from seqlab.training.rundir import RunDir
+
+    files = RunDir(run)
+    if files.history.is_file():
+        return [{k: v for k, v in row.items() if v is not None} for row in files.read_history()]
+    return files.checkpoints.read_state()["history"] if files.has_checkpoint() else []
 
 
 def elapsed(row: dict) -> float:
@@ -217,12 +216,13 @@ from seqlab.formats import read_corpus
 from seqlab.metrics import evaluate
 from seqlab.tagger import Tagger
 from seqlab.training.checkpoint import best_weights
-run, test = Path(sys.argv[1]), sys.argv[2]
-if (run / "model.keras").is_file():
-    tagger = Tagger.load(run / "model.keras")
+from seqlab.training.rundir import RunDir
+run, test = RunDir(sys.argv[1]), sys.argv[2]
+if run.model.is_file():
+    tagger = Tagger.load(run.model)
 else:  # stopped at the budget: the last checkpoint with its best-dev weights
-    model = keras.models.load_model(run / "checkpoints" / "last.keras", compile=False)
-    model.set_weights(best_weights(run / "checkpoints"))
+    model = keras.models.load_model(run.checkpoints.model, compile=False)
+    model.set_weights(best_weights(run.checkpoints))
     tagger = Tagger(model)
 sentences = read_corpus(test)
 tokens = [s.tokens for s in sentences]

@@ -50,6 +50,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
 
     from seqlab.config import load_config
     from seqlab.training import train
+    from seqlab.training.rundir import RunDir
 
     train_path = DATA / "train.txt"
     if quick:
@@ -60,7 +61,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
     t0 = time.perf_counter()
     train(config, out, console=Console(stderr=True, quiet=True))
     common.log(f"trained 1 epoch in {time.perf_counter() - t0:.0f} s")
-    return out / "model.keras"
+    return RunDir(out).model
 
 
 def main(argv=None):

@@ -33,7 +33,6 @@ here); prediction is repeated and the median quoted with min and max.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -220,10 +219,11 @@ def seqlab_train(train_path, out_dir, epochs):
     res = common.time_command(cmd)
     if res["returncode"] != 0:
         raise SystemExit(f"seqlab train failed: {res['tail']}")
-    with open(Path(out_dir) / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    res["loop_s"] = float(rows[-1]["elapsed_seconds"])
-    res["loss"] = float(rows[-1]["loss"])
+    from seqlab.training.rundir import RunDir
+
+    rows = RunDir(out_dir).read_history()
+    res["loop_s"] = rows[-1]["elapsed_seconds"]
+    res["loss"] = rows[-1]["loss"]
     return res
 
 
@@ -292,7 +292,9 @@ def main(argv=None):
         common.log(f"(b) seqlab train: {args.epochs} epoch(s) ...")
         ours_train = seqlab_train(train_path, tmp / "run", args.epochs)
         common.log(f"    loop {ours_train['loop_s']:.1f} s, command {ours_train['wall_s']:.1f} s")
-        model_path = tmp / "run" / "model.keras"
+        from seqlab.training.rundir import RunDir
+
+        model_path = RunDir(tmp / "run").model
 
         common.log("(a) README baseline: model.predict ...")
         base_pred = common.check(common.run_child(script, {

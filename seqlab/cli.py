@@ -192,7 +192,8 @@ def train(
     for split in ("dev", "test"):
         if split in run.metrics:
             result = run.metrics[split]
-            key = "f1" if result.get("task") == "chunk" else "accuracy"
+            from seqlab.metrics import headline_metric
+            key = headline_metric(result.get("task"))
             results.print(f"{split} {key}: {result[key]:.2f}")
 
 

@@ -39,12 +39,21 @@ __all__ = [
     "confusion_matrix",
     "conlleval_text",
     "evaluate",
+    "headline_metric",
     "read_compared",
     "read_predictions",
     "sentence_chunk_errors",
 ]
 
 Tags = Sequence[Sequence[str]]
+
+
+def headline_metric(task: str | bool | None) -> str:
+    """The one score a task is judged by: ``"f1"`` (of chunks) for a chunk task, ``"accuracy"``
+    (of tokens) for plain tags. ``task``: a result's ``"task"`` (``"chunk"`` or ``"tag"``, None
+    when unknown) or whether the labels are chunk tags."""
+    chunked = task == "chunk" if isinstance(task, str) else bool(task)
+    return "f1" if chunked else "accuracy"
 
 
 
@@ -391,7 +400,7 @@ def compare(
         chunks = is_chunk_task(gold, list(pred_a) + list(pred_b))
     result_a = evaluate(gold, pred_a, chunks=chunks)
     result_b = evaluate(gold, pred_b, chunks=chunks)
-    metric = "f1" if chunks else "accuracy"
+    metric = headline_metric(chunks)
 
     if chunks:
         ca = _sentence_chunk_counts(gold, pred_a).astype(np.float64)

@@ -12,19 +12,13 @@ the table of seeds and the page of its best run.
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
+from seqlab.training.rundir import RunDir, RunSet
 
 ERRORS_SHOWN = 20
-
-
-def _read_json(path: Path, expected: type = dict):
-    from seqlab.paths import read_json
-
-    return read_json(path, expected)
 
 
 def _svg_chart(history: list[dict], key: str, title: str, colour: str) -> str | None:
@@ -46,65 +40,6 @@ def _svg_chart(history: list[dict], key: str, title: str, colour: str) -> str | 
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # inline: no XML prolog
-
-
-def _history(path: Path) -> list[dict]:
-    """history.csv's rows, every value a number (``epoch`` an int); a damaged file is one
-    error naming its line."""
-    if not path.is_file():
-        return []
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            for row in reader:
-                line = reader.line_num
-                if None in row or None in row.values():
-                    raise SeqlabError(f"{path}:{line}: expected {len(reader.fieldnames)} "
-                                      f"fields ({','.join(reader.fieldnames)}); the file is "
-                                      "damaged")
-                if "epoch" not in row:
-                    raise SeqlabError(f"{path}:1: expected an 'epoch' column; the file is "
-                                      "damaged")
-                parsed = {}
-                for key, value in row.items():
-                    try:
-                        parsed[key] = int(value) if key == "epoch" else \
-                            (float(value) if value != "" else None)
-                    except ValueError:
-                        raise SeqlabError(f"{path}:{line}: {key} {value!r}: expected a number; "
-                                          "the file is damaged") from None
-                rows.append(parsed)
-    except UnicodeDecodeError:
-        raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
-    except csv.Error as exc:
-        raise SeqlabError(f"{path}:{reader.line_num}: {exc}; the file is damaged") from None
-    return rows
-
-
-def _predictions(path: Path) -> list[dict]:
-    """dev_predictions.jsonl: one ``{"tokens", "gold", "pred"}`` a line, the three lists of
-    one length; a damaged line (cut off, edited) is one error naming it."""
-    from seqlab.paths import parse_json
-
-    if not path.is_file():
-        return []
-    predictions = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                p = parse_json(line, path, number, dict)
-                lists = [p.get(k) for k in ("tokens", "gold", "pred")]
-                if not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
-                           for v in lists) or len({len(v) for v in lists}) != 1:
-                    raise SeqlabError(f"{path}:{number}: expected tokens, gold and pred: lists "
-                                      "of strings of one length; the file is damaged")
-                predictions.append(p)
-    except UnicodeDecodeError:
-        raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
-    return predictions
 
 
 def _score_rows(result: dict) -> list[dict]:
@@ -154,35 +89,34 @@ def _heat(weight) -> str:
 
 def build_report(run_dir: str | Path) -> str:
     """The HTML of a run directory's report (or of a ``--seeds`` set's best run)."""
-    from seqlab.metrics import confusion_matrix
+    from seqlab.metrics import confusion_matrix, headline_metric
     from seqlab.pages import render, types_of
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise SeqlabError(f"{run_dir}: run directory not found")
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise SeqlabError(f"{run.path}: run directory not found")
     seeds = None
-    if (run_dir / "summary.json").is_file():
-        seeds = _read_json(run_dir / "summary.json")
+    runs = RunSet(run.path)
+    if runs.is_set():
+        seeds = runs.read_summary()
         best = seeds.get("best")
         if not isinstance(best, dict) or not isinstance(best.get("seed"), int):
-            raise SeqlabError(f"{run_dir / 'summary.json'}: expected best.seed, the seed of "
-                              "the best run; the file is damaged")
-        run_dir = run_dir / f"seed-{best['seed']}"
-    for name in ("run.json", "metrics.json"):
-        if not (run_dir / name).is_file():
-            raise SeqlabError(f"{run_dir}: not a finished seqlab run (no {name}); expected a "
-                              "directory written by `seqlab train`")
-    record = _read_json(run_dir / "run.json")
-    metrics = _read_json(run_dir / "metrics.json")
-    history = _history(run_dir / "history.csv")
-    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") \
-        if (run_dir / "config.yaml").is_file() else ""
-    predictions = _predictions(run_dir / "dev_predictions.jsonl")
-    attention = _read_json(run_dir / "attention.json", list) \
-        if (run_dir / "attention.json").is_file() else []
+            raise SeqlabError(f"{runs.summary}: expected best.seed, the seed of the best run; "
+                              "the file is damaged")
+        run = runs.seed(best["seed"])
+    for path in (run.record, run.metrics):
+        if not path.is_file():
+            raise SeqlabError(f"{run.path}: not a finished seqlab run (no {path.name}); "
+                              "expected a directory written by `seqlab train`")
+    record = run.read_record()
+    metrics = run.read_metrics()
+    history = run.read_history()
+    config_text = run.read_config_text()
+    predictions = run.read_predictions()
+    attention = run.read_attention()
     first = next((metrics[s] for s in ("dev", "test") if s in metrics), {})
     chunked = first.get("task") == "chunk"
-    metric = "f1" if chunked else "accuracy"
+    metric = headline_metric(chunked)
     dev_key = f"dev_{metric}"
     charts = [c for c in (
         _svg_chart(history, "loss", "training loss", "tab:blue"),
@@ -197,7 +131,7 @@ def build_report(run_dir: str | Path) -> str:
                 for example in attention]
     types = types_of({t for p in predictions for t in p["gold"] + p["pred"]}) if chunked else []
     return render(
-        "report.html.j2", title=f"seqlab run {run_dir.name}", run_dir=str(run_dir),
+        "report.html.j2", title=f"seqlab run {run.path.name}", run_dir=str(run.path),
         record=record, metrics=metrics, config_text=config_text, history=history,
         charts=charts, scores={split: _score_rows(metrics[split]) for split in ("dev", "test")
                                if split in metrics},
@@ -214,7 +148,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None,
 
     if not Path(run_dir).is_dir():
         raise SeqlabError(f"{run_dir}: run directory not found")
-    output = Path(output) if output is not None else Path(run_dir) / "report.html"
+    output = Path(output) if output is not None else RunDir(run_dir).report
     check_output_file(output, force)
     html = build_report(run_dir)
     with writing(output) as f:

@@ -25,6 +25,7 @@ from seqlab.metrics import (
     confusion_matrix,
     conlleval_text,
     evaluate,
+    headline_metric,
     read_predictions,
     sentence_chunk_errors,
 )
@@ -572,3 +573,16 @@ def test_compare_plain_tags_uses_accuracy():
 def test_compare_checks_lengths():
     with pytest.raises(SeqlabError, match="system B"):
         compare([["O"]], [["O"]], [["O", "O"]])
+
+
+@pytest.mark.parametrize("task, metric", [("chunk", "f1"), ("tag", "accuracy"), (True, "f1"),
+                                          (False, "accuracy"), (None, "accuracy")])
+def test_the_headline_metric_of_a_task(task, metric):
+    assert headline_metric(task) == metric
+
+
+def test_the_headline_metric_is_a_score_that_evaluate_gives():
+    for gold in ([["B-PER", "O"]], [["NN", "VB"]]):
+        result = evaluate(gold, gold)
+        assert result[headline_metric(result["task"])] == 100.0
+        assert headline_metric(result["task"]) == headline_metric(is_chunk_task(gold))

@@ -54,6 +54,29 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     assert (tmp_path / "resumed" / "training.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, monkeypatch):
+    """training.ema: the best epoch's weights are the averages it was scored with, in memory
+    and in its checkpoint; resumed after that epoch, a run ends with them as an uninterrupted
+    run does (its checkpoint used to keep the raw weights, and the resumed run ended with
+    those)."""
+    config = load_config(QUICK, TINY + ["training.epochs=2", "training.ema=0.9",
+                                        "data.dev=null"])
+    straight = training.train(config, tmp_path / "straight", console=QUIET)
+    real_save = checkpoint.save_checkpoint
+
+    def save_then_stop(folder, model, state, best):
+        real_save(folder, model, state, best)
+        if state["epoch"] == 2:  # the last epoch, the best: its checkpoint is all there is
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted, match="interrupted after epoch 2"):
+        training.train(config, tmp_path / "resumed", console=QUIET)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    resumed = training.train(config, tmp_path / "resumed", resume=True, console=QUIET)
+    assert resumed.weights_sha256 == straight.weights_sha256
+
+
 def test_resume_refuses_another_config(tmp_path):
     config = load_config(QUICK, TINY + ["training.epochs=1"])
     training.train(config, tmp_path / "run", console=QUIET)
@@ -396,3 +419,71 @@ def test_a_token_budget_runs_the_planned_batches(tmp_path):
     iterations = load_arrays(tmp_path / "run" / "checkpoints" / "optimizer.npz")[0]
     assert steps(120) != steps(None)
     assert int(iterations) == steps(120)
+
+
+def test_the_epoch_loop_alone_ends_where_a_run_ends(tmp_path):
+    """train_while_improving, consumed by a bare for loop (no checkpoint, table or history),
+    yields the epochs `train` records, stops early on patience at the same epoch, and leaves
+    the best epoch's weights: the side effects that consume it change nothing it learns. The
+    run's files read back through RunDir as train returned them."""
+    from seqlab.distribute import setup
+    from seqlab.tagger import Tagger
+    from seqlab.training.data import prepare_data
+    from seqlab.training.progress import Reporter
+    from seqlab.training.record import weights_digest
+    from seqlab.training.rundir import RunDir
+
+    config = load_config(QUICK, TINY + ["training.epochs=8", "training.patience=1",
+                                        "training.learning_rate=0.03"])
+    run = training.train(config, tmp_path / "run", console=QUIET)
+    assert run.metrics["epochs_run"] < 8  # stopped early: patience is exercised
+
+    prep = prepare_data(config, lambda *_: None)
+    training.seed_everything(config.seed)
+    model = training.build_compiled(config, prep)
+    state = {"epoch": 0, "best_score": None, "best_epoch": 0, "seconds": 0.0}
+    epochs = list(training.train_while_improving(
+        model, Tagger(model), config, prep, state, setup("none"), Reporter(QUIET, "f1", True),
+        [], time.perf_counter()))
+
+    timings = ("tokens_per_second", "train_seconds", "elapsed_seconds", "epoch_seconds")
+    assert [{k: v for k, v in e.row.items() if k not in timings} for e in epochs] == \
+        [{k: v for k, v in row.items() if k not in timings} for row in run.history]
+    assert [bool(e.stop) for e in epochs] == [False] * (len(epochs) - 1) + [True]
+    assert state["best_epoch"] == run.best_epoch and epochs[run.best_epoch - 1].improved
+    assert weights_digest(model) == run.weights_sha256
+
+    files = RunDir(tmp_path / "run")
+    assert all(RunDir.owns(p.name) for p in files.path.iterdir())
+    assert files.read_history() == run.history
+    assert files.read_record()["weights_sha256"] == run.weights_sha256
+    assert files.read_metrics()["dev"] == run.metrics["dev"]
+    assert len(files.read_predictions()) == len(prep.dev.tokens)
+
+
+def test_the_training_modules_import_no_circle():
+    """seqlab.training's modules import one another in one direction only (imports inside
+    functions too): the loop consumed record, whose ``reproduce`` imported the loop."""
+    import ast
+
+    package = ROOT / "seqlab" / "training"
+    graph = {}
+    for path in package.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        graph[path.stem] = {n.split(".")[2] for n in names
+                            if n.startswith("seqlab.training.") and n.count(".") >= 2} - {
+            path.stem}
+    assert graph["record"] == set() and "record" in graph["loop"]
+
+    def reaches(start, goal, seen=()):
+        return any(m == goal or (m not in seen and reaches(m, goal, (*seen, m)))
+                   for m in graph.get(start, ()))
+
+    circles = sorted(m for m in graph if reaches(m, m))
+    assert circles == []

@@ -2,15 +2,18 @@
 
 * :mod:`~seqlab.training.data`: read and check the corpus, vocabularies, encoding (in memory
   or streamed, through the same reader and checks);
-* :mod:`~seqlab.training.loop`: model, optimizer and loss, the epoch loop, dev scoring;
+* :mod:`~seqlab.training.loop`: model, optimizer and loss, the epoch loop (a generator of
+  epochs) and what consumes it (checkpoints, progress, history, the run's files), ``reproduce``;
 * :mod:`~seqlab.training.checkpoint`: what each epoch leaves for resuming;
-* :mod:`~seqlab.training.rundir`: the run directory, its lock and its files;
-* :mod:`~seqlab.training.record`: run.json and ``reproduce``.
+* :mod:`~seqlab.training.rundir`: the run directory: its files' names, readers and writers
+  (``RunDir``, ``RunSet``), its lock;
+* :mod:`~seqlab.training.record`: what run.json says of a run;
+* :mod:`~seqlab.training.seeds`: one run per seed and their summary.
 """
 
 __all__ = ["Run", "reproduce", "train", "train_seeds"]
 
-_WHERE = {"Run": "loop", "train": "loop", "reproduce": "record", "train_seeds": "seeds"}
+_WHERE = {"Run": "loop", "train": "loop", "reproduce": "loop", "train_seeds": "seeds"}
 
 
 def __getattr__(name):

@@ -1,16 +1,16 @@
 """Checkpoints: what a run leaves after each epoch so that ``resume`` replays exactly what an
-uninterrupted run would have done."""
+uninterrupted run would have done. Where each file goes is :class:`~seqlab.training.rundir.
+Checkpoints`'s; what goes into them is here."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from seqlab.compat import seed_generator_states
-from seqlab.training.rundir import atomic_write, interrupts_deferred, save_model
+from seqlab.training.rundir import Checkpoints, interrupts_deferred, save_model
 
 
 def save_arrays(path: Path, arrays) -> None:
@@ -25,35 +25,32 @@ def load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
-def save_checkpoint(folder: Path, model, state: dict, improved: bool) -> None:
-    """Model with optimizer state, best weights, then state.json last: a run killed at any
-    moment leaves the previous complete checkpoint or this one."""
-    folder.mkdir(parents=True, exist_ok=True)
+def save_checkpoint(files: Checkpoints, model, state: dict, best: list | None) -> None:
+    """Model with optimizer state, the best weights (``best``, when this epoch is the best so
+    far: the weights it was scored with), then the state last: a run killed at any moment
+    leaves the previous complete checkpoint or this one."""
+    files.folder.mkdir(parents=True, exist_ok=True)
     with interrupts_deferred():  # Ctrl-C while saving: this checkpoint completes first
-        save_model(model, folder / "last.keras")
+        save_model(model, files.model)
         # The optimizer's and the dropout generators' states as plain arrays: a CRF model's
         # loss cannot come back from the archive's compile config, and model.save skips the
         # latter.
-        save_arrays(folder / "optimizer.npz", model.optimizer.variables)
-        save_arrays(folder / "rng.npz", seed_generator_states(model))
-        if improved:  # plain arrays: model.save_weights would also carry the optimizer's state
-            save_arrays(folder / "best.npz", model.get_weights())
-        atomic_write(folder / "state.json", json.dumps(state, indent=1))
+        save_arrays(files.optimizer, model.optimizer.variables)
+        save_arrays(files.rng, seed_generator_states(model))
+        if best is not None:  # plain arrays: save_weights would also carry the optimizer's state
+            save_arrays(files.best, best)
+        files.write_state(state)
 
 
-def load_state(folder: Path) -> dict:
-    return json.loads((folder / "state.json").read_text(encoding="utf-8"))
-
-
-def restore(folder: Path, model) -> None:
+def restore(files: Checkpoints, model) -> None:
     """Put a checkpoint's optimizer and random-generator states into a loaded model (built
     optimizer)."""
-    for variable, value in zip(model.optimizer.variables, load_arrays(folder / "optimizer.npz"),
+    for variable, value in zip(model.optimizer.variables, load_arrays(files.optimizer),
                                strict=True):
         variable.assign(value)
-    for variable, value in zip(seed_generator_states(model), load_arrays(folder / "rng.npz")):
+    for variable, value in zip(seed_generator_states(model), load_arrays(files.rng)):
         variable.assign(value)
 
 
-def best_weights(folder: Path) -> list[np.ndarray]:
-    return load_arrays(folder / "best.npz")
+def best_weights(files: Checkpoints) -> list[np.ndarray]:
+    return load_arrays(files.best)

@@ -1,5 +1,9 @@
-"""The training loop: model, optimizer and loss from the config, one `model.fit` epoch at a
-time, dev scoring, early stopping, checkpoints, and the finished run's files.
+"""The training loop: model, optimizer and loss from the config; :func:`train_while_improving`,
+which trains one `model.fit` epoch at a time, scores it on the dev set, keeps the best weights
+and stops early, yielding each epoch's result; and :func:`train`, which consumes it: the run
+directory and its lock, resuming, checkpoints, the progress table, the history and the
+finished run's files (as spaCy's ``train`` consumes its ``train_while_improving``). Then
+:func:`reproduce`, which trains a run again and compares.
 
 One epoch at a time so that each epoch's data order depends only on (seed, epoch): a run
 resumed from its last checkpoint replays exactly what an uninterrupted run would have done,
@@ -9,11 +13,13 @@ and ends with the same weights.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +27,14 @@ from rich.console import Console
 
 from seqlab.config import Config
 from seqlab.errors import Interrupted, SeqlabError
+from seqlab.metrics import headline_metric
 from seqlab.training import checkpoint
 from seqlab.training.data import Prepared, prepare_data
 from seqlab.training.progress import Reporter
 from seqlab.training.record import file_digest, run_record, weights_digest
 from seqlab.training.rundir import (
-    CHECKPOINTS,
-    RUN_FILES,
+    Checkpoints,
+    RunDir,
     RunLock,
     Terminated,
     check_output,
@@ -37,7 +44,6 @@ from seqlab.training.rundir import (
     replace_run,
     resume_source,
     staged,
-    write_run,
 )
 
 
@@ -205,11 +211,19 @@ def StopOnNonFiniteLoss():  # noqa: N802  (a Keras callback, made when Keras is 
     return Stop()
 
 
-def diverged(config: Config, epoch: int, loss: float, folder: Path) -> SeqlabError:
+class Diverged(Exception):
+    """The training loss of epoch ``epoch`` (1-based) is ``loss``, no longer a number."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(epoch, loss)
+        self.epoch, self.loss = epoch, loss
+
+
+def diverged(config: Config, epoch: int, loss: float, kept_in: Checkpoints) -> SeqlabError:
     """The one line for a loss that is no longer a number: what to lower, what is kept."""
     t = config.training
-    kept = (f"the last good checkpoint (epoch {checkpoint.load_state(folder)['epoch']}) stays "
-            f"in {folder}" if has_checkpoint(folder.parent) else "no checkpoint was written")
+    kept = (f"the last good checkpoint (epoch {kept_in.read_state()['epoch']}) stays "
+            f"in {kept_in.folder}" if kept_in.exists() else "no checkpoint was written")
     clip = "" if t.clipnorm or t.global_clipnorm else " or set training.clipnorm"
     return SeqlabError(f"epoch {epoch}: the training loss is {loss} (the model diverged); "
                        f"lower training.learning_rate (now {t.learning_rate:g}){clip}; {kept}, "
@@ -219,6 +233,12 @@ def diverged(config: Config, epoch: int, loss: float, folder: Path) -> SeqlabErr
 # Sentences a batch when scoring: padding is masked, so the scores do not depend on it, and
 # bigger batches tag faster than the training batch size would.
 SCORING_BATCH = 128
+
+
+def dev_metric(config: Config, prep: Prepared) -> str:
+    """The dev score that picks the best epoch: training.metric, or (auto) the task's."""
+    metric = config.training.metric
+    return headline_metric(prep.scheme != "plain") if metric == "auto" else metric
 
 
 def score(tagger, corpus, keep: bool = False):
@@ -283,7 +303,7 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
         check_output(output, force, resume)
     elif resume and not has_checkpoint(resume_source(output)):
         raise SeqlabError(f"{output}: nothing to resume yet (no finished epoch in "
-                          f"{CHECKPOINTS}/); every worker reads the chief's checkpoints "
+                          f"{RunDir.CHECKPOINTS}/); every worker reads the chief's checkpoints "
                           "there", argument="resume")
     if placement.replicas > 1 or placement.workers > 1:
         console.print(f"distribution: {placement.name}, {placement.replicas} replicas"
@@ -321,8 +341,8 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
                                  placement)
     except KeyboardInterrupt as stop:
         # The last complete checkpoint (state.json is written last) is what a resume gets.
-        folder = (write_dir if placement.chief else output) / CHECKPOINTS
-        done = checkpoint.load_state(folder)["epoch"] if has_checkpoint(folder.parent) else 0
+        saved = RunDir(write_dir if placement.chief else output).checkpoints
+        done = saved.read_state()["epoch"] if saved.exists() else 0
         how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         when = f"after epoch {done}" if done else "before the first epoch ended"
         kept = ""
@@ -354,7 +374,7 @@ def _train_staged(config: Config, prep: Prepared, digests: dict, output: Path, n
     try:
         with RunLock(new):
             run = _train(config, prep, digests, new, new, resume, console, placement)
-            replace_run(output, new, lambda name: name in RUN_FILES)
+            replace_run(output, new, RunDir.owns)
             finished = True
     except SeqlabError as exc:
         if has_checkpoint(new):
@@ -380,62 +400,38 @@ def _distribute_options(dataset, placement):
     return dataset.with_options(options)
 
 
-def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_dir: Path,
-           resume: bool, console: Console, placement) -> Run:
-    """The loop. `output` holds the checkpoints a resumed run reads; `write_dir` gets what
-    this process writes (`output` itself, except on a worker that is not the chief).
-    `digests`: the data files' sha256, kept in each checkpoint and in run.json."""
-    import keras
+@dataclass
+class Epoch:
+    """One finished epoch, as :func:`train_while_improving` yields it."""
 
-    from seqlab.compat import build_before_fit
-    from seqlab.tagger import Tagger
+    row: dict          # its history row: epoch (1-based), loss, dev scores, timings
+    best: list | None  # its weights as scored (the averages under EMA) when they are the best
+    #                    so far (every epoch's are, without dev data), else None
+    stop: str = ""     # why training ends after it (early stopping), else ""
 
-    seed_everything(config.seed)
-    folder = write_dir / CHECKPOINTS
-    source = output / CHECKPOINTS
-    strategy = placement.strategy
-    state = {"epoch": 0, "history": [], "best_score": None, "best_epoch": 0,
-             "config_sha256": config.sha256(), "data_sha256": digests, "seconds": 0.0}
-    if resume:
-        state = checkpoint.load_state(source)
-        if state.get("config_sha256") != config.sha256():
-            raise SeqlabError(f"{output}: the checkpoint was made with another config; "
-                              "resume with the same config and overrides")
-        for key, digest in (state.get("data_sha256") or {}).items():
-            if digests.get(key) != digest:
-                raise SeqlabError(f"{getattr(config.data, key)}: data.{key} changed since the "
-                                  f"run in {output} started (its sha256 is not the "
-                                  "checkpoint's); resume with the same data, or start again "
-                                  "with --force")
-        with strategy.scope():  # variables are made where the strategy places them
-            model = keras.models.load_model(source / "last.keras", compile=False)
-            compile_model(model, config)
-            model.optimizer.build(model.trainable_variables)
-        checkpoint.restore(source, model)
-        console.print(f"resuming after epoch {state['epoch']}")
-    else:
-        with strategy.scope(), out_of_memory("while building the model",
-                                             _model_sizes(config, prep)):
-            model = build_compiled(config, prep)
-    if placement.replicas > 1:
-        build_before_fit(model, next(iter(prep.dataset(1, seed=0).take(1))))
-    best_weights = None
-    if resume and state["best_epoch"]:
-        best_weights = checkpoint.best_weights(source)
+    @property
+    def improved(self) -> bool:
+        return self.best is not None
 
-    tagger = Tagger(model)
-    if prep.features:  # dev and test: the frozen pass made them once; not again each epoch
-        tagger.feature_cache.update(prep.features)
+
+def train_while_improving(model, tagger, config: Config, prep: Prepared, state: dict,
+                          placement, reporter: Reporter, callbacks: list, started: float,
+                          best: list | None = None) -> Iterator[Epoch]:
+    """Train from epoch ``state["epoch"]`` to training.epochs, one `model.fit` epoch at a time,
+    score each on the dev set (with the weight averages, under training.ema) and yield its
+    :class:`Epoch`; stop after training.patience epochs without a better dev score.
+
+    ``state`` (what a checkpoint keeps) is advanced here: epoch, seconds (since ``started``),
+    best_score, best_epoch; the history, checkpoints and the table are the consumer's, done
+    between two epochs. ``reporter`` shows the progress inside an epoch. When the loop ends,
+    the model holds the best epoch's weights (``best``: a resumed run's best so far).
+
+    Raises Diverged when the training loss is no longer a number, SeqlabError when memory
+    runs out.
+    """
     t = config.training
-    metric = t.metric
-    if metric == "auto":
-        metric = "f1" if prep.scheme != "plain" else "accuracy"
-    callbacks = []
-    if config.logging.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(write_dir / "logs")))
-    reporter = Reporter(console, metric, prep.dev is not None)
-    reporter.header()
-    started = time.perf_counter() - state["seconds"]
+    metric = dev_metric(config, prep)
+    sizes = _batch_sizes(config) + ", " + _model_sizes(config, prep)
     for epoch in range(state["epoch"], t.epochs):
         epoch_started = time.perf_counter()
         if t.lr_decay:
@@ -445,7 +441,6 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
         dataset = _distribute_options(dataset, placement)
         progress = reporter.epoch(epoch + 1, t.epochs,
                                   prep.batch_tokens(t.batch_size, seed, t.batch_tokens))
-        sizes = _batch_sizes(config) + ", " + _model_sizes(config, prep)
         try:
             with warnings.catch_warnings(), out_of_memory(f"in epoch {epoch + 1}", sizes):
                 # Streamed batches are bucketed on the fly, so Keras cannot know the steps per
@@ -458,8 +453,8 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
             train_seconds, speed = progress.close()
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
         if not math.isfinite(row["loss"]):
-            raise diverged(config, epoch + 1, row["loss"], folder)
-        improved = False
+            raise Diverged(epoch + 1, row["loss"])
+        improved = None  # this epoch's weights, when they are the best so far
         with AveragedWeights(model, bool(t.ema)), \
                 out_of_memory(f"scoring epoch {epoch + 1}", sizes):  # scored, kept: averages
             if prep.dev is not None:
@@ -469,27 +464,101 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
                 if metric != "accuracy":
                     row["dev_accuracy"] = float(result["accuracy"])
                 current = row[f"dev_{metric}"]
-                improved = state["best_score"] is None or current > state["best_score"]
-                if improved:
+                if state["best_score"] is None or current > state["best_score"]:
                     state.update(best_score=current, best_epoch=epoch + 1)
-                    best_weights = model.get_weights()
+                    best = improved = model.get_weights()
             else:  # no dev data: the last epoch is the model
                 state.update(best_epoch=epoch + 1)
-                best_weights = model.get_weights()
-        state["history"].append(row)
+                best = improved = model.get_weights()
         row["tokens_per_second"] = round(speed, 1)
         row["train_seconds"] = round(train_seconds, 2)
         row["elapsed_seconds"] = round(time.perf_counter() - started, 2)
         row["epoch_seconds"] = round(time.perf_counter() - epoch_started, 2)
         state.update(epoch=epoch + 1, seconds=row["elapsed_seconds"])
-        checkpoint.save_checkpoint(folder, model, state, improved or prep.dev is None)
-        reporter.row(row, improved)
+        stop = ""
         if prep.dev is not None and t.patience and epoch + 1 - state["best_epoch"] >= t.patience:
-            console.print(f"early stop: no dev improvement for {t.patience} epochs")
+            stop = f"no dev improvement for {t.patience} epochs"
+        yield Epoch(row, improved, stop)
+        if stop:
             break
+    if best is not None:
+        model.set_weights(best)
 
-    if best_weights is not None:
-        model.set_weights(best_weights)
+
+def _start(config: Config, prep: Prepared, digests: dict, source: RunDir, resume: bool,
+           console: Console, placement):
+    """The model, the loop's state and the best weights so far to start from: a new model,
+    or (``resume``) the last checkpoint in ``source``, made with the same config and data."""
+    import keras
+
+    from seqlab.compat import build_before_fit
+
+    seed_everything(config.seed)
+    strategy = placement.strategy
+    state = {"epoch": 0, "history": [], "best_score": None, "best_epoch": 0,
+             "config_sha256": config.sha256(), "data_sha256": digests, "seconds": 0.0}
+    kept = source.checkpoints
+    if resume:
+        state = kept.read_state()
+        if state.get("config_sha256") != config.sha256():
+            raise SeqlabError(f"{source.path}: the checkpoint was made with another config; "
+                              "resume with the same config and overrides")
+        for key, digest in (state.get("data_sha256") or {}).items():
+            if digests.get(key) != digest:
+                raise SeqlabError(f"{getattr(config.data, key)}: data.{key} changed since the "
+                                  f"run in {source.path} started (its sha256 is not the "
+                                  "checkpoint's); resume with the same data, or start again "
+                                  "with --force")
+        with strategy.scope():  # variables are made where the strategy places them
+            model = keras.models.load_model(kept.model, compile=False)
+            compile_model(model, config)
+            model.optimizer.build(model.trainable_variables)
+        checkpoint.restore(kept, model)
+        console.print(f"resuming after epoch {state['epoch']}")
+    else:
+        with strategy.scope(), out_of_memory("while building the model",
+                                             _model_sizes(config, prep)):
+            model = build_compiled(config, prep)
+    if placement.replicas > 1:
+        build_before_fit(model, next(iter(prep.dataset(1, seed=0).take(1))))
+    best = checkpoint.best_weights(kept) if resume and state["best_epoch"] else None
+    return model, state, best
+
+
+def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_dir: Path,
+           resume: bool, console: Console, placement) -> Run:
+    """A run: `output` holds the checkpoints a resumed run reads; `write_dir` gets what this
+    process writes (`output` itself, except on a worker that is not the chief). `digests`:
+    the data files' sha256, kept in each checkpoint and in run.json. What
+    :func:`train_while_improving` yields goes to the checkpoints, the table and the
+    history."""
+    import keras
+
+    from seqlab.tagger import Tagger
+
+    run = RunDir(write_dir)
+    model, state, best = _start(config, prep, digests, RunDir(output), resume, console,
+                                placement)
+    tagger = Tagger(model)
+    if prep.features:  # dev and test: the frozen pass made them once; not again each epoch
+        tagger.feature_cache.update(prep.features)
+    callbacks = []
+    if config.logging.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs)))
+    reporter = Reporter(console, dev_metric(config, prep), prep.dev is not None)
+    reporter.header()
+    started = time.perf_counter() - state["seconds"]
+    try:
+        for epoch in train_while_improving(model, tagger, config, prep, state, placement,
+                                           reporter, callbacks, started, best):
+            state["history"].append(epoch.row)
+            checkpoint.save_checkpoint(run.checkpoints, model, state, epoch.best)
+            reporter.row(epoch.row, epoch.improved)
+            if epoch.stop:
+                console.print(f"early stop: {epoch.stop}")
+    except Diverged as exc:
+        raise diverged(config, exc.epoch, exc.loss, run.checkpoints) from None
+
     metrics: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                      "seconds": round(time.perf_counter() - started, 2)}
     extras = {}
@@ -500,9 +569,32 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
                 extras["dev_predictions"] = (split.tokens, split.labels, predicted)
                 extras["attention"] = attention_examples(tagger, split.tokens, split.labels)
     distribution = placement.record()
-    write_run(write_dir, config, model, metrics, state["history"],
+    run.write(config, model, metrics, state["history"],
               run_record(config, model, metrics, distribution, digests), **extras)
     digest = weights_digest(model)
     if placement.workers > 1:  # every worker says what it ended with: they must agree
         console.print(f"{placement.task}: weights sha256 {digest}")
     return Run(output, metrics, state["history"], state["best_epoch"], digest, distribution)
+
+
+# What `reproduce` compares of run.json.
+COMPARED = ("data_sha256", "config_sha256", "weights_sha256", "best_epoch", "epochs_run",
+            "metrics")
+
+
+def reproduce(run_dir: str | Path, console=None) -> list[str]:
+    """Retrain DIR/config.yaml into a temporary directory; return how the result differs from
+    DIR/run.json (an empty list when weights and metrics are identical)."""
+    from seqlab.config import load_config
+
+    run = RunDir(run_dir)
+    for path in (run.config, run.record):
+        if not path.is_file():
+            raise SeqlabError(f"{run.path}: not a seqlab run directory (no {path.name})")
+    before = run.read_record()  # damaged: one line naming file:line
+    config = load_config(run.config)
+    with tempfile.TemporaryDirectory(prefix="seqlab-reproduce-") as tmp:
+        train(config, Path(tmp) / "run", console=console)
+        after = RunDir(Path(tmp) / "run").read_record()
+    return [f"{key}: {json.dumps(before.get(key))[:200]} -> {json.dumps(after.get(key))[:200]}"
+            for key in COMPARED if before.get(key) != after.get(key)]

@@ -1,18 +1,15 @@
-"""run.json: what a run was (versions, config, data, seed, scores, weights), and
-``reproduce``, which retrains a run and says whether it came out the same."""
+"""run.json: what a run was (versions, config, data, seed, scores, weights), enough to tell
+whether another run reproduced it (``seqlab.training.loop.reproduce``)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from seqlab.config import Config
-from seqlab.errors import SeqlabError
 
 
 def file_digest(path: str | Path) -> str:
@@ -55,27 +52,3 @@ def run_record(config: Config, model, metrics: dict, distribution: dict | None =
         "weights_sha256": weights_digest(model),
         "distribution": distribution or {"strategy": "none", "replicas": 1, "workers": 1},
     }
-
-
-COMPARED = ("data_sha256", "config_sha256", "weights_sha256", "best_epoch", "epochs_run",
-            "metrics")
-
-
-def reproduce(run_dir: str | Path, console=None) -> list[str]:
-    """Retrain DIR/config.yaml into a temporary directory; return how the result differs from
-    DIR/run.json (an empty list when weights and metrics are identical)."""
-    from seqlab.config import load_config
-    from seqlab.paths import read_json
-    from seqlab.training.loop import train
-
-    run_dir = Path(run_dir)
-    for name in ("config.yaml", "run.json"):
-        if not (run_dir / name).is_file():
-            raise SeqlabError(f"{run_dir}: not a seqlab run directory (no {name})")
-    before = read_json(run_dir / "run.json", dict)  # damaged: one line naming file:line
-    config = load_config(run_dir / "config.yaml")
-    with tempfile.TemporaryDirectory(prefix="seqlab-reproduce-") as tmp:
-        train(config, Path(tmp) / "run", console=console)
-        after = json.loads((Path(tmp) / "run" / "run.json").read_text(encoding="utf-8"))
-    return [f"{key}: {json.dumps(before.get(key))[:200]} -> {json.dumps(after.get(key))[:200]}"
-            for key in COMPARED if before.get(key) != after.get(key)]

@@ -1,5 +1,7 @@
-"""The run directory: what `seqlab train` writes there, the lock that keeps a second run out
-while one is writing, and the files of a finished run."""
+"""The run directory: the one place that knows its files' names (:class:`RunDir`, with its
+``checkpoints/`` folder, :class:`Checkpoints`, and a ``--seeds`` set of runs, :class:`RunSet`)
+and reads and writes them; the lock that keeps a second run out while one is writing; and
+the staging of a forced run beside the run it replaces."""
 
 from __future__ import annotations
 
@@ -17,11 +19,230 @@ from pathlib import Path
 from seqlab.errors import SeqlabError
 
 LOCK = ".seqlab.lock"
-CHECKPOINTS = "checkpoints"
-# What `seqlab train` writes into its output directory (and so what force replaces).
-RUN_FILES = ("model.keras", "config.yaml", "metrics.json", "history.csv", "run.json",
-             "training.png", "dev_predictions.jsonl", "attention.json", "report.html",
-             CHECKPOINTS, "logs", LOCK)
+
+
+class Checkpoints:
+    """A run's ``checkpoints/`` folder: what each finished epoch leaves for resuming (written
+    by :mod:`seqlab.training.checkpoint`). ``state.json`` is written last, so a folder that
+    has it holds a complete checkpoint."""
+
+    MODEL, OPTIMIZER, RNG, BEST, STATE = ("last.keras", "optimizer.npz", "rng.npz", "best.npz",
+                                          "state.json")
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    model = property(lambda self: self.folder / self.MODEL)          # with the optimizer
+    optimizer = property(lambda self: self.folder / self.OPTIMIZER)  # its variables, as arrays
+    rng = property(lambda self: self.folder / self.RNG)              # dropout generators
+    best = property(lambda self: self.folder / self.BEST)            # the best epoch's weights
+    state = property(lambda self: self.folder / self.STATE)          # epoch, history, scores
+
+    def exists(self) -> bool:
+        return self.state.is_file()
+
+    def read_state(self) -> dict:
+        return json.loads(self.state.read_text(encoding="utf-8"))
+
+    def write_state(self, state: dict) -> None:
+        atomic_write(self.state, json.dumps(state, indent=1))
+
+
+class RunDir:
+    """The files of one run directory (what `seqlab train` writes, `seqlab report`,
+    `reproduce` and ``--seeds`` read): their names, and their one reader and writer."""
+
+    MODEL = "model.keras"
+    CONFIG = "config.yaml"
+    METRICS = "metrics.json"
+    HISTORY = "history.csv"
+    RECORD = "run.json"
+    PLOT = "training.png"
+    PREDICTIONS = "dev_predictions.jsonl"
+    ATTENTION = "attention.json"
+    REPORT = "report.html"
+    CHECKPOINTS = "checkpoints"
+    LOGS = "logs"
+    # What `seqlab train` writes into its output directory (and so what force replaces).
+    FILES = (MODEL, CONFIG, METRICS, HISTORY, RECORD, PLOT, PREDICTIONS, ATTENTION, REPORT,
+             CHECKPOINTS, LOGS, LOCK)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    model = property(lambda self: self.path / self.MODEL)
+    config = property(lambda self: self.path / self.CONFIG)
+    metrics = property(lambda self: self.path / self.METRICS)
+    history = property(lambda self: self.path / self.HISTORY)
+    record = property(lambda self: self.path / self.RECORD)
+    plot = property(lambda self: self.path / self.PLOT)
+    predictions = property(lambda self: self.path / self.PREDICTIONS)
+    attention = property(lambda self: self.path / self.ATTENTION)
+    report = property(lambda self: self.path / self.REPORT)
+    logs = property(lambda self: self.path / self.LOGS)
+    checkpoints = property(lambda self: Checkpoints(self.path / self.CHECKPOINTS))
+
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        """Whether an entry called ``name`` is one a run writes (what force replaces)."""
+        return name in cls.FILES
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoints.exists()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_record(self) -> dict:
+        """run.json; a damaged one is one SeqlabError naming the file and line."""
+        from seqlab.paths import read_json
+
+        return read_json(self.record, dict)
+
+    def read_metrics(self) -> dict:
+        from seqlab.paths import read_json
+
+        return read_json(self.metrics, dict)
+
+    def read_config_text(self) -> str:
+        """config.yaml as written ("" when there is none)."""
+        return self.config.read_text(encoding="utf-8") if self.config.is_file() else ""
+
+    def read_attention(self) -> list:
+        """attention.json's examples ([] when there is none)."""
+        from seqlab.paths import read_json
+
+        return read_json(self.attention, list) if self.attention.is_file() else []
+
+    def read_history(self) -> list[dict]:
+        """history.csv's rows, every value a number (``epoch`` an int, an empty field None);
+        [] when there is none; a damaged file is one error naming its line."""
+        path = self.history
+        if not path.is_file():
+            return []
+        rows = []
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                for row in reader:
+                    line = reader.line_num
+                    if None in row or None in row.values():
+                        raise SeqlabError(f"{path}:{line}: expected {len(reader.fieldnames)} "
+                                          f"fields ({','.join(reader.fieldnames)}); the file is "
+                                          "damaged")
+                    if "epoch" not in row:
+                        raise SeqlabError(f"{path}:1: expected an 'epoch' column; the file is "
+                                          "damaged")
+                    parsed = {}
+                    for key, value in row.items():
+                        try:
+                            parsed[key] = int(value) if key == "epoch" else \
+                                (float(value) if value != "" else None)
+                        except ValueError:
+                            raise SeqlabError(f"{path}:{line}: {key} {value!r}: expected a "
+                                              "number; the file is damaged") from None
+                    rows.append(parsed)
+        except UnicodeDecodeError:
+            raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
+        except csv.Error as exc:
+            raise SeqlabError(f"{path}:{reader.line_num}: {exc}; the file is damaged") from None
+        return rows
+
+    def read_predictions(self) -> list[dict]:
+        """dev_predictions.jsonl: one ``{"tokens", "gold", "pred"}`` a line, the three lists of
+        one length ([] when there is none); a damaged line (cut off, edited) is one error
+        naming it."""
+        from seqlab.paths import parse_json
+
+        path = self.predictions
+        if not path.is_file():
+            return []
+        predictions = []
+        try:
+            with open(path, encoding="utf-8") as f:
+                for number, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    p = parse_json(line, path, number, dict)
+                    lists = [p.get(k) for k in ("tokens", "gold", "pred")]
+                    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                               for v in lists) or len({len(v) for v in lists}) != 1:
+                        raise SeqlabError(f"{path}:{number}: expected tokens, gold and pred: "
+                                          "lists of strings of one length; the file is damaged")
+                    predictions.append(p)
+        except UnicodeDecodeError:
+            raise SeqlabError(f"{path}: not UTF-8 text; the file is damaged") from None
+        return predictions
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write_history(self, history: list[dict]) -> None:
+        fields = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+        with open(self.history, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(history)
+
+    def write(self, config, model, metrics: dict, history: list[dict], record: dict,
+              dev_predictions=None, attention=None) -> None:
+        """A finished run's files; the model goes to a temporary name first. ``dev_predictions``
+        (tokens, gold, predicted) and ``attention`` (examples) are kept for ``seqlab report``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with interrupts_deferred():  # a run's files are whole, Ctrl-C or not
+            save_model(model, self.model)
+            atomic_write(self.config, config.to_yaml())
+            atomic_write(self.metrics, json.dumps(metrics, indent=2) + "\n")
+            self.write_history(history)
+            if config.logging.plot and history:
+                plot_history(self.plot, history)
+            if dev_predictions is not None:
+                lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
+                         for t, g, p in zip(*dev_predictions))
+                atomic_write(self.predictions, "".join(line + "\n" for line in lines))
+            if attention:
+                atomic_write(self.attention, json.dumps(attention, ensure_ascii=False))
+            atomic_write(self.record, json.dumps(record, indent=2) + "\n")
+
+
+class RunSet:
+    """The files of a ``--seeds`` set: one run directory per seed (``seed-N``), the summary,
+    and a copy of the model of the run with the best dev score."""
+
+    SUMMARY = "summary.json"
+    MODEL = RunDir.MODEL
+    SEED = "seed-"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    summary = property(lambda self: self.path / self.SUMMARY)
+    model = property(lambda self: self.path / self.MODEL)
+
+    @classmethod
+    def owns(cls, name: str) -> bool:
+        """Whether ``name`` is an entry of a run set (what force replaces)."""
+        return name in (cls.SUMMARY, cls.MODEL) or name.startswith(cls.SEED)
+
+    def seed(self, seed: int) -> RunDir:
+        return RunDir(self.path / f"{self.SEED}{seed}")
+
+    def runs(self) -> list[RunDir]:
+        """The seeds' run directories there are, by name."""
+        return [RunDir(p) for p in sorted(self.path.glob(f"{self.SEED}*"))]
+
+    def is_set(self) -> bool:
+        return self.summary.is_file()
+
+    def read_summary(self) -> dict:
+        from seqlab.paths import read_json
+
+        return read_json(self.summary, dict)
+
+    def write(self, summary: dict, best: RunDir) -> None:
+        """The summary, and ``best``'s model as the set's (a copy, put in place whole)."""
+        tmp = self.model.with_name(Path(self.MODEL).stem + ".tmp.keras")
+        shutil.copyfile(best.model, tmp)
+        os.replace(tmp, self.model)
+        atomic_write(self.summary, json.dumps(summary, indent=2) + "\n")
 
 
 # A forced run trains beside the run it replaces, in RUN.seqlab-new, and replaces it only
@@ -30,7 +251,7 @@ STAGED = ".seqlab-new"
 
 
 def has_checkpoint(path: Path) -> bool:
-    return (Path(path) / CHECKPOINTS / "state.json").is_file()
+    return RunDir(path).has_checkpoint()
 
 
 def staged(path: Path) -> Path:
@@ -137,11 +358,11 @@ def check_output(path: Path, force: bool = False, resume: bool = False) -> None:
     pid = is_locked(path)
     if pid is not None:
         raise _busy(path, pid)
-    check_staged(path, force, resume, lambda name: name in RUN_FILES)
+    check_staged(path, force, resume, RunDir.owns)
     if resume:
         if not has_checkpoint(resume_source(path)):
             raise SeqlabError(f"{path}: nothing to resume yet (no finished epoch in "
-                              f"{CHECKPOINTS}/); start the run without resuming",
+                              f"{RunDir.CHECKPOINTS}/); start the run without resuming",
                               argument="resume")
         return
     content = [p.name for p in path.iterdir() if p.name != LOCK] if path.is_dir() else []
@@ -149,7 +370,7 @@ def check_output(path: Path, force: bool = False, resume: bool = False) -> None:
         if not force:
             raise SeqlabError(f"{path}: output directory already exists and is not empty",
                               argument="force")
-        foreign = [name for name in content if name not in RUN_FILES]
+        foreign = [name for name in content if not RunDir.owns(name)]
         if foreign:
             raise SeqlabError(f"{path}: only a seqlab run is replaced, but the directory also "
                               f"holds {', '.join(sorted(foreign)[:3])}")
@@ -266,14 +487,6 @@ def save_model(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_history(path: Path, history: list[dict]) -> None:
-    fields = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-
-
 def plot_history(path: Path, history: list[dict]) -> None:
     """training.png: loss and dev score per epoch."""
     import matplotlib
@@ -295,24 +508,3 @@ def plot_history(path: Path, history: list[dict]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def write_run(output: Path, config, model, metrics: dict, history: list[dict],
-              record: dict, dev_predictions=None, attention=None) -> None:
-    """A finished run's files; the model goes to a temporary name first. ``dev_predictions``
-    (tokens, gold, predicted) and ``attention`` (examples) are kept for ``seqlab report``."""
-    output.mkdir(parents=True, exist_ok=True)
-    with interrupts_deferred():  # a run's files are whole, Ctrl-C or not
-        save_model(model, output / "model.keras")
-        atomic_write(output / "config.yaml", config.to_yaml())
-        atomic_write(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        write_history(output / "history.csv", history)
-        if config.logging.plot and history:
-            plot_history(output / "training.png", history)
-        if dev_predictions is not None:
-            lines = (json.dumps({"tokens": t, "gold": g, "pred": p}, ensure_ascii=False)
-                     for t, g, p in zip(*dev_predictions))
-            atomic_write(output / "dev_predictions.jsonl", "".join(line + "\n" for line in lines))
-        if attention:
-            atomic_write(output / "attention.json", json.dumps(attention, ensure_ascii=False))
-        atomic_write(output / "run.json", json.dumps(record, indent=2) + "\n")

@@ -9,41 +9,25 @@ the best **dev** score (never the test score) at ``OUTPUT/model.keras``.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import statistics
 from pathlib import Path
 
 from seqlab.config import Config
 from seqlab.errors import Interrupted, SeqlabError
+from seqlab.metrics import headline_metric
 from seqlab.training.rundir import (
     LOCK,
+    RunDir,
     RunLock,
-    atomic_write,
+    RunSet,
     check_staged,
-    has_checkpoint,
     has_content,
     is_locked,
     remove_staged,
     replace_run,
     staged,
 )
-
-SUMMARY = "summary.json"
-
-
-def _metric(result: dict) -> str:
-    return "f1" if result.get("task") == "chunk" else "accuracy"
-
-
-def seed_dir(output: Path, seed: int) -> Path:
-    return Path(output) / f"seed-{seed}"
-
-
-def _in_set(name: str) -> bool:
-    """Whether ``name`` is an entry of a run set (what force replaces)."""
-    return name in (SUMMARY, "model.keras") or name.startswith("seed-")
 
 
 def check_set_output(output: Path, force: bool = False, resume: bool = False) -> None:
@@ -61,11 +45,11 @@ def check_set_output(output: Path, force: bool = False, resume: bool = False) ->
                           "writing this directory; wait for it to finish or choose another "
                           "output directory")
     content = [p.name for p in output.iterdir() if p.name != LOCK] if output.is_dir() else []
-    foreign = [n for n in content if not _in_set(n)]
+    foreign = [n for n in content if not RunSet.owns(n)]
     if foreign:
         raise SeqlabError(f"{output}: holds files that are not a seqlab run set: "
                           f"{', '.join(sorted(foreign)[:3])}")
-    check_staged(output, force, resume, _in_set)
+    check_staged(output, force, resume, RunSet.owns)
     if resume:
         if not content and not has_content(staged(output)):
             raise SeqlabError(f"{output}: nothing to resume yet (no seed run started)",
@@ -89,14 +73,14 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def _row(seed: int, run_dir: Path) -> dict:
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+def _row(seed: int, run: RunDir) -> dict:
+    record = run.read_record()
     metrics = record["metrics"]
-    metric = _metric(next(iter(metrics.values()), {}))
+    metric = headline_metric(next(iter(metrics.values()), {}).get("task"))
     return {"seed": seed, "dev": metrics.get("dev", {}).get(metric),
             "test": metrics.get("test", {}).get(metric), "metric": metric,
             "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
-            "seconds": record["seconds"], "run": run_dir.name}
+            "seconds": record["seconds"], "run": run.path.name}
 
 
 def train_seeds(config: Config, output: str | Path, seeds: list[int], force: bool = False,
@@ -124,7 +108,7 @@ def train_seeds(config: Config, output: str | Path, seeds: list[int], force: boo
             try:
                 with RunLock(new):
                     summary = _train_set(config, new, seeds, resume, console, on_run)
-                    replace_run(output, new, _in_set)
+                    replace_run(output, new, RunSet.owns)
             except Interrupted as exc:
                 stopped = Interrupted(exc.epoch, output, f"{exc} ({output} keeps the previous "
                                       f"set until this one finishes; its runs are in {new})")
@@ -134,7 +118,7 @@ def train_seeds(config: Config, output: str | Path, seeds: list[int], force: boo
                 raise SeqlabError(f"{exc} ({output} keeps the previous set)",
                                   exc.argument) from None
             finally:
-                if not any(has_checkpoint(p) for p in new.glob("seed-*")):
+                if not any(run.has_checkpoint() for run in RunSet(new).runs()):
                     shutil.rmtree(new, ignore_errors=True)
             return summary
         return _train_set(config, output, seeds, resume, console, on_run)
@@ -145,25 +129,26 @@ def _train_set(config: Config, output: Path, seeds: list[int], resume: bool, con
     """The seeds' runs in ``output`` (locked by the caller), then the summary."""
     from seqlab.training.loop import train
 
+    runs = RunSet(output)
     rows = []
     for seed in seeds:
-        run_dir = seed_dir(output, seed)
+        run = runs.seed(seed)
         seeded = config.model_copy(update={"seed": seed})
-        if resume and (run_dir / "run.json").is_file():
-            row = _row(seed, run_dir)
+        if resume and run.record.is_file():
+            row = _row(seed, run)
         else:
             if console is not None:
                 console.print(f"[bold]seed {seed}[/] ({len(rows) + 1} of {len(seeds)})")
-            again = resume and has_checkpoint(run_dir)
+            again = resume and run.has_checkpoint()
             try:
-                train(seeded, run_dir, force=not again, resume=again, console=console)
+                train(seeded, run.path, force=not again, resume=again, console=console)
             except Interrupted as exc:
                 how = "terminated" if getattr(exc, "terminated", False) else "interrupted"
                 stopped = Interrupted(len(rows), output, f"{how} in seed {seed} ({exc}); "
                                       f"finished seeds: {len(rows)}")
                 stopped.terminated = how == "terminated"
                 raise stopped from None
-            row = _row(seed, run_dir)
+            row = _row(seed, run)
         rows.append(row)
         if on_run is not None:
             on_run(row)
@@ -171,8 +156,5 @@ def _train_set(config: Config, output: Path, seeds: list[int], resume: bool, con
     best = max(scored, key=lambda r: r["dev"]) if scored else rows[0]
     summary = {"metric": rows[0]["metric"], "seeds": rows, "summary": summarize(rows),
                "best": best, "chosen_by": "dev" if scored else "first seed (no dev data)"}
-    tmp = output / "model.tmp.keras"
-    shutil.copyfile(seed_dir(output, best["seed"]) / "model.keras", tmp)
-    os.replace(tmp, output / "model.keras")
-    atomic_write(output / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    runs.write(summary, best=runs.seed(best["seed"]))
     return summary
