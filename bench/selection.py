@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="200 + 200 of 2,000, 3 epochs")
     parser.add_argument("--first", type=int, default=1000, help="sentences of the first model")
     parser.add_argument("--n", type=int, default=1000, help="sentences chosen by each arm")
-    parser.add_argument("--strategy", default="least_confident")
+    parser.add_argument("--strategy", default="expected_errors")
     parser.add_argument("--config", type=Path, default=CONFIG)
     args = parser.parse_args()
     machine, vers = common.machine_info(), common.versions()

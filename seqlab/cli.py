@@ -468,8 +468,9 @@ def select(
         "--output", "-o", help="Write the chosen sentences here (and their scores beside it, "
                                "NAME.scores.json); default: stdout.")] = None,
     strategy: Annotated[str, typer.Option(
-        help="least_confident (the best reading's probability, normalised for length) or "
-             "margin (the two best readings' probabilities close).")] = "least_confident",
+        help="expected_errors (the expected number of wrongly tagged tokens), "
+             "least_confident (the best reading's probability, normalised for length) or "
+             "margin (the two best readings' probabilities close).")] = "expected_errors",
     input_format: Annotated[str | None, typer.Option(
         "--input-format", "-i", help="text, conll, conllu or jsonl (default: as `predict`).")
     ] = None,

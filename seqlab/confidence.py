@@ -192,11 +192,14 @@ def nbest(lattice: Lattice, row: int, n: int) -> list[tuple[np.ndarray, float]]:
 class Analysis:
     """One sentence as the model reads it: the best tag ids, its chunks ``(type, start, end,
     probability)`` (end exclusive, in the order of the sentence), the probability of the best
-    sequence, and the n most probable sequences ``(ids, probability)`` when asked for."""
+    sequence, the expected number of its tokens whose tag is wrong (``errors``: the sum over
+    tokens of one minus the chosen tag's marginal probability), and the n most probable
+    sequences ``(ids, probability)`` when asked for."""
 
     ids: np.ndarray
     spans: list[tuple[str, int, int, float]]
     best: float
+    errors: float = 0.0
     nbest: list[tuple[np.ndarray, float]] = field(default_factory=list)
 
 
@@ -247,11 +250,14 @@ def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_b
         for r, i in enumerate(rows):
             paths[r, :len(ids[i])] = ids[i]
         best = np.exp(lattice.path_scores(paths, np.arange(len(rows))) - lattice.log_z)
+        chosen = np.take_along_axis(lattice.marginals(), paths[:, :, None], axis=2)[:, :, 0]
+        errors = (np.arange(width)[None, :] < lattice.lengths[:, None]) * (1.0 - chosen)
         spans: dict[int, list] = {r: [] for r in range(len(rows))}
         for (r, kind, s, e), p in zip(chunks, probs):
             spans[r].append((kind, s, e, float(p)))
         for r, i in enumerate(rows):
             out[i] = Analysis(ids[i], spans[r], float(min(best[r], 1.0)),
+                              float(max(errors[r].sum(), 0.0)),
                               nbest(lattice, r, n_best) if n_best else [])
     return out
 

@@ -4,8 +4,11 @@ of (uncertainty sampling, as Prodigy's ``ner.teach`` does), ranked by a score fr
 
 Strategies (higher is more uncertain):
 
+* ``expected_errors``: the expected number of tokens the model tags wrong, the sum over tokens
+  of one minus the chosen tag's marginal probability (Settles & Craven 2008's total token
+  uncertainty): a sentence with many unsure tokens teaches most;
 * ``least_confident``: ``-log P(best sequence) / tokens``, the best reading's probability
-  normalised for length (a long sentence is not chosen for being long);
+  normalised for length (Shen et al. 2017's MNLP);
 * ``margin``: ``1 - (P(best) - P(second best))``, the two best readings close together.
 
 The pool is read a block at a time and only the ``n`` best candidates are kept (a heap), so a
@@ -28,7 +31,7 @@ from seqlab.formats import Record
 if TYPE_CHECKING:
     from seqlab.tagger import Tagger
 
-STRATEGIES = ("least_confident", "margin")
+STRATEGIES = ("expected_errors", "least_confident", "margin")
 OUTPUT_FORMATS = ("conll", "jsonl")
 
 
@@ -81,15 +84,18 @@ def check_output_format(output_format: str, names=None) -> None:
                           f"expected one of {', '.join(OUTPUT_FORMATS)} for a selection")
 
 
-def uncertainty(best: float, second: float, tokens: int, strategy: str) -> float:
+def uncertainty(best: float, second: float, tokens: int, strategy: str,
+                errors: float = 0.0) -> float:
     """The score a sentence is ranked by (higher: less sure), see the module docstring."""
+    if strategy == "expected_errors":
+        return errors
     if strategy == "margin":
         return 1.0 - (best - second)
     return -math.log(max(best, 1e-300)) / max(tokens, 1)
 
 
 def select(tagger: Tagger, records: Iterable[Record], n: int,
-           strategy: str = "least_confident", batch_size: int = 64, block: int = 2048
+           strategy: str = "expected_errors", batch_size: int = 64, block: int = 2048
            ) -> tuple[list[Choice], int]:
     """The ``n`` sentences of ``records`` the model is least sure of, most uncertain first,
     and the number of sentences ranked (empty sentences are skipped)."""
@@ -102,7 +108,7 @@ def select(tagger: Tagger, records: Iterable[Record], n: int,
                                   2 if strategy == "margin" else 0)
         for record, a in zip(chunk, analyses):
             second = a.nbest[1][1] if len(a.nbest) > 1 else 0.0
-            score = uncertainty(a.best, second, len(record.tokens), strategy)
+            score = uncertainty(a.best, second, len(record.tokens), strategy, a.errors)
             key = (score, -seen)
             if len(heap) < n or key > heap[0][:2]:
                 record.tags = tagger.to_tags(a.ids)
@@ -116,7 +122,7 @@ def select(tagger: Tagger, records: Iterable[Record], n: int,
     return chosen, seen
 
 
-def select_input(tagger: Tagger, options, n: int, strategy: str = "least_confident"
+def select_input(tagger: Tagger, options, n: int, strategy: str = "expected_errors"
                  ) -> tuple[list[Choice], int]:
     """:func:`select` over the pool that checked ``seqlab.predict.PredictOptions`` name (a
     file or ``-``), read as ``predict`` reads it."""

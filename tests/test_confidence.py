@@ -127,13 +127,12 @@ def test_a_trained_models_spans_and_nbest_match_enumeration(trained, tmp_path, o
 
     from conftest import invoke
 
-    run = trained
-    if output == "softmax":
-        run = tmp_path / "softmax"
-        result = invoke("train", trained / "config.yaml", "--output", run,
-                        "--set", "model.output=softmax", "--set", "training.epochs=2")
-        assert result.exit_code == 0, result.output
+    run = tmp_path / output
+    result = invoke("train", trained / "config.yaml", "--output", run,
+                    "--set", f"model.output={output}", "--set", "training.epochs=2")
+    assert result.exit_code == 0, result.output
     tagger = Tagger.load(run / "model.keras")
+    assert (tagger.crf is not None) == (output == "crf")
     sentences = [["Peter", "Blackburn", "visited"], ["EU", "rejects", "German"], ["Bonn"],
                  []]
     analyses = tagger.analyse(sentences, nbest=4)
