@@ -13,9 +13,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
+import keras_multi_head as kmh
+import keras_self_attention as ksa
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,11 +31,8 @@ from seqlab.layers import (
     SeqWeightedAttention,
 )
 
-ksa = pytest.importorskip("keras_self_attention")
-kmh = pytest.importorskip("keras_multi_head")
+from conftest import ROOT, TESTS
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 OURS = {
     "SeqWeightedAttention": SeqWeightedAttention,
@@ -993,9 +991,9 @@ def test_backend_agrees_with_tensorflow(backend, tf_family_results):
     tmp, want = tf_family_results
     out = tmp / f"{backend}.npz"
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
+               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
     proc = subprocess.run(
-        [sys.executable, str(HERE / "attention_family_backend_check.py"),
+        [sys.executable, str(TESTS / "attention_family_backend_check.py"),
          str(tmp / "cases.npz"), str(tmp / "cases.json"), str(out)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False,
     )

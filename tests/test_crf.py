@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -448,13 +447,11 @@ def test_mixed_float16_computes_in_float32():
                     reason="set SEQLAB_CRF_BACKENDS=1 to rerun the brute-force checks under "
                            "JAX and PyTorch (about 20 s more)")
 def test_brute_force_under_jax_and_torch():
-    here = str(Path(__file__).resolve().parent)
-    code = (f"import sys; sys.path.insert(0, {here!r}); import test_crf as t; "
-            "t.test_nll_equals_brute_force_with_padding(); "
-            "t.test_viterbi_and_marginals_equal_brute_force(); "
-            "t.test_viterbi_breaks_ties_as_argmax_does(); "
-            "t.test_constraints_forbid_invalid_iob2_paths()")
-    runs = {name: subprocess.Popen([sys.executable, "-c", code],
+    tests = [f"{__file__}::{name}" for name in (
+        "test_nll_equals_brute_force_with_padding", "test_viterbi_and_marginals_equal_brute_force",
+        "test_viterbi_breaks_ties_as_argmax_does", "test_constraints_forbid_invalid_iob2_paths")]
+    runs = {name: subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                    *tests],
                                    env={**os.environ, "KERAS_BACKEND": name},
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for name in ("jax", "torch")}

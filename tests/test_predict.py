@@ -14,12 +14,10 @@ import threading
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
 from seqlab.schemes import get_chunks
 
-from conftest import DATA, SEQLAB
+from conftest import DATA, SEQLAB, invoke, ok
 
 CONLL = (
     "-DOCSTART- -X- -X- O\n"
@@ -52,11 +50,6 @@ CONLLU = (
 )
 
 
-def invoke(*args, input=None):
-    result = CliRunner().invoke(app, [str(a) for a in args], input=input)
-    return result
-
-
 @pytest.fixture(scope="module")
 def model(trained):
     return trained / "model.keras"
@@ -67,11 +60,6 @@ def tagger(model):
     from seqlab.tagger import Tagger
 
     return Tagger.load(model)
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.stdout
 
 
 # --------------------------------------------------------------------------------- text input

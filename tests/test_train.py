@@ -8,20 +8,15 @@ import time
 
 import numpy as np
 import pytest
-from rich.console import Console
 
 import seqlab.training.loop as training
 from seqlab.config import load_config
 from seqlab.errors import Interrupted
 from seqlab.training import checkpoint
 
-from conftest import ROOT, SEQLAB
+from conftest import QUICK, QUIET, ROOT, SEQLAB, TESTS, TINY, sets
 
-QUICK = ROOT / "configs/quickstart.yaml"
-TINY = ["training.epochs=4", "training.patience=null", "model.lstm.units=16",
-        "model.embedding.dim=16", "model.attention.units=8", "model.chars.filters=8",
-        "model.chars.dim=8"]
-QUIET = Console(stderr=True, quiet=True)
+FOUR_EPOCHS = TINY + ["training.epochs=4"]
 
 
 def weights(run_dir):
@@ -29,7 +24,7 @@ def weights(run_dir):
 
 
 def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
-    config = load_config(QUICK, TINY)
+    config = load_config(QUICK, FOUR_EPOCHS)
     straight = training.train(config, tmp_path / "straight", console=QUIET)
     assert straight.metrics["epochs_run"] == 4
 
@@ -68,7 +63,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
         [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out),
          # epochs enough to outlast the second run below on a loaded machine: it is
          # interrupted long before the end
-         *[x for kv in TINY for x in ("--set", kv)], "--set", "training.epochs=5000"],
+         *sets(FOUR_EPOCHS), "--set", "training.epochs=5000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell that starts jobs in the background (CI runners do) makes them ignore
         # SIGINT, and children inherit that: give the trainer Ctrl-C back, as a terminal would.
@@ -90,7 +85,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("interrupted after epoch")
     # the hint names the real config and the overrides, so it can be run as it is
-    assert f"seqlab train {QUICK} --output {out} --set training.epochs=4" in last
+    assert f"seqlab train {QUICK} --output {out} --set training.patience=null" in last
     assert last.endswith("--set training.epochs=5000 --resume")
     done = json.loads(state.read_text())["epoch"]
     assert done >= 1 and (out / "checkpoints" / "last.keras").is_file()
@@ -240,10 +235,8 @@ def test_a_held_directory_is_refused_and_a_killed_holder_frees_it(tmp_path):
     from seqlab.cli import app
 
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom seqlab.training.rundir import RunLock\n"
-         "with RunLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n",
-         str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, str(TESTS / "hold_run_lock.py"), str(out)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         for extra in ([], ["--force"], ["--resume"]):
@@ -302,7 +295,7 @@ def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(
                                           "declared scheme iob2"),
             (mixed, [], r"mixed\.txt:6: label 'L-PER' does not fit the detected scheme iobes"),
         ):
-            config = load_config(QUICK, TINY + [f"data.train={path}", "data.dev=null",
+            config = load_config(QUICK, FOUR_EPOCHS + [f"data.train={path}", "data.dev=null",
                                                 "data.test=null", f"data.stream={stream}",
                                                 *overrides])
             with pytest.raises(SeqlabError, match=message):
