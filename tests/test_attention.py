@@ -560,6 +560,7 @@ def test_loads_models_saved_by_original(tmp_path, ext, cfg):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), want, **TOL)
 
 
+@pytest.mark.slow
 def test_keras_file_loads_in_fresh_process_with_only_import_seqlab(tmp_path):
     keras.utils.set_random_seed(2)
     model = _small_model(SeqSelfAttention, attention_width=3, attention_activation="tanh",
@@ -577,6 +578,7 @@ def test_keras_file_loads_in_fresh_process_with_only_import_seqlab(tmp_path):
 
 
 # ---------------------------------------------------------------- training, shapes
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cfg",
     [{"attention_width": 3}, {},
@@ -613,6 +615,7 @@ def test_compute_output_shape():
 
 
 # ---------------------------------------------------------------- memory
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, limit_mb",
     [(["band", "additive"], 400), (["band", "multiplicative"], 400),

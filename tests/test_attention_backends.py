@@ -66,6 +66,7 @@ def tf_results(tmp_path_factory):
     return tmp, check.run(cases, arrays)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_agrees_with_tensorflow(backend, tf_results):

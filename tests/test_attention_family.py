@@ -736,6 +736,7 @@ def original_models():
     return keras.Model([ids_in, prev_in], outputs)
 
 
+@pytest.mark.slow
 def test_loads_models_saved_by_the_originals(tmp_path):
     keras.utils.set_random_seed(0)
     model = original_models()
@@ -765,6 +766,7 @@ def test_loads_models_saved_by_the_originals(tmp_path):
         np.testing.assert_allclose(g, w, err_msg=str(i), **TOL)
 
 
+@pytest.mark.slow
 def test_keras_file_of_our_layers_loads_without_custom_objects(tmp_path):
     keras.utils.set_random_seed(1)
     ids_in = keras.Input((None,), dtype="int32")
@@ -791,6 +793,7 @@ def test_keras_file_of_our_layers_loads_without_custom_objects(tmp_path):
 # (``from keras_multi_head import`` -> ``from seqlab.layers import``); the models are
 # then run briefly (not in the README). keras-self-attention 0.51's README has no
 # example for these layers (only for SeqSelfAttention: tests/test_attention_readme.py).
+@pytest.mark.slow
 def test_readme_duplicate_layers():
     from tensorflow import keras
 
@@ -984,6 +987,7 @@ def test_backend_check_runs_every_layer_under_tensorflow(tf_family_results):
     assert any(k.startswith("loss8") and v.size == 1 for k, v in results.items())
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_agrees_with_tensorflow(backend, tf_family_results):

@@ -91,6 +91,7 @@ def test_png_is_written_with_the_expected_size(trained, tmp_path):
     assert result.exit_code == 2 and "--force" in result.stderr
 
 
+@pytest.mark.slow
 def test_terminal_grid_and_json(trained):
     result = invoke("attention", trained / "model.keras", "Maria flew to Oslo .",
                     "--format", "terminal")

@@ -80,6 +80,7 @@ def test_fused_equals_keras_bidirectional(lengths, implementation):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [{"dropout": 0.5}, {"activation": "relu"},
                                     {"implementation": "keras"}])
 def test_what_the_kernel_cannot_do_runs_keras_code(kwargs):

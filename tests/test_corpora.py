@@ -6,6 +6,8 @@ model remembers how its training files were read."""
 import json
 import random
 
+import pytest
+
 from conftest import TINY, invoke, ok, sets
 
 TWO_EPOCHS = sets(TINY + ["training.epochs=2"])
@@ -39,6 +41,7 @@ def write_columns(path, sents, encoding):
             f.write("\n")
 
 
+@pytest.mark.slow
 def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(tmp_path):
     """CoNLL-2002 ships as ISO-8859-1 files named esp.train, esp.testa, esp.testb; only the
     encoding goes into the config, and the model remembers it and its label column."""
@@ -84,6 +87,7 @@ def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(t
     assert wrong.exit_code == 2 and "not valid UTF-8" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_one_reader_for_training_prediction_and_evaluation(tmp_path):
     """One file through training, `predict -i conll` and `evaluate --predictions`: all three
     see the same sentences and tokens, a token with a non-breaking space included."""
@@ -123,6 +127,7 @@ CONLLU = "".join(
          [("Oslo", "PROPN", "NNP"), ("sleeps", "VERB", "VBZ")]] * 10, 1))
 
 
+@pytest.mark.slow
 def test_conllu_model_remembers_its_label_field(tmp_path):
     (tmp_path / "train.ud").write_text(CONLLU, encoding="utf-8")  # no .conllu: by content
     (tmp_path / "c.yaml").write_text("data:\n  train: train.ud\n  label_field: xpos\n",

@@ -276,6 +276,7 @@ def test_constraints_forbid_invalid_iob2_paths():
     assert float(to_np(strict.nll(tags, emissions[:1]))[0]) > 1e4
 
 
+@pytest.mark.slow
 def test_graph_mode_with_unknown_time():
     import tensorflow as tf
 
@@ -354,6 +355,7 @@ def toy_model(labels=("O", "B-A", "I-A"), scheme="iob2"):
     return model, crf
 
 
+@pytest.mark.slow
 def test_model_trains_masks_padding_and_saves(tmp_path):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(5)
@@ -423,6 +425,7 @@ def test_loss_reductions_and_sample_weights():
         restored(tags, emissions)
 
 
+@pytest.mark.slow
 def test_mixed_float16_computes_in_float32():
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
@@ -442,6 +445,7 @@ def test_mixed_float16_computes_in_float32():
         keras.config.set_dtype_policy(policy)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.skipif(not os.environ.get("SEQLAB_CRF_BACKENDS"),
                     reason="set SEQLAB_CRF_BACKENDS=1 to rerun the brute-force checks under "

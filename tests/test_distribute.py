@@ -69,6 +69,7 @@ def test_tf_config_names_the_chief(monkeypatch):
         distribute.cpu_devices_requested()
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_matches_one_device_and_resumes(tmp_path):
     proc = subprocess.run([sys.executable, str(TESTS / "distribute_mirrored.py"), str(tmp_path),
                            str(QUICK), json.dumps(NETWORK)],
@@ -104,6 +105,7 @@ def _free_ports(count):
             s.close()
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_end_with_identical_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

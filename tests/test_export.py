@@ -26,6 +26,7 @@ def _predicted(path):
     return sentences + ([tags] if tags else [])
 
 
+@pytest.mark.slow
 def test_saved_model_tags_like_seqlab_predict_with_tensorflow_only(trained, tmp_path):
     runner = CliRunner()
     saved = tmp_path / "tagger"
@@ -66,6 +67,7 @@ def test_saved_model_tags_like_seqlab_predict_with_tensorflow_only(trained, tmp_
     assert (not_saved / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_crf_iobes_model_with_normalised_words_exports_exactly(tmp_path):
     """CRF Viterbi, IOBES tags written back as IOB2, lower-cased words with digits as 0, and
     char ids of long words cut to their first and last halves, all inside the SavedModel."""

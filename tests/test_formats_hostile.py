@@ -315,6 +315,7 @@ def test_data_stats_on_a_process_substitution():
     assert json.loads(result.stdout)["total"]["sentences"] == 100
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_predict_and_evaluate_read_a_pipe_once(trained, fifo):
     model = trained / "model.keras"

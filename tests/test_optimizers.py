@@ -81,6 +81,7 @@ def test_the_averages_momentum_worked_by_hand():
     np.testing.assert_allclose(averages, [-0.1, -2 / 11, -0.5 / 11 - 0.225], rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_fused_adam_equals_keras_adam(amsgrad):
     expected, expected_state, keras_averages, keras_ops = _train(keras.optimizers.Adam,
@@ -131,6 +132,7 @@ def test_sgd_and_nadam_are_keras_with_warmed_averages(ours, theirs):
     assert np.abs(keras_averages[0] - averages[0]).max() > 1e-4  # Keras' own differ
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_warmed_averages_under_other_backends(backend):
     import json
@@ -170,6 +172,7 @@ def test_the_trainer_trains_with_it():
         assert type(make_optimizer(load_config(QUICK, [f"training.optimizer={name}"]))) is cls
 
 
+@pytest.mark.slow
 def test_under_a_mirrored_strategy_it_equals_keras_adam():
     """Per-replica updates, clipping and moving averages under tf.distribute.MirroredStrategy
     (the trainer's distribution.strategy: mirrored) give Keras' Adam's values, and the

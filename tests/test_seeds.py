@@ -16,6 +16,7 @@ from conftest import QUICK, SEQLAB, TINY, invoke, sets
 TWO_EPOCHS = sets(TINY + ["training.epochs=2"])
 
 
+@pytest.mark.slow
 def test_seeds_train_one_run_each_and_summarise_them(tmp_path):
     out = tmp_path / "set"
     result = invoke("train", QUICK, "--output", out, "--seeds", "3", *TWO_EPOCHS)
@@ -57,6 +58,7 @@ def test_seeds_train_one_run_each_and_summarise_them(tmp_path):
     assert result.stdout.strip() == "identical"
 
 
+@pytest.mark.slow
 def test_an_interrupted_set_resumes_where_it_stopped(tmp_path):
     """Ctrl-C (SIGINT, as a terminal sends it) while the second seed trains: one line naming
     the seed and the command that goes on; that command keeps the finished seed."""
@@ -94,6 +96,7 @@ def test_an_interrupted_set_resumes_where_it_stopped(tmp_path):
         [20, 21]
 
 
+@pytest.mark.slow
 def test_one_seed_is_a_set_of_one(tmp_path):
     out = tmp_path / "set"
     assert invoke("train", QUICK, "--output", out, "--seeds", "1", *TWO_EPOCHS,

@@ -23,6 +23,7 @@ def weights(run_dir):
     return json.loads((run_dir / "run.json").read_text())["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     config = load_config(QUICK, FOUR_EPOCHS)
     straight = training.train(config, tmp_path / "straight", console=QUIET)
@@ -49,6 +50,7 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     assert (tmp_path / "resumed" / "training.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_config(tmp_path):
     config = load_config(QUICK, TINY + ["training.epochs=1"])
     training.train(config, tmp_path / "run", console=QUIET)
@@ -57,6 +59,7 @@ def test_resume_refuses_another_config(tmp_path):
         training.train(other, tmp_path / "run", resume=True, console=QUIET)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -126,6 +129,7 @@ def _probabilities(model, tagger, sentences):
     return out[list(rows).index(0), : len(sentences[0])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoder, output", [("none", "softmax"), ("cnn", "crf"),
                                              ("bilstm", "softmax")])
 def test_padding_never_changes_a_sentence_result(tmp_path, encoder, output):
@@ -171,6 +175,7 @@ def _whole_model(tagger, sentences):
     return out
 
 
+@pytest.mark.slow
 def test_training_in_iobes_writes_iob2_back(tmp_path):
     from seqlab.schemes import invalid_transitions
     from seqlab.tagger import Tagger
@@ -188,6 +193,7 @@ def test_training_in_iobes_writes_iob2_back(tmp_path):
     assert 0 <= run.metrics["test"]["f1"] <= 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy, output", [("mixed_bfloat16", "softmax"),
                                             ("mixed_float16", "crf")])
 def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
@@ -208,6 +214,7 @@ def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
     assert len(tags[0]) == 4 and all(math.isfinite(p) for p in probs[0])
 
 
+@pytest.mark.slow
 def test_streamed_training_builds_the_same_vocabularies(tmp_path):
     """data.stream reads the training file each epoch; its one-pass vocabularies equal the
     in-memory ones, and the model trains and tags."""
@@ -303,6 +310,7 @@ def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(
             assert not (tmp_path / f"run-{stream}").exists()
 
 
+@pytest.mark.slow
 def test_weight_averaging_is_what_is_scored_and_saved_and_leaves_training_alone(tmp_path):
     """training.ema: the moving average of the weights is scored and saved, while training
     itself goes on from the raw weights, exactly as without averaging."""
@@ -356,6 +364,7 @@ def test_both_clippings_at_once_are_a_one_line_config_error():
         load_config(QUICK, ["training.clipnorm=5", "training.global_clipnorm=1"])
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
     """Several batches a call into TensorFlow (the default 8) give the weights of one a call,
     to the last bit; the data's batches do not divide by 8 here, so the last call is short."""
@@ -368,6 +377,7 @@ def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
     assert weights(tmp_path / "one") == weights(tmp_path / "eight")
 
 
+@pytest.mark.slow
 def test_a_token_budget_runs_the_planned_batches(tmp_path):
     """With ``training.batch_tokens`` an epoch runs the batches `plan_batches` cuts by padded
     tokens (in the order of `epoch_seed`): after two epochs the optimizer has taken their

@@ -63,6 +63,7 @@ def test_force_with_bad_data_leaves_the_old_run_whole(old_run, bad_train):
     assert siblings(old_run) == []  # no sibling left behind
 
 
+@pytest.mark.slow
 def test_an_interrupted_forced_run_keeps_the_old_run_and_resumes(old_run, monkeypatch):
     before = snapshot(old_run)
     real_save = checkpoint.save_checkpoint
@@ -118,6 +119,7 @@ def test_a_forced_set_with_bad_data_keeps_the_old_set(old_run, bad_train):
 
 # -- item 2: a resume refuses data that changed ----------------------------------------------
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_training_file(tmp_path, monkeypatch):
     data = tmp_path / "train.txt"
     shutil.copyfile(DATA / "train.txt", data)
@@ -145,6 +147,7 @@ def test_resume_refuses_a_changed_training_file(tmp_path, monkeypatch):
 
 # -- item 3: a loss that is not a number stops the run ---------------------------------------
 
+@pytest.mark.slow
 def test_a_diverging_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
         old_run, monkeypatch):
     """Forced over an old run: the old run stays whole too."""
@@ -224,6 +227,7 @@ def test_invalid_iob2_transitions_are_said_once_in_both_paths(tmp_path):
 
 # -- item 21: SIGTERM ends a run as Ctrl-C does, even with SIGINT ignored --------------------
 
+@pytest.mark.slow
 def test_sigterm_leaves_a_checkpoint_and_the_resume_command(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(

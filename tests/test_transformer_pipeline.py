@@ -69,6 +69,7 @@ def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
         assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_bad_checkpoint_and_layers_fail_before_training(tmp_path, trained):
     _, checkpoint, _ = trained
     for overrides, words in [
@@ -82,6 +83,7 @@ def test_bad_checkpoint_and_layers_fail_before_training(tmp_path, trained):
         assert words in result.output and not (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_stacked_model_and_frozen_pass_once(trained):
     from seqlab.model import TRANSFORMER, TRANSFORMER_MIX, ModelParts
     from seqlab.tagger import load_model
@@ -98,6 +100,7 @@ def test_stacked_model_and_frozen_pass_once(trained):
     assert said == [400, 100, 100]
 
 
+@pytest.mark.slow
 def test_runs_of_one_process_share_the_frozen_pass(trained):
     """`--seeds` trains in one process: the second run of the same checkpoint, settings and
     data reuses the first's features; another setting (pooling) computes its own."""
@@ -118,6 +121,7 @@ def test_runs_of_one_process_share_the_frozen_pass(trained):
     assert passes(said[2]) == [400, 100, 100]
 
 
+@pytest.mark.slow
 def test_frozen_backbone_is_the_checkpoint_after_training(trained):
     from seqlab.model import ModelParts
     from seqlab.tagger import load_model
@@ -130,6 +134,7 @@ def test_frozen_backbone_is_the_checkpoint_after_training(trained):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_model_keras_predicts_without_the_checkpoint(trained, tmp_path):
     run, checkpoint, _ = trained
     model = run / "model.keras"
@@ -151,6 +156,7 @@ def test_model_keras_predicts_without_the_checkpoint(trained, tmp_path):
     assert attention.exit_code == 0 and "German" in attention.stdout
 
 
+@pytest.mark.slow
 def test_export_refuses_in_one_line(trained, tmp_path):
     run, _, _ = trained
     result = invoke("export", run / "model.keras", tmp_path / "served")
@@ -159,6 +165,7 @@ def test_export_refuses_in_one_line(trained, tmp_path):
     assert not (tmp_path / "served").exists()
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
     """A second run of the fixture's config, interrupted after epoch 1 and resumed, ends
     with the same weights to the bit: runs are reproducible, resumed or not."""
@@ -189,6 +196,7 @@ def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypa
         "weights_sha256"]
 
 
+@pytest.mark.slow
 def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
     """trainable: true: the backbone runs in the graph on encode()'s batches and trains (not
     its pooler, which word features never use); model.keras still predicts alone."""
