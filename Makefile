@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 RUNTIME := $(VENV)/.installed-runtime
 TESTING := $(VENV)/.installed-test
 
-.PHONY: install test demo lint bench bench-quick clean minilm
+.PHONY: install test test-fast demo lint bench bench-quick clean minilm
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ install: $(TESTING)
 test: $(TESTING)
 	$(PY) -m pytest -q -n auto --maxprocesses 4
 
+# The quick part, for the edit-test loop: all but the tests marked slow (whole training runs,
+# fresh processes, other backends; `make test` runs them too). Under 2 minutes on 2 cores.
+test-fast: $(TESTING)
+	$(PY) -m pytest -q -m "not slow" -n auto --maxprocesses 4
+
 demo: $(RUNTIME)
 	rm -rf runs/quickstart
 	$(VENV)/bin/seqlab train configs/quickstart.yaml --output runs/quickstart
@@ -51,9 +56,9 @@ demo: $(RUNTIME)
 lint: $(TESTING)
 	$(VENV)/bin/ruff check seqlab tests bench scripts
 
-# Every bench/*.py but the shared helpers, in name order. Every benchmark runs; the target
+# Every bench/*.py but the shared helpers (bench/_*.py), in name order. Every benchmark runs; the target
 # fails at the end if any of them crashed or missed its target. Tables go to stdout.
-BENCHES := $(sort $(filter-out bench/_common.py,$(wildcard bench/*.py)))
+BENCHES := $(sort $(filter-out bench/_%,$(wildcard bench/*.py)))
 
 bench: $(TESTING)
 	status=0; for f in $(BENCHES); do echo "== $$f"; $(PY) $$f || status=1; done; exit $$status

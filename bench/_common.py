@@ -282,44 +282,39 @@ def load_status():
         "; other busy processes: " + "; ".join(busy[:4]) if busy else "; no other busy process")
 
 
-def band_everywhere(fn):
-    """``fn`` run as before issue 16's dense path for short sequences: SeqSelfAttention's
-    local attention on the band at every length (the same numbers, computed the old way).
-    Whatever ``fn`` traces while it runs keeps that way."""
-    import seqlab.layers.attention as attention
+def as_before(model, band=False, gradients=False, buckets=False):
+    """``model`` (built, not yet run) switched to a way before issue 16, through its layers'
+    and optimizer's own switches (constructor arguments that pick the computation, not the
+    numbers), on the layers ``ModelParts`` names:
 
-    def run(*args, **kwargs):
-        short, attention._SHORT = attention._SHORT, 0
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            attention._SHORT = short
+    * ``band``: SeqSelfAttention's local attention on the band at every length, as before the
+      dense path for short sequences (``dense_max_length=0``);
+    * ``gradients``: each BiLSTM direction differentiated by TensorFlow's ``BlockLSTMGrad``
+      (``implementation="block"``) and Keras' own Adam (``FusedAdam(fused=False)``: its
+      update op by op, its clipping and averages), as before seqlab's own;
+    * ``buckets``: each char CNN group as many rows as it has words (``bucket=False``).
 
-    return run
-
-
-def builtin_gradients(fn):
-    """``fn`` run as before issue 16's own BiLSTM gradient and fused Adam: each LSTM
-    direction differentiated by TensorFlow's ``BlockLSTMGrad``, each variable updated by
-    Keras' Adam op by op (the same numbers to float round-off). Whatever ``fn`` traces
-    while it runs keeps that way."""
-    import keras
-
-    import seqlab.layers.bilstm as bilstm
+    Returns the model. The layers read their switches when a step is traced, so the model
+    must not have run yet."""
+    from seqlab.layers.chars import CharCNN
     from seqlab.layers.optimizers import FusedAdam
+    from seqlab.model import ModelParts
 
-    def lstm_pair(x_f, x_b, w_f, b_f, w_b, b_b):
-        return bilstm.block_lstm(x_f, w_f, b_f)[6], bilstm.block_lstm(x_b, w_b, b_b)[6]
-
-    def run(*args, **kwargs):
-        saved = bilstm._lstm_pair, FusedAdam.update_step
-        bilstm._lstm_pair, FusedAdam.update_step = lstm_pair, keras.optimizers.Adam.update_step
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            bilstm._lstm_pair, FusedAdam.update_step = saved
-
-    return run
+    parts = ModelParts(model)
+    if band:
+        for head in parts.attention_heads:
+            head.dense_max_length = 0
+    if gradients:
+        for layer in parts.bilstm:
+            layer.implementation = "block"
+        if not isinstance(model.optimizer, FusedAdam):
+            raise ValueError(f"expected a model compiled with FusedAdam, not {model.optimizer}")
+        model.optimizer.fused = False
+    if buckets:
+        if not isinstance(parts.char_encoder, CharCNN):
+            raise ValueError("expected a model with a char CNN")
+        parts.char_encoder.bucket = False
+    return model
 
 
 def first_encoded(encoded, n):

@@ -3,8 +3,9 @@
 Forward + backward time and peak memory (peak RSS of the process, TensorFlow runtime
 included) for batch 8, d = 128, units 32, T in {128, 512, 2048, 8192}, width in
 {none, 15}, additive and multiplicative attention; each configuration in its own
-process, ours and ``tests/naive_attention.NaiveSeqSelfAttention`` (which
-materialises the full (T x T) tensors, as keras-self-attention does) in the same run.
+process, ours and ``bench/_naive_attention.NaiveSeqSelfAttention`` (which
+materialises the full (T x T) tensors, as keras-self-attention does; checked against it
+before timing) in the same run.
 The naive reference is skipped, with the reason printed, where its estimated memory
 exceeds what the machine has available.
 
@@ -39,10 +40,9 @@ def naive_estimate_mb(kind, t):
 def child(spec):
     import numpy as np
     import tensorflow as tf
+    from _naive_attention import NaiveSeqSelfAttention
 
     from seqlab.layers import SeqSelfAttention
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from naive_attention import NaiveSeqSelfAttention
 
     cls = SeqSelfAttention if spec["impl"] == "seqlab" else NaiveSeqSelfAttention
     layer = cls(units=UNITS, attention_width=spec["width"], attention_type=spec["kind"])
@@ -96,6 +96,10 @@ def main(argv=None):
     repeats, budget = (3, 10.0) if args.quick else (5, 60.0)
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))
+    from _naive_attention import check_against_original
+
+    check_against_original()  # the baseline is the original's algorithm
+    common.log("naive baseline: equal to keras-self-attention's outputs and weights")
 
     results = []
     for kind in kinds:

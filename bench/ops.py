@@ -6,7 +6,7 @@ batching until 2026-12-06, so that runs compare across commits) after two warm-u
 whatever core the process is pinned to; the time of each op the executor ran is summed by the part
 of the network its name belongs to (the BiLSTM's forward kernels and gradient, the char
 CNN, attention, the CRF, dropout, the optimizer), per step. ``--before`` traces the step as
-before issue 16's own BiLSTM gradient and fused Adam (``_common.builtin_gradients``).
+before issue 16's own BiLSTM gradient and fused Adam (``_common.as_before``).
 
     taskset -c 1 python bench/ops.py [--before] [--quick]
 
@@ -70,11 +70,9 @@ def main() -> int:
     prep.encoded = common.first_encoded(prep.encoded, n)
     tokens = int(prep.encoded.lengths.sum())
     seed_everything(13)
-    model = build_compiled(config, prep)
+    model = common.as_before(build_compiled(config, prep), gradients=args.before)
     batches = list(prep.dataset(32, seed=1))
     step = common.train_step(model)
-    if args.before:
-        step = common.builtin_gradients(step)
     for _ in range(2):
         for batch in batches:
             step(*batch)

@@ -122,8 +122,9 @@ def main(argv=None):
         # Tagger.tag alone, and the same with local attention on the band at every length
         # (before issue 16), each with its own traced forward pass.
         old_way = Tagger.load(model_path)
+        common.as_before(old_way.model, band=True)
         tags = lambda: tagger.tag(sentences, args.batch_size)  # noqa: E731
-        tags_before = common.band_everywhere(lambda: old_way.tag(sentences, args.batch_size))
+        tags_before = lambda: old_way.tag(sentences, args.batch_size)  # noqa: E731
         assert tags() == tags_before(), "the band and the dense path disagree"
 
         paths = [("end to end (file → file)", end_to_end),

@@ -170,7 +170,7 @@ def train(
     with terminate_as_interrupt():
         load_tensorflow()
         if seed_list is not None:
-            from seqlab.report import render_seeds
+            from seqlab.render.tables import render_seeds
             from seqlab.training.seeds import train_seeds
 
             try:
@@ -432,7 +432,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(evaluation.to_json(), indent=2))
     if not as_json and not conlleval:
-        from seqlab.report import render_result
+        from seqlab.render.tables import render_result
 
         results.print(render_result(result, title=evaluation.title))
         if evaluation.chunked:
@@ -445,11 +445,11 @@ def evaluate(
         else:
             results.print(f"accuracy {result['accuracy']:.2f}")
     if evaluation.confusion is not None and not as_json:
-        from seqlab.report import render_confusion
+        from seqlab.render.tables import render_confusion
 
         results.print(render_confusion(*evaluation.confusion))
     if evaluation.comparison is not None and not as_json:
-        from seqlab.report import render_comparison
+        from seqlab.render.tables import render_comparison
 
         results.print(render_comparison(evaluation.comparison, evaluation.systems))
     if errors is not None:
@@ -620,7 +620,7 @@ def report(
         "--force", help="Overwrite an existing report.")] = False,
 ) -> None:
     """Write one self-contained HTML page of a finished run: scores, curves, errors, attention."""
-    from seqlab.run_report import write_report
+    from seqlab.render.run_page import write_report
 
     written = write_report(run_dir, output, force)
     err.print(f"wrote {written}")

@@ -214,7 +214,7 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
     if options.confusion:
         evaluation.confusion = confusion_matrix(gold, pred)
     if options.errors is not None:
-        from seqlab.report import write_errors
+        from seqlab.render.tables import write_errors
 
         evaluation.wrong = write_errors(options.errors, tokens, gold, pred,
                                         chunks=evaluation.chunked)

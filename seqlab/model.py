@@ -27,6 +27,7 @@ from seqlab.vocab import PAD, UNK, CharVocabulary, LabelVocabulary, Vocabulary
 WORDS, CHARS = "words", "chars"                   # the inputs
 WORD_EMBEDDING, CHAR_EMBEDDING = "word_embedding", "char_embedding"
 CHAR_ENCODER = "char_encoder"
+BILSTM = "bilstm"                                 # bilstm_1, bilstm_2...: the BiLSTM layers
 TRANSFORMER = "transformer"                       # the input of frozen features
 TRANSFORMER_WORDS, TRANSFORMER_MIX = "transformer_words", "transformer_mix"
 # The inputs of a fine-tuned transformer (TransformerWords.encode's batch).
@@ -128,7 +129,7 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         lstm = keras.layers.LSTM(config.lstm.units, return_sequences=True,
                                  dropout=config.lstm.dropout,
                                  recurrent_dropout=config.lstm.recurrent_dropout)
-        x = FusedBidirectional(lstm, name=f"bilstm_{i + 1}")(x)
+        x = FusedBidirectional(lstm, name=f"{BILSTM}_{i + 1}")(x)
     att = config.attention
     if att.enabled:
         attended = attention_block(att)(x)
@@ -161,6 +162,8 @@ class ModelParts:
         model: the Keras model.
         word_embedding, char_embedding: the embedding layers (char_embedding None without a
             char encoder).
+        char_encoder: the char encoder (a ``CharCNN``, or a ``PerToken`` BiLSTM), or None.
+        bilstm: the BiLSTM layers (``FusedBidirectional``), first to last.
         attention: the attention layer, or None.
         tags: the tag projection (labels, schemes, reading settings).
         crf: the CRF output layer, or None for softmax output.
@@ -183,6 +186,9 @@ class ModelParts:
         self.model = model
         self.word_embedding = layers[WORD_EMBEDDING]
         self.char_embedding = layers.get(CHAR_EMBEDDING)
+        self.char_encoder = layers.get(CHAR_ENCODER)
+        self.bilstm = [layers[f"{BILSTM}_{i}"] for i in range(1, len(layers) + 1)
+                       if f"{BILSTM}_{i}" in layers]
         self.attention = layers.get(ATTENTION)
         self.tags = layers[TAGS]
         self.crf = layers.get(CRF_LAYER)
@@ -195,7 +201,7 @@ class ModelParts:
         if self.char_embedding is not None:
             self.chars = CharVocabulary(self.char_embedding.vocabulary,
                                         self.char_embedding.max_length)
-            self.char_width = layers[CHAR_ENCODER].output.shape[-1]
+            self.char_width = self.char_encoder.output.shape[-1]
         self.labels: list[str] = list(self.tags.labels)
         self.scheme: str = self.tags.scheme
         self.source_scheme: str = self.tags.source_scheme

@@ -15,7 +15,6 @@ import keras
 import numpy as np
 from keras import ops
 
-import seqlab.layers.attention as attention_module
 from seqlab.layers import SeqSelfAttention
 
 
@@ -52,10 +51,6 @@ def grad_wrt_input(layer, x, mask):
 def run(cases, arrays):
     results = {}
     for i, case in enumerate(cases):
-        if case.get("small_blocks"):
-            attention_module._BLOCK_ELEMENTS = 1
-        else:
-            attention_module._BLOCK_ELEMENTS = 1 << 21
         layer = SeqSelfAttention.from_config(case["config"])
         x = arrays[f"x{i}"]
         mask = arrays.get(f"mask{i}")

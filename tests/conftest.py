@@ -3,11 +3,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent      # the test files and the scripts they run
+ROOT = TESTS.parent
 DATA = ROOT / "data"
+QUICK = ROOT / "configs" / "quickstart.yaml"
 SEQLAB = Path(sys.executable).parent / "seqlab"
 
 
@@ -16,10 +19,24 @@ def root() -> Path:
     return ROOT
 
 
+def sets(overrides) -> list[str]:
+    """Config overrides as command-line flags: ``["a=1", "b=2"]`` -> ``--set a=1 --set b=2``."""
+    return [arg for override in overrides for arg in ("--set", override)]
+
+
+# The smallest network worth training, as config overrides; each test adds its epochs:
+# ``load_config(QUICK, TINY + ["training.epochs=2"])``, ``invoke("train", ..., *sets(...))``.
+TINY = ["training.patience=null", "model.lstm.units=8", "model.embedding.dim=8",
+        "model.attention.units=4", "model.chars.filters=8", "model.chars.dim=8"]
+
+# A console that prints nothing: ``train(config, out, console=QUIET)``.
+QUIET = Console(stderr=True, quiet=True)
+
 # One tiny trained model for the whole test session (shared by test_cli, test_predict,
-# test_evaluate and test_attention_view): a few seconds of training on data/.
-TINY = ["--set", "training.epochs=5", "--set", "model.lstm.units=16",
-        "--set", "model.embedding.dim=16", "--set", "model.attention.units=8"]
+# test_evaluate, test_attention_view and others): a few seconds of training on data/, a
+# little more than TINY so that it tags something.
+TRAINED = sets(["training.epochs=5", "model.lstm.units=16", "model.embedding.dim=16",
+                "model.attention.units=8"])
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +47,7 @@ def trained(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("run") / "quick"
     result = CliRunner().invoke(app, ["train", str(ROOT / "configs/quickstart.yaml"),
-                                      "--output", str(out), *TINY])
+                                      "--output", str(out), *TRAINED])
     assert result.exit_code == 0, result.output + str(result.exception)
     return out
 
@@ -42,6 +59,12 @@ def invoke(*args, input=None):
     from seqlab.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def ok(result) -> str:
+    """The stdout of a command that must have exited 0 (its output and exception if not)."""
+    assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
+    return result.stdout
 
 
 def one_line_error(result, *expected):
@@ -65,3 +88,11 @@ def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "c.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def op_types(function, *args) -> set[str]:
+    """The types of the ops a ``tf.function`` traces (for ``args``, or its input signature),
+    its inner functions' (loops, conditionals, gradients) included: which computation ran."""
+    graph = function.get_concrete_function(*args).graph.as_graph_def()
+    return {node.op for node in graph.node} | {
+        node.op for inner in graph.library.function for node in inner.node_def}

@@ -9,24 +9,21 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
+import keras_self_attention as orig
 import numpy as np
 import pytest
 import tensorflow as tf
 from attention_oracle import seq_self_attention as np_attention
-from naive_attention import NaiveSeqSelfAttention
 
 import seqlab.layers
-import seqlab.layers.attention as attention_module
 from seqlab.layers import SeqSelfAttention
 
-orig = pytest.importorskip("keras_self_attention")
+from conftest import ROOT, TESTS
+
 Original = orig.SeqSelfAttention
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 # Configurations covering both types, odd and even widths, history with and without
@@ -66,29 +63,34 @@ def random_weights(layer, seed):
     return [rs.normal(0.0, 0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
 
 
-def make_pair(cfg, d, units=5, seed=0, return_attention=True):
-    """The original and our layer, built for d features, with the same random weights."""
+def make_pair(cfg, d, units=5, seed=0, return_attention=True, switches=None):
+    """The original and our layer (with ``switches`` too), built for d features, with the
+    same random weights."""
     o = Original(units=units, return_attention=return_attention, **cfg)
     o.build((None, None, d))
     o.set_weights(random_weights(o, seed))
-    s = SeqSelfAttention(units=units, return_attention=return_attention, **cfg)
+    s = SeqSelfAttention(units=units, return_attention=return_attention, **cfg,
+                         **(switches or {}))
     s.build((None, None, d))
     s.set_weights(o.get_weights())
     return o, s
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Force global attention into blocks of 8 queries, to test the blocked path."""
-    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 1)
-    yield
+# Global attention in blocks of 8 queries, to test the blocked path.
+SMALL_BLOCKS = {"block_elements": 1}
+# The switches that pick a computation, not what is computed: ours alone (see
+# test_switches_pick_the_computation_and_are_saved_only_when_set).
+SWITCHES = {"dense_max_length": 48, "block_elements": 1 << 21}
 
 
 # ---------------------------------------------------------------- API, constants
 def test_constructor_defaults_match_original():
     ours = inspect.signature(SeqSelfAttention.__init__).parameters
     theirs = inspect.signature(Original.__init__).parameters
-    assert list(ours) == list(theirs)
+    # The original's arguments in its order, then our switches, then **kwargs.
+    assert list(ours) == list(theirs)[:-1] + list(SWITCHES) + ["kwargs"]
+    for name, default in SWITCHES.items():
+        assert ours[name].default == default, name
     for name, param in theirs.items():
         assert ours[name].default == param.default, name
     assert SeqSelfAttention.ATTENTION_TYPE_ADD == "additive"
@@ -133,19 +135,17 @@ def test_weights_same_order_shapes_and_names(cfg):
 
 # ---------------------------------------------------------------- parity
 @pytest.fixture(params=["default", "band"])
-def local_path(request, monkeypatch):
+def local_path(request):
     """Local attention over short sequences the default way (dense, window masked), or
-    forced onto the band path at every length."""
-    if request.param == "band":
-        monkeypatch.setattr(attention_module, "_SHORT", 0)
-    yield request.param
+    on the band path at every length: the layer's keyword arguments."""
+    return {"band": {"dense_max_length": 0}, "default": {}}[request.param]
 
 
 @pytest.mark.parametrize("t_len", [1, 10, 33])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=cfg_id)
 def test_parity_with_original(cfg, t_len, local_path):
     x = np.random.RandomState(t_len).normal(size=(3, t_len, 6)).astype("float32")
-    o, s = make_pair(cfg, 6)
+    o, s = make_pair(cfg, 6, switches=local_path)
     out_o, att_o = o(x)
     out_s, att_s = s(x)
     np.testing.assert_allclose(out_s, out_o, **TOL)
@@ -158,9 +158,9 @@ def test_parity_with_original(cfg, t_len, local_path):
 @pytest.mark.parametrize(
     "cfg", [c for c in CONFIGS if "attention_width" not in c], ids=cfg_id
 )
-def test_parity_blocked_global_path(cfg, small_blocks):
+def test_parity_blocked_global_path(cfg):
     x = np.random.RandomState(1).normal(size=(2, 21, 6)).astype("float32")
-    o, s = make_pair(cfg, 6)
+    o, s = make_pair(cfg, 6, switches=SMALL_BLOCKS)
     assert s._query_block(21) == (8, True)
     for ret in (True, False):
         s.return_attention = o.return_attention = ret
@@ -179,7 +179,7 @@ def test_parity_blocked_global_path(cfg, small_blocks):
      {"attention_width": 6, "attention_regularizer_weight": 0.3}],
     ids=cfg_id,
 )
-def test_gradients_match_original(cfg, small_blocks):
+def test_gradients_match_original(cfg):
     x = tf.constant(np.random.RandomState(2).normal(size=(2, 19, 6)).astype("float32"))
 
     def grads(layer):
@@ -193,7 +193,7 @@ def test_gradients_match_original(cfg, small_blocks):
 
         return [v.numpy() for v in f(x)]
 
-    o, s = make_pair(cfg, 6, return_attention=False)
+    o, s = make_pair(cfg, 6, return_attention=False, switches=SMALL_BLOCKS)
     for got, want in zip(grads(s), grads(o)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
 
@@ -289,11 +289,10 @@ MASK_CONFIGS = [
 
 @pytest.mark.parametrize("blocked", [False, True], ids=["direct", "blocked"])
 @pytest.mark.parametrize("cfg", MASK_CONFIGS, ids=cfg_id)
-def test_mask_matches_numpy(cfg, blocked, monkeypatch):
-    if blocked:
-        monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 1)
+def test_mask_matches_numpy(cfg, blocked):
     x, mask = _masked_case()
-    s = SeqSelfAttention(units=4, return_attention=True, **cfg)
+    s = SeqSelfAttention(units=4, return_attention=True, **cfg,
+                         **(SMALL_BLOCKS if blocked else {}))
     s.build(x.shape)
     s.set_weights(random_weights(s, 6))
     out, att = s(x, mask=mask)
@@ -486,7 +485,7 @@ def test_get_config_round_trips_every_argument():
     layer = SeqSelfAttention(**FULL_CONFIG)
     config = layer.get_config()
     params = set(inspect.signature(SeqSelfAttention.__init__).parameters) - {"self", "kwargs"}
-    assert params <= set(config)
+    assert params - set(SWITCHES) <= set(config)
     clone = SeqSelfAttention.from_config(config)
     assert clone.get_config() == config
     json.dumps(keras.saving.serialize_keras_object(layer))  # JSON-able
@@ -499,6 +498,23 @@ def test_get_config_round_trips_every_argument():
     # Defaults too (attention_width None, no activation).
     default = SeqSelfAttention().get_config()
     assert SeqSelfAttention.from_config(default).get_config() == default
+
+
+def test_switches_pick_the_computation_and_are_saved_only_when_set():
+    """dense_max_length and block_elements choose how, not what: a config keeps the
+    original's keys at their defaults and carries a switch that is set."""
+    assert not set(SWITCHES) & set(SeqSelfAttention(units=3).get_config())
+    layer = SeqSelfAttention(units=3, attention_width=3, dense_max_length=0, block_elements=1)
+    config = layer.get_config()
+    assert (config["dense_max_length"], config["block_elements"]) == (0, 1)
+    clone = SeqSelfAttention.from_config(config)
+    assert (clone.dense_max_length, clone.block_elements) == (0, 1)
+    assert clone._query_block(40) == (8, True)
+    assert SeqSelfAttention(units=3)._query_block(40) == (17472, False)  # 2**21 // (40 * 3)
+    for bad in ({"dense_max_length": -1}, {"block_elements": 0}, {"dense_max_length": 2.5},
+                {"block_elements": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SeqSelfAttention(**bad)
 
 
 def test_original_history_config_loads():
@@ -544,6 +560,7 @@ def test_loads_models_saved_by_original(tmp_path, ext, cfg):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), want, **TOL)
 
 
+@pytest.mark.slow
 def test_keras_file_loads_in_fresh_process_with_only_import_seqlab(tmp_path):
     keras.utils.set_random_seed(2)
     model = _small_model(SeqSelfAttention, attention_width=3, attention_activation="tanh",
@@ -553,21 +570,15 @@ def test_keras_file_loads_in_fresh_process_with_only_import_seqlab(tmp_path):
     x = np.random.RandomState(14).normal(size=(2, 8, 6)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "want.npy", model.predict(x, verbose=0))
-    code = (
-        "import sys, numpy as np, keras, seqlab\n"
-        "d = sys.argv[1]\n"
-        "m = keras.models.load_model(d + '/ours.keras')\n"
-        "assert type(m.get_layer('att')).__module__ == 'seqlab.layers.attention'\n"
-        "np.save(d + '/got.npy', m.predict(np.load(d + '/x.npy'), verbose=0))\n"
-    )
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=ROOT, env=env,
-                   timeout=120)
+    subprocess.run([sys.executable, str(TESTS / "load_attention_model.py"), str(tmp_path)],
+                   check=True, cwd=ROOT, env=env, timeout=120)
     np.testing.assert_allclose(np.load(tmp_path / "got.npy"), np.load(tmp_path / "want.npy"),
                                **TOL)
 
 
 # ---------------------------------------------------------------- training, shapes
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cfg",
     [{"attention_width": 3}, {},
@@ -575,12 +586,12 @@ def test_keras_file_loads_in_fresh_process_with_only_import_seqlab(tmp_path):
      {"attention_width": 4, "history_only": True, "attention_regularizer_weight": 1e-3}],
     ids=cfg_id,
 )
-def test_trains_on_variable_length_batches(cfg, small_blocks):
+def test_trains_on_variable_length_batches(cfg):
     """Time dimension unknown while tracing (tf.data padded batches)."""
     keras.utils.set_random_seed(3)
     inputs = keras.Input((None,), dtype="int32")
     h = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
-    h = SeqSelfAttention(units=4, **cfg)(h)
+    h = SeqSelfAttention(units=4, **cfg, **SMALL_BLOCKS)(h)
     h = keras.layers.Dense(3)(h)
     model = keras.Model(inputs, h)
     model.compile("adam", "sparse_categorical_crossentropy")
@@ -603,20 +614,8 @@ def test_compute_output_shape():
     assert tuple(out.shape) == (None, None, 5) and tuple(att.shape) == (None, None, None)
 
 
-def test_reference_matches_original():
-    """The benchmark's naive baseline computes what the original computes."""
-    x = np.random.RandomState(15).normal(size=(2, 9, 6)).astype("float32")
-    for cfg in ({}, {"attention_width": 4, "attention_type": "multiplicative"},
-                {"history_only": True, "attention_regularizer_weight": 0.1}):
-        o, _ = make_pair(cfg, 6)
-        n = NaiveSeqSelfAttention(units=5, return_attention=True, **cfg)
-        n.build(x.shape)
-        n.set_weights(o.get_weights())
-        for a, b in zip(n(x), o(x)):
-            np.testing.assert_allclose(a, b, **TOL)
-
-
 # ---------------------------------------------------------------- memory
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, limit_mb",
     [(["band", "additive"], 400), (["band", "multiplicative"], 400),
@@ -629,7 +628,7 @@ def test_memory_stays_small(args, limit_mb):
     global additive: batch 2, T=1024, units 64: the (batch, T, T, units) tanh is 512 MiB.
     """
     proc = subprocess.run(
-        [sys.executable, str(HERE / "attention_memory.py"), *args],
+        [sys.executable, str(TESTS / "attention_memory.py"), *args],
         capture_output=True, text=True, cwd=ROOT, timeout=180, check=False,
         env=dict(os.environ, KERAS_BACKEND="tensorflow"),
     )

@@ -9,13 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from conftest import ROOT, TESTS
 
 CASES = [
     {"units": 5},
@@ -30,8 +28,8 @@ CASES = [
     {"units": 4, "attention_width": 2, "return_attention": True, "masked": True},
     {"units": 4, "attention_type": "multiplicative", "masked": True,
      "attention_regularizer_weight": 0.1},
-    {"units": 4, "masked": True, "small_blocks": True, "attention_activation": "tanh"},
-    {"units": 4, "masked": True, "small_blocks": True, "return_attention": True,
+    {"units": 4, "masked": True, "block_elements": 1, "attention_activation": "tanh"},
+    {"units": 4, "masked": True, "block_elements": 1, "return_attention": True,
      "use_additive_bias": False},
 ]
 
@@ -40,7 +38,6 @@ CASES = [
 def tf_results(tmp_path_factory):
     import attention_backend_check as check
 
-    import seqlab.layers.attention as attention_module
     from seqlab.layers import SeqSelfAttention
 
     tmp = tmp_path_factory.mktemp("backends")
@@ -49,9 +46,8 @@ def tf_results(tmp_path_factory):
     for i, spec in enumerate(CASES):
         spec = dict(spec)
         masked = spec.pop("masked", False)
-        small_blocks = spec.pop("small_blocks", False)
         layer = SeqSelfAttention(**spec)
-        t = 19 if small_blocks else 13
+        t = 19 if "block_elements" in spec else 13  # blocks of 8 queries: more than one
         x = rs.normal(size=(2, t, 6)).astype("float32")
         layer.build(x.shape)
         weights = [rs.normal(0, 0.5, size=w.shape).astype("float32")
@@ -64,18 +60,13 @@ def tf_results(tmp_path_factory):
             arrays[f"mask{i}"] = mask
         for j, w in enumerate(weights):
             arrays[f"w{i}_{j}"] = w
-        cases.append({"config": layer.get_config(), "n_weights": len(weights),
-                      "small_blocks": small_blocks})
+        cases.append({"config": layer.get_config(), "n_weights": len(weights)})
     np.savez(tmp / "cases.npz", **arrays)
     (tmp / "cases.json").write_text(json.dumps(cases))
-    saved = attention_module._BLOCK_ELEMENTS
-    try:
-        results = check.run(cases, arrays)
-    finally:
-        attention_module._BLOCK_ELEMENTS = saved
-    return tmp, results
+    return tmp, check.run(cases, arrays)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_agrees_with_tensorflow(backend, tf_results):
@@ -83,9 +74,9 @@ def test_backend_agrees_with_tensorflow(backend, tf_results):
     tmp, want = tf_results
     out = tmp / f"{backend}.npz"
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
+               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
     proc = subprocess.run(
-        [sys.executable, str(HERE / "attention_backend_check.py"), str(tmp / "cases.npz"),
+        [sys.executable, str(TESTS / "attention_backend_check.py"), str(tmp / "cases.npz"),
          str(tmp / "cases.json"), str(out)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False,
     )

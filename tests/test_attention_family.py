@@ -13,9 +13,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
+import keras_multi_head as kmh
+import keras_self_attention as ksa
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,11 +31,8 @@ from seqlab.layers import (
     SeqWeightedAttention,
 )
 
-ksa = pytest.importorskip("keras_self_attention")
-kmh = pytest.importorskip("keras_multi_head")
+from conftest import ROOT, TESTS
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 OURS = {
     "SeqWeightedAttention": SeqWeightedAttention,
@@ -738,6 +736,7 @@ def original_models():
     return keras.Model([ids_in, prev_in], outputs)
 
 
+@pytest.mark.slow
 def test_loads_models_saved_by_the_originals(tmp_path):
     keras.utils.set_random_seed(0)
     model = original_models()
@@ -767,6 +766,7 @@ def test_loads_models_saved_by_the_originals(tmp_path):
         np.testing.assert_allclose(g, w, err_msg=str(i), **TOL)
 
 
+@pytest.mark.slow
 def test_keras_file_of_our_layers_loads_without_custom_objects(tmp_path):
     keras.utils.set_random_seed(1)
     ids_in = keras.Input((None,), dtype="int32")
@@ -793,6 +793,7 @@ def test_keras_file_of_our_layers_loads_without_custom_objects(tmp_path):
 # (``from keras_multi_head import`` -> ``from seqlab.layers import``); the models are
 # then run briefly (not in the README). keras-self-attention 0.51's README has no
 # example for these layers (only for SeqSelfAttention: tests/test_attention_readme.py).
+@pytest.mark.slow
 def test_readme_duplicate_layers():
     from tensorflow import keras
 
@@ -986,6 +987,7 @@ def test_backend_check_runs_every_layer_under_tensorflow(tf_family_results):
     assert any(k.startswith("loss8") and v.size == 1 for k, v in results.items())
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_agrees_with_tensorflow(backend, tf_family_results):
@@ -993,9 +995,9 @@ def test_backend_agrees_with_tensorflow(backend, tf_family_results):
     tmp, want = tf_family_results
     out = tmp / f"{backend}.npz"
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
+               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
     proc = subprocess.run(
-        [sys.executable, str(HERE / "attention_family_backend_check.py"),
+        [sys.executable, str(TESTS / "attention_family_backend_check.py"),
          str(tmp / "cases.npz"), str(tmp / "cases.json"), str(out)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False,
     )

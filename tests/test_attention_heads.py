@@ -116,6 +116,7 @@ def test_heads_in_the_model_mask_padding_and_load_again(tmp_path, attention):
     np.testing.assert_allclose(np.asarray(again(batch)), out, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_two_heads_train_and_each_can_be_looked_at(tmp_path):
     from rich.console import Console
 

@@ -7,6 +7,7 @@
 """
 
 import numpy as np
+import pytest
 
 
 def test_basic():
@@ -67,6 +68,7 @@ def test_multiplicative_attention():
     assert len(layer.losses) == 1  # the kernel regulariser
 
 
+@pytest.mark.slow
 def test_regularizer_and_load(tmp_path):
     import keras
     from seqlab.layers import SeqSelfAttention

@@ -6,16 +6,12 @@ import struct
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from seqlab.attention_view import attention_view, png_size, window_mask
-from seqlab.cli import app
+
+from conftest import invoke
 
 SENTENCE = "Maria Lindqvist flew from Oslo to Lisbon on Tuesday ."
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def png_dimensions(path):
@@ -132,6 +128,7 @@ def test_png_is_written_with_the_expected_size(trained, tmp_path):
     assert result.exit_code == 2 and "--force" in result.stderr
 
 
+@pytest.mark.slow
 def test_terminal_grid_and_json(trained):
     result = invoke("attention", trained / "model.keras", "Maria flew to Oslo .",
                     "--format", "terminal")

@@ -1,7 +1,8 @@
 """FusedBidirectional: Keras' Bidirectional LSTM computed by TensorFlow's fused kernel.
 
 The oracle is keras.layers.Bidirectional(LSTM) itself, with the same weights: outputs and
-gradients at real positions, padding at the end of each row as seqlab's batches have it.
+gradients at real positions, padding at the end of each row as seqlab's batches have it. Which
+computation ran is read from the traced graph's ops (``BlockLSTM``, ``BlockLSTMGrad``).
 """
 
 import keras
@@ -9,18 +10,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import seqlab.layers.bilstm as bilstm
 from seqlab.layers.bilstm import FusedBidirectional
+
+from conftest import op_types
 
 B, T, D, H = 5, 9, 6, 4
 
 
-def _pair(**lstm_kwargs):
+def _pair(implementation="fused", **lstm_kwargs):
     """A Keras Bidirectional LSTM and a FusedBidirectional with the same (large) weights."""
     keras.utils.set_random_seed(3)
     ref = keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=True,
                                                        **lstm_kwargs))
-    new = FusedBidirectional(keras.layers.LSTM(H, return_sequences=True, **lstm_kwargs))
+    new = FusedBidirectional(keras.layers.LSTM(H, return_sequences=True, **lstm_kwargs),
+                             implementation=implementation)
     ref.build((None, None, D))
     new.build((None, None, D))
     # Large weights drive the cell state past +-3, where a clipping kernel would differ.
@@ -35,7 +38,8 @@ def _inputs(lengths):
     return x, mask
 
 
-def _outputs_and_gradients(layer, x, mask):
+def _outputs_and_gradients(layer, x, mask, ops=None):
+    """The layer's outputs and gradients; ``ops``, a set, gets the traced graph's op types."""
     real = tf.ones(tf.shape(x)[:2]) if mask is None else tf.cast(mask, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec((None, None, D)),
@@ -48,21 +52,25 @@ def _outputs_and_gradients(layer, x, mask):
         return y, tape.gradient(loss, [x] + layer.trainable_variables)
 
     y, grads = run(x, real)
+    if ops is not None:
+        ops.update(op_types(run, x, real))
     return y.numpy(), [g.numpy() for g in grads]
 
 
 @pytest.mark.parametrize("lengths", [[9, 4, 1, 7, 9], [9] * 5, None])
-def test_fused_equals_keras_bidirectional(lengths, monkeypatch):
-    calls = []
-    fused = bilstm._fused_bilstm
-    monkeypatch.setattr(bilstm, "_fused_bilstm", lambda *a: calls.append(1) or fused(*a))
-    ref, new = _pair()
+@pytest.mark.parametrize("implementation", ["fused", "block"])
+def test_fused_equals_keras_bidirectional(lengths, implementation):
+    """Both fused ways: the forward kernel with seqlab's gradient (the default) or with
+    TensorFlow's ``BlockLSTMGrad``."""
+    ref, new = _pair(implementation)
     x, mask = _inputs(lengths or [T] * B)
     if lengths is None:
         mask = None
     y_ref, g_ref = _outputs_and_gradients(ref, x, mask)
-    y_new, g_new = _outputs_and_gradients(new, x, mask)
-    assert calls, "the fused path did not run"
+    ops = set()
+    y_new, g_new = _outputs_and_gradients(new, x, mask, ops)
+    assert new.fusable and "BlockLSTM" in ops, "the fused path did not run"
+    assert ("BlockLSTMGrad" in ops) == (implementation == "block")
     real = np.ones((B, T), bool) if mask is None else mask.numpy()
     assert np.abs(y_ref[real]).max() > 0.5
     np.testing.assert_allclose(y_new[real], y_ref[real], atol=1e-5)
@@ -72,35 +80,50 @@ def test_fused_equals_keras_bidirectional(lengths, monkeypatch):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-@pytest.mark.parametrize("kwargs", [{"dropout": 0.5}, {"activation": "relu"}])
-def test_what_the_kernel_cannot_do_runs_keras_code(kwargs, monkeypatch):
-    monkeypatch.setattr(bilstm, "_fused_bilstm", lambda *a: pytest.fail("fused path taken"))
+@pytest.mark.slow
+@pytest.mark.parametrize("kwargs", [{"dropout": 0.5}, {"activation": "relu"},
+                                    {"implementation": "keras"}])
+def test_what_the_kernel_cannot_do_runs_keras_code(kwargs):
     ref, new = _pair(**kwargs)
+    assert new.fusable == ("implementation" in kwargs)  # a choice, or what the kernel lacks
     x, mask = _inputs([9, 4, 1, 7, 9])
-    np.testing.assert_allclose(new(x, mask=mask), ref(x, mask=mask), atol=1e-6)
+    ops = set()
+    y_new, g_new = _outputs_and_gradients(new, x, mask, ops)
+    y_ref, g_ref = _outputs_and_gradients(ref, x, mask)
+    assert "BlockLSTM" not in ops, "the fused path ran"
+    np.testing.assert_allclose(y_new, y_ref, atol=1e-6)
+    for a, b in zip(g_new, g_ref, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_saves_and_loads_as_itself(tmp_path):
-    _, layer = _pair()
+@pytest.mark.parametrize("implementation", ["fused", "block"])
+def test_saves_and_loads_as_itself(tmp_path, implementation):
+    """The implementation goes into the config only when it is not the default."""
+    _, layer = _pair(implementation)
+    assert ("implementation" in layer.get_config()) == (implementation != "fused")
     inputs = keras.Input((None, D))
     model = keras.Model(inputs, layer(inputs))
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded.layers[-1], FusedBidirectional)
+    assert loaded.layers[-1].implementation == implementation
     x, _ = _inputs([T] * B)
     np.testing.assert_array_equal(loaded(x), model(x))
+    with pytest.raises(ValueError, match="implementation must be one of fused, block, keras"):
+        FusedBidirectional(keras.layers.LSTM(H), implementation="cudnn")
 
 
 def test_the_trainer_builds_its_bilstm_fused():
     from seqlab.config import ModelConfig
-    from seqlab.model import build_model
+    from seqlab.model import ModelParts, build_model
     from seqlab.vocab import LabelVocabulary, Vocabulary
 
     config = ModelConfig.model_validate({"lstm": {"units": 4, "layers": 2}})
     model = build_model(config, Vocabulary(["a"]), LabelVocabulary(["O", "B-X"]))
-    kinds = [type(layer) for layer in model.layers if layer.name.startswith("bilstm_")]
+    kinds = [type(layer) for layer in ModelParts(model).bilstm]
     assert kinds == [FusedBidirectional, FusedBidirectional]
+    assert all(layer.fusable for layer in ModelParts(model).bilstm)
 
 
 @pytest.mark.parametrize("steps", [1, 2])

@@ -125,7 +125,7 @@ def test_predict_format_html_in_the_browser(trained, tmp_path):
 
 
 def test_the_report_in_the_browser(trained, tmp_path):
-    from seqlab.run_report import write_report
+    from seqlab.render.run_page import write_report
 
     page = write_report(trained, tmp_path / "report.html")
     dom = check_page(page, tmp_path)

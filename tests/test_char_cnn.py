@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlab.layers import chars as chars_module
 from seqlab.layers.chars import CharCNN, PerToken
+
+from conftest import op_types
 
 B, T, C, D, F = 4, 7, 20, 5, 8
 
@@ -50,12 +51,16 @@ def outputs_and_gradients(layer, conv, training=None):
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["predicting", "training"])
-@pytest.mark.parametrize("widths", [None, range(1, C + 1)], ids=["default", "exact"])
+@pytest.mark.parametrize("widths", [
+    pytest.param(None, id="default"),
+    pytest.param(range(1, C + 1), id="exact", marks=pytest.mark.slow),  # C groups: C convolutions
+])
 @pytest.mark.parametrize("kernel_size", [3, 5, 2])
-def test_outputs_and_gradients_equal_the_full_computation(kernel_size, widths, training,
-                                                          monkeypatch):
+def test_outputs_and_gradients_equal_the_full_computation(kernel_size, widths, training):
     """With ``exact`` widths every token is cut to exactly min(C, length + kernel_size); in
-    training each group's rows are padded to a bucket size (and the padding dropped)."""
+    training each group's rows are padded to a bucket size (and the padding dropped). The
+    traced graph shows the way taken: the groups' results scattered into place
+    (``TensorScatterUpdate``), their rows padded to a bucket size (``Pad``)."""
     rng = np.random.default_rng(kernel_size)
     layer = CharCNN(F, kernel_size, widths=widths)
     layer.build((None, None, C, D))
@@ -63,14 +68,13 @@ def test_outputs_and_gradients_equal_the_full_computation(kernel_size, widths, t
     ref = reference(kernel_size)
     ref.build((None, None, C, D))
     ref.layer.layers[0].set_weights(layer.conv.get_weights())
-    grouped, grouped_max = [], chars_module._grouped_max
-    monkeypatch.setattr(chars_module, "_grouped_max",
-                        lambda *args: grouped.append(args) or grouped_max(*args))
     x, mask, lengths = embedded(rng, kernel_size)
 
-    out, (kernel, bias, dx) = outputs_and_gradients(layer, layer.conv, training)(x, mask)
-    assert grouped, "the grouped computation did not run"
-    assert grouped[0][-1] is training  # bucketed in training only
+    run = outputs_and_gradients(layer, layer.conv, training)
+    out, (kernel, bias, dx) = run(x, mask)
+    ops = op_types(run)
+    assert "TensorScatterUpdate" in ops, "the grouped computation did not run"
+    assert ("Pad" in ops) is training  # bucketed in training only
     ref_out, (ref_kernel, ref_bias, ref_dx) = outputs_and_gradients(ref, ref.layer.layers[0])(
         x, mask)
 
@@ -138,10 +142,34 @@ def test_the_model_builds_a_char_cnn_initialised_as_before():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("bucket", [True, False])
+def test_bucketing_is_a_switch_saved_only_when_off(bucket):
+    """``bucket=False`` computes the same numbers in training without rounding the groups'
+    rows up (no ``Pad`` in the graph); the config carries it only when off."""
+    rng = np.random.default_rng(7)
+    layer = CharCNN(F, 3, bucket=bucket)
+    layer.build((None, None, C, D))
+    assert ("bucket" in layer.get_config()) is not bucket
+    assert CharCNN.from_config(layer.get_config()).bucket is bucket
+    ref = reference(3)
+    ref.build((None, None, C, D))
+    ref.layer.layers[0].set_weights(layer.conv.get_weights())
+    x, mask, lengths = embedded(rng, 3)
+    run = outputs_and_gradients(layer, layer.conv, True)
+    out, _ = run(x, mask)
+    assert ("Pad" in op_types(run)) is bucket
+    ref_out, _ = outputs_and_gradients(ref, ref.layer.layers[0])(x, mask)
+    np.testing.assert_allclose(out.numpy()[lengths > 0], ref_out.numpy()[lengths > 0],
+                               atol=1e-5)
+
+
 def test_bucket_sizes_add_fewer_than_16_rows_or_an_eighth():
     from seqlab.layers.chars import _bucket
 
-    sizes = {n: int(_bucket(keras.ops.convert_to_tensor(n, "int32"))) for n in range(1, 5000)}
+    counts = np.arange(1, 5000, dtype="int32")  # at once: _bucket is elementwise
+    buckets = np.asarray(_bucket(keras.ops.convert_to_tensor(counts)))
+    assert int(_bucket(keras.ops.convert_to_tensor(37, "int32"))) == buckets[36]  # a scalar too
+    sizes = dict(zip(counts.tolist(), buckets.tolist()))
     assert all(0 <= b - n < max(16, n / 8) for n, b in sizes.items())
     assert all(sizes[n] == 16 for n in range(1, 17))
     assert len(set(sizes.values())) < 90  # a few shapes, not thousands

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from seqlab.cli import app
 
-from conftest import DATA, ROOT, SEQLAB, TINY
+from conftest import DATA, ROOT, SEQLAB, TESTS, TRAINED
 
 
 def run_cli(*args, stdin=None, cwd=ROOT):
@@ -51,14 +51,10 @@ def test_bad_flags_answer_before_tensorflow(args, expected):
     assert "tensorflow" not in imported and "keras" not in imported
 
 
+@pytest.mark.slow
 def test_import_seqlab_registers_the_layers_once_keras_comes():
-    code = ("import sys, seqlab\n"
-            "assert 'keras' not in sys.modules\n"
-            "import keras\n"
-            "names = keras.saving.get_custom_objects()\n"
-            "print(sorted(n for n in names if n.startswith('seqlab>')))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, str(TESTS / "registered_layers.py")],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     registered = proc.stdout.strip().splitlines()[-1]
     assert "seqlab>SeqSelfAttention" in registered and "seqlab>CRF" in registered
@@ -98,18 +94,12 @@ def test_existing_run_is_refused_without_force(trained):
     assert (trained / "model.keras").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_fresh_process_loads_model_keras_without_custom_objects(trained):
     # The quickstart model reads words and characters: feed both, by input name.
-    code = (
-        "import sys, json, numpy as np, keras, seqlab\n"
-        "m = keras.models.load_model(sys.argv[1])\n"
-        "chars = np.zeros((1, 5, m.get_layer('char_embedding').max_length), 'int32')\n"
-        "chars[0, :3, :2] = 3\n"
-        "x = {'words': np.array([[2, 3, 4, 0, 0]], 'int32'), 'chars': chars}\n"
-        "print(json.dumps(np.asarray(m.predict(x, verbose=0)).argmax(-1).tolist()))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, str(trained / "model.keras")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(TESTS / "load_tagger_model.py"),
+                           str(trained / "model.keras")], capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     import numpy as np
 
@@ -124,6 +114,7 @@ def test_fresh_process_loads_model_keras_without_custom_objects(trained):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == here.argmax(-1).tolist()
 
 
+@pytest.mark.slow
 def test_predict_conll_and_jsonl_from_file_and_stdin(trained, tmp_path):
     lines = (DATA / "sample_input.txt").read_text(encoding="utf-8").splitlines()
     proc = run_cli("predict", trained / "model.keras", DATA / "sample_input.txt")
@@ -156,6 +147,7 @@ def test_predict_conll_and_jsonl_from_file_and_stdin(trained, tmp_path):
     assert proc.returncode == 2 and "--force" in proc.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_model_matches_training_metrics(trained):
     result = CliRunner().invoke(app, ["evaluate", str(trained / "model.keras"),
                                       str(DATA / "test.txt"), "--json"])
@@ -202,6 +194,7 @@ def test_bad_input_is_one_line_exit_2(args, expected):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bad_config_and_malformed_corpus(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  train: t.txt\nmodel:\n  lstm:\n    unitz: 4\n")
@@ -220,6 +213,7 @@ def _weights_hash(run_dir: Path) -> str:
     return json.loads((run_dir / "run.json").read_text())["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_weights(trained, tmp_path):
     record = json.loads((trained / "run.json").read_text())
     assert record["seed"] == 13 and len(record["weights_sha256"]) == 64
@@ -227,11 +221,12 @@ def test_same_config_and_seed_give_identical_weights(trained, tmp_path):
     for seed, same in ((13, True), (14, False)):
         out = tmp_path / f"seed{seed}"
         result = CliRunner().invoke(app, ["train", str(ROOT / "configs/quickstart.yaml"),
-                                          "--output", str(out), *TINY, "--set", f"seed={seed}"])
+                                          "--output", str(out), *TRAINED, "--set", f"seed={seed}"])
         assert result.exit_code == 0, result.output
         assert (_weights_hash(out) == _weights_hash(trained)) is same
 
 
+@pytest.mark.slow
 def test_reproduce_in_a_fresh_process(trained):
     proc = run_cli("reproduce", trained)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -2,14 +2,13 @@
 allows: a Keras upgrade that moves one fails here, by name."""
 
 import re
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from seqlab import compat
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def test_installed_keras_is_within_the_bound_pyproject_gives():
@@ -73,11 +72,13 @@ def test_no_other_module_touches_keras_internals():
 
 def test_only_the_model_module_looks_layers_up_by_name():
     """ModelParts is the one place that knows the network's parts by name (and
-    seqlab/transformer.py the one that knows a keras-hub backbone's layers by keras-hub's)."""
+    seqlab/transformer.py the one that knows a keras-hub backbone's layers by keras-hub's):
+    the package and the benchmarks ask it."""
     lookups = re.compile(r"get_layer\(\s*[\"'f]|layer\.name\s*==|layer\.name\s*:\s*layer"
-                         r"|layers\.get\(\s*[\"'A-Z]")
+                         r"|layers\.get\(\s*[\"'A-Z]|layer\.name\.startswith\(")
     owners = {ROOT / "seqlab" / "model.py", ROOT / "seqlab" / "transformer.py"}
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "seqlab").rglob("*.py")
+    files = [*(ROOT / "seqlab").rglob("*.py"), *(ROOT / "bench").glob("*.py")]
+    offenders = [str(p.relative_to(ROOT)) for p in files
                  if p not in owners and lookups.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
     assert lookups.search((ROOT / "seqlab" / "model.py").read_text(encoding="utf-8"))

@@ -6,25 +6,15 @@ model remembers how its training files were read."""
 import json
 import random
 
-from typer.testing import CliRunner
+import pytest
 
-from seqlab.cli import app
+from conftest import TINY, invoke, ok, sets
 
-TINY = ["--set", "training.epochs=2", "--set", "model.lstm.units=8",
-        "--set", "model.embedding.dim=8", "--set", "model.attention.units=4"]
+TWO_EPOCHS = sets(TINY + ["training.epochs=2"])
 
 NAMES = ["Müller", "José", "Zoë", "Ångström", "Peña", "Françoise", "Gödel", "Núñez"]
 PLACES = ["Málaga", "Zürich", "Köln", "Besançon", "São\u00a0Paulo", "Bogotá"]
 WORDS = ["el", "la", "visitó", "habló", "con", "en", "y", "ayer", "señor", "año"]
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.stdout
 
 
 def sentences(rng, n):
@@ -51,6 +41,7 @@ def write_columns(path, sents, encoding):
             f.write("\n")
 
 
+@pytest.mark.slow
 def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(tmp_path):
     """CoNLL-2002 ships as ISO-8859-1 files named esp.train, esp.testa, esp.testb; only the
     encoding goes into the config, and the model remembers it and its label column."""
@@ -63,7 +54,7 @@ def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(t
     (tmp_path / "c.yaml").write_text("data:\n  train: x.train\n  dev: x.testa\n"
                                      "  encoding: latin-1\n", encoding="utf-8")
     run = tmp_path / "run"
-    trained = invoke("train", tmp_path / "c.yaml", "--output", run, *TINY)
+    trained = invoke("train", tmp_path / "c.yaml", "--output", run, *TWO_EPOCHS)
     # the final scores are results: stdout; the progress went to stderr
     assert ok(trained).strip().startswith("dev f1: ") and "epoch" in trained.stderr
     assert "epoch" not in trained.stdout
@@ -81,7 +72,7 @@ def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(t
     assert tokens == [t for s in gold for t, _, _ in s]
     # The POS column, remembered the same way: evaluate scores POS tags with no flag.
     pos_run = tmp_path / "pos"
-    ok(invoke("train", tmp_path / "c.yaml", "--output", pos_run, *TINY,
+    ok(invoke("train", tmp_path / "c.yaml", "--output", pos_run, *TWO_EPOCHS,
               "--set", "data.label_column=1"))
     result = json.loads(ok(invoke("evaluate", pos_run / "model.keras", tmp_path / "x.testb",
                                   "--json")))
@@ -96,6 +87,7 @@ def test_latin1_corpus_named_as_distributed_trains_and_evaluates_without_flags(t
     assert wrong.exit_code == 2 and "not valid UTF-8" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_one_reader_for_training_prediction_and_evaluation(tmp_path):
     """One file through training, `predict -i conll` and `evaluate --predictions`: all three
     see the same sentences and tokens, a token with a non-breaking space included."""
@@ -106,7 +98,7 @@ def test_one_reader_for_training_prediction_and_evaluation(tmp_path):
     write_columns(path, sents, "utf-8")
     (tmp_path / "c.yaml").write_text("data:\n  train: corpus.conll\n", encoding="utf-8")
     run = tmp_path / "run"
-    result = invoke("train", tmp_path / "c.yaml", "--output", run, *TINY)
+    result = invoke("train", tmp_path / "c.yaml", "--output", run, *TWO_EPOCHS)
     ok(result)
     n_tokens = sum(len(s) for s in sents)
     assert f"train: {len(sents)} sentences, {n_tokens} tokens" in result.stderr
@@ -135,12 +127,13 @@ CONLLU = "".join(
          [("Oslo", "PROPN", "NNP"), ("sleeps", "VERB", "VBZ")]] * 10, 1))
 
 
+@pytest.mark.slow
 def test_conllu_model_remembers_its_label_field(tmp_path):
     (tmp_path / "train.ud").write_text(CONLLU, encoding="utf-8")  # no .conllu: by content
     (tmp_path / "c.yaml").write_text("data:\n  train: train.ud\n  label_field: xpos\n",
                                      encoding="utf-8")
     run = tmp_path / "run"
-    ok(invoke("train", tmp_path / "c.yaml", "--output", run, *TINY))
+    ok(invoke("train", tmp_path / "c.yaml", "--output", run, *TWO_EPOCHS))
     result = json.loads(ok(invoke("evaluate", run / "model.keras", tmp_path / "train.ud",
                                   "--json")))
     assert set(result["per_label"]) <= {"NNP", "VBZ", "DT", "NN"}  # xpos, not upos

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -238,6 +237,7 @@ def test_constraints_forbid_invalid_iob2_paths():
     assert float(to_np(strict.nll(tags, emissions[:1]))[0]) > 1e4
 
 
+@pytest.mark.slow
 def test_graph_mode_with_unknown_time():
     import tensorflow as tf
 
@@ -316,6 +316,7 @@ def toy_model(labels=("O", "B-A", "I-A"), scheme="iob2"):
     return model, crf
 
 
+@pytest.mark.slow
 def test_model_trains_masks_padding_and_saves(tmp_path):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(5)
@@ -385,6 +386,7 @@ def test_loss_reductions_and_sample_weights():
         restored(tags, emissions)
 
 
+@pytest.mark.slow
 def test_mixed_float16_computes_in_float32():
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
@@ -404,18 +406,17 @@ def test_mixed_float16_computes_in_float32():
         keras.config.set_dtype_policy(policy)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.skipif(not os.environ.get("SEQLAB_CRF_BACKENDS"),
                     reason="set SEQLAB_CRF_BACKENDS=1 to rerun the brute-force checks under "
                            "JAX and PyTorch (about 20 s more)")
 def test_brute_force_under_jax_and_torch():
-    here = str(Path(__file__).resolve().parent)
-    code = (f"import sys; sys.path.insert(0, {here!r}); import test_crf as t; "
-            "t.test_nll_equals_brute_force_with_padding(); "
-            "t.test_viterbi_and_marginals_equal_brute_force(); "
-            "t.test_viterbi_breaks_ties_as_argmax_does(); "
-            "t.test_constraints_forbid_invalid_iob2_paths()")
-    runs = {name: subprocess.Popen([sys.executable, "-c", code],
+    tests = [f"{__file__}::{name}" for name in (
+        "test_nll_equals_brute_force_with_padding", "test_viterbi_and_marginals_equal_brute_force",
+        "test_viterbi_breaks_ties_as_argmax_does", "test_constraints_forbid_invalid_iob2_paths")]
+    runs = {name: subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                    *tests],
                                    env={**os.environ, "KERAS_BACKEND": name},
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for name in ("jax", "torch")}

@@ -86,6 +86,7 @@ def test_the_tagger_decodes_softmax_output_with_the_scheme():
     assert probs[0] == pytest.approx([0.2, 0.5, 0.5], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_the_saved_model_decodes_the_same(tmp_path):
     import tensorflow as tf
 
@@ -100,6 +101,7 @@ def test_the_saved_model_decodes_the_same(tmp_path):
     assert [[t.decode() for t in row] for row in got] == [["B-PER", "I-PER", "I-PER"], ["O"]]
 
 
+@pytest.mark.slow
 def test_the_demo_model_prints_no_invalid_tag_sequence(trained):
     """What `make demo` prints: the quickstart model (softmax output) tags the sample input
     with valid IOB2 sequences only."""

@@ -14,48 +14,10 @@ import pytest
 from seqlab.config import load_config
 from seqlab.errors import SeqlabError
 
-from conftest import ROOT, SEQLAB
+from conftest import QUICK, SEQLAB, TESTS, TINY, sets
 
-QUICK = ROOT / "configs/quickstart.yaml"
-TINY = ["model.lstm.units=16", "model.embedding.dim=16", "model.attention.units=8",
-        "model.chars.filters=8", "model.chars.dim=8"]
-
-# One fresh process with 2 logical CPUs: a tiny model on one device, then mirrored over both,
-# interrupted after epoch 2 and resumed from its checkpoint for the last epoch.
-MIRRORED = r"""
-import json, sys, time
-from pathlib import Path
-from rich.console import Console
-import seqlab.training.loop as training
-from seqlab.training import checkpoint
-from seqlab.config import load_config
-from seqlab.errors import Interrupted
-
-out, quick, tiny = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-quiet = Console(stderr=True, quiet=True)
-result = {}
-for strategy in ("none", "mirrored"):
-    started = time.perf_counter()
-    config = load_config(quick, tiny + ["training.epochs=3", "model.dropout=0",
-                                        "model.embedding.dropout=0",
-                                        f"distribution.strategy={strategy}"])
-    if strategy == "mirrored":
-        real_save = checkpoint.save_checkpoint
-        def save_then_stop(folder, model, state, improved):
-            real_save(folder, model, state, improved)
-            if state["epoch"] == 2:
-                raise KeyboardInterrupt
-        checkpoint.save_checkpoint = save_then_stop
-        try:
-            training.train(config, out / strategy, console=quiet)
-        except Interrupted:
-            pass
-        checkpoint.save_checkpoint = real_save
-    run = training.train(config, out / strategy, resume=strategy == "mirrored", console=quiet)
-    result[strategy] = {"history": run.history, "dev": run.metrics["dev"]["f1"],
-                        "seconds": time.perf_counter() - started}
-print(json.dumps(result))
-"""
+# TINY, a little larger: it learns within three epochs.
+NETWORK = TINY + ["model.lstm.units=16", "model.embedding.dim=16", "model.attention.units=8"]
 
 
 def _env(**extra):
@@ -107,9 +69,10 @@ def test_tf_config_names_the_chief(monkeypatch):
         distribute.cpu_devices_requested()
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_matches_one_device_and_resumes(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path), str(QUICK),
-                           json.dumps(TINY)],
+    proc = subprocess.run([sys.executable, str(TESTS / "distribute_mirrored.py"), str(tmp_path),
+                           str(QUICK), json.dumps(NETWORK)],
                           capture_output=True, text=True, timeout=600,
                           env=_env(SEQLAB_CPU_DEVICES="2"))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -142,17 +105,17 @@ def _free_ports(count):
             s.close()
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_end_with_identical_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     out = tmp_path / "run"
-    sets = [x for kv in TINY + ["training.epochs=2", "distribution.strategy=multi_worker"]
-            for x in ("--set", kv)]
+    flags = sets(NETWORK + ["training.epochs=2", "distribution.strategy=multi_worker"])
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         procs.append(subprocess.Popen(
-            [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out), *sets],
+            [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out), *flags],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=_env(TF_CONFIG=tf_config)))
     outputs = []

@@ -5,20 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
-
-from conftest import DATA
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.stdout
+from conftest import DATA, invoke, ok
 
 
 def write_predictions(path, gold, pred, tokens=None, docstart=False):

@@ -11,43 +11,7 @@ from typer.testing import CliRunner
 
 from seqlab.cli import app
 
-from conftest import DATA
-
-# Run in a fresh process that cannot import seqlab or keras: only TensorFlow.
-LOAD_AND_TAG = r"""
-import json, sys
-sys.modules["seqlab"] = None   # as if not installed: importing it raises ImportError
-sys.modules["keras"] = None
-import tensorflow as tf
-
-saved, data = sys.argv[1], sys.argv[2]
-sentences, tokens = [], []
-for line in open(data, encoding="utf-8"):
-    if line.strip():
-        tokens.append(line.split()[0])
-    elif tokens:
-        sentences.append(tokens)
-        tokens = []
-if tokens:
-    sentences.append(tokens)
-
-loaded = tf.saved_model.load(saved)
-tags = loaded.tag(tf.ragged.constant(sentences)).to_list()
-serve = loaded.signatures["serving_default"]
-lengths = [len(s) for s in sentences]
-width = max(lengths)
-padded = [s + [""] * (width - len(s)) for s in sentences]
-out = serve(tokens=tf.constant(padded), lengths=tf.constant(lengths, tf.int32))
-served = [row[:n] for row, n in zip(out["tags"].numpy().tolist(), lengths)]
-print(json.dumps({
-    "tags": [[t.decode() for t in row] for row in tags],
-    "served": [[t.decode() for t in row] for row in served],
-    "labels": [x.decode() for x in loaded.labels.numpy().tolist()],
-    "scheme": loaded.scheme.numpy().decode(),
-    "imported": sorted(m for m, v in sys.modules.items()
-                       if v is not None and m.split(".")[0] in ("seqlab", "keras")),
-}))
-"""
+from conftest import DATA, TESTS
 
 
 def _predicted(path):
@@ -62,6 +26,7 @@ def _predicted(path):
     return sentences + ([tags] if tags else [])
 
 
+@pytest.mark.slow
 def test_saved_model_tags_like_seqlab_predict_with_tensorflow_only(trained, tmp_path):
     runner = CliRunner()
     saved = tmp_path / "tagger"
@@ -75,7 +40,8 @@ def test_saved_model_tags_like_seqlab_predict_with_tensorflow_only(trained, tmp_
     assert result.exit_code == 0, result.output
     expected = _predicted(predictions)
 
-    proc = subprocess.run([sys.executable, "-c", LOAD_AND_TAG, str(saved), str(DATA / "test.txt")],
+    proc = subprocess.run([sys.executable, str(TESTS / "export_load_and_tag.py"), str(saved),
+                           str(DATA / "test.txt")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -101,6 +67,7 @@ def test_saved_model_tags_like_seqlab_predict_with_tensorflow_only(trained, tmp_
     assert (not_saved / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_crf_iobes_model_with_normalised_words_exports_exactly(tmp_path):
     """CRF Viterbi, IOBES tags written back as IOB2, lower-cased words with digits as 0, and
     char ids of long words cut to their first and last halves, all inside the SavedModel."""

@@ -343,18 +343,21 @@ def test_not_utf8(tmp_path):
     assert len(read_conll(utf16, encoding="utf-16-le")) == 2
 
 
-def test_error_offset_in_a_later_block(tmp_path, monkeypatch):
-    from seqlab.formats import lines
+def test_error_offset_in_a_later_block(tmp_path):
+    from seqlab.formats.lines import _BLOCK  # the bytes decoded at once
 
-    monkeypatch.setattr(lines, "_BLOCK", 16)  # many blocks, lines cut across them
-    good = (IOB2_PLAIN + "\n") * 3
+    # Over two blocks of sentences, lines cut across the blocks, then a bad byte.
+    repeats = 2 * _BLOCK // len(IOB2_PLAIN + "\n") + 1
+    good = (IOB2_PLAIN + "\n") * repeats
+    lines = good.count("\n")
     path = tmp_path / "x.txt"
     path.write_bytes(good.encode() + b"ab\xff O\n")
-    with pytest.raises(SeqlabError, match=rf"x\.txt:28: byte {len(good.encode()) + 2}: "):
+    with pytest.raises(SeqlabError,
+                       match=rf"x\.txt:{lines + 1}: byte {len(good.encode()) + 2}: "):
         read_conll(path)
     path.write_bytes(good.encode())
-    assert len(read_conll(path)) == 6
-    assert [n for n, _ in read_lines(path)] == list(range(1, 28))
+    assert len(read_conll(path)) == 2 * repeats
+    assert [n for n, _ in read_lines(path)] == list(range(1, lines + 1))
     assert "".join(line + "\n" for _, line in read_lines(path)) == good
     # the same through the incremental decoder (UTF-16), lines cut across blocks
     path.write_bytes(good.encode("utf-16"))

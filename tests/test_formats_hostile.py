@@ -18,16 +18,11 @@ import pytest
 from seqlab.errors import SeqlabError
 from seqlab.formats import Reading, check_encoding, read_corpus, read_lines, read_records
 
-from conftest import DATA, ROOT, SEQLAB, invoke, one_line_error
+from conftest import DATA, ROOT, SEQLAB, invoke, ok, one_line_error
 
 CONFIG = ROOT / "configs/quickstart.yaml"
 TAB_CORPUS = "New York\tNNP\tB-LOC\nis\tVBZ\tO\nbig\tJJ\tO\n\nLos Angeles\tNNP\tB-LOC\n\n"
 
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
 
 
 @pytest.fixture
@@ -320,6 +315,7 @@ def test_data_stats_on_a_process_substitution():
     assert json.loads(result.stdout)["total"]["sentences"] == 100
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_predict_and_evaluate_read_a_pipe_once(trained, fifo):
     model = trained / "model.keras"

@@ -175,6 +175,7 @@ def test_loading_a_damaged_model_leaks_no_keras_warning(model, tmp_path):
         [str(w.message) for w in caught]
 
 
+@pytest.mark.slow
 def test_the_cli_prints_one_line_for_a_damaged_model(model, tmp_path):
     """Through a real process: no Keras UserWarning on stderr before the error."""
     member, change, _ = DAMAGES["units_and_labels_short"]
@@ -214,6 +215,7 @@ def test_evaluate_refuses_gold_labels_that_are_not_the_models_tags(trained, tmp_
                    "NNP", "--label-field")
 
 
+@pytest.mark.slow
 def test_evaluate_scores_the_right_field_of_the_same_file(trained, tmp_path):
     gold = conllu_of(DATA / "test.txt", tmp_path / "test.conllu")
     result = invoke("evaluate", trained / "model.keras", gold, "--label-field", "misc:NER",
@@ -248,6 +250,7 @@ def test_predict_warns_when_its_tags_would_replace_a_filled_field(trained, tmp_p
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_predict_does_not_warn_over_an_empty_field_or_the_models_own_tags(trained, tmp_path):
     source = conllu_of(DATA / "test.txt", tmp_path / "test.conllu")
     for field in ("xpos", "misc:NER"):  # empty, and the NER tags themselves

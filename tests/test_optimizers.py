@@ -18,6 +18,8 @@ import tensorflow as tf
 from seqlab.compat import moving_averages
 from seqlab.layers.optimizers import SGD, FusedAdam, Nadam, average_momentum
 
+from conftest import QUICK, TESTS
+
 RNG = np.random.default_rng(0)
 DENSE = RNG.normal(size=(6, 5)).astype("float32")
 TABLE = RNG.normal(size=(20, 4)).astype("float32")
@@ -79,6 +81,7 @@ def test_the_averages_momentum_worked_by_hand():
     np.testing.assert_allclose(averages, [-0.1, -2 / 11, -0.5 / 11 - 0.225], rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_fused_adam_equals_keras_adam(amsgrad):
     expected, expected_state, keras_averages, keras_ops = _train(keras.optimizers.Adam,
@@ -103,6 +106,20 @@ def test_fused_adam_equals_keras_adam(amsgrad):
     assert (moved[untouched] == 0).all() and (np.delete(moved, untouched) > 1e-3).all()
 
 
+def test_unfused_runs_keras_own_adam_and_is_saved_only_when_set():
+    """``fused=False`` (the reference, and how bench/ times the way before issue 16): Keras'
+    update op by op, the same values, the averages still warmed."""
+    expected, expected_state, _, _ = _train(keras.optimizers.Adam)
+    got, state, averages, ops = _train(FusedAdam, fused=False)
+    assert "ResourceApplyAdam" not in ops
+    for a, b in zip(got[-1] + state, expected[-1] + expected_state, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7)
+    for a, b in zip(averages, warmed_averages(got), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7)
+    assert "fused" not in FusedAdam().get_config()
+    assert FusedAdam.from_config(FusedAdam(fused=False).get_config()).fused is False
+
+
 @pytest.mark.parametrize("ours, theirs", [(SGD, keras.optimizers.SGD),
                                           (Nadam, keras.optimizers.Nadam)])
 def test_sgd_and_nadam_are_keras_with_warmed_averages(ours, theirs):
@@ -115,25 +132,7 @@ def test_sgd_and_nadam_are_keras_with_warmed_averages(ours, theirs):
     assert np.abs(keras_averages[0] - averages[0]).max() > 1e-4  # Keras' own differ
 
 
-# The averages under JAX and PyTorch: SGD on two weights, printed after each step.
-BACKEND = r"""
-import json
-import numpy as np, keras
-from seqlab.compat import moving_averages
-from seqlab.layers.optimizers import SGD
-rng = np.random.default_rng(0)
-weights = [keras.Variable(rng.normal(size=(3, 2)).astype("float32")),
-           keras.Variable(rng.normal(size=4).astype("float32"))]
-opt = SGD(learning_rate=0.1, momentum=0.9, use_ema=True, ema_momentum=0.5)  # cap at t=8
-out = []
-for _ in range(12):
-    opt.apply([rng.normal(size=w.shape).astype("float32") for w in weights], weights)
-    out.append({"weights": [np.asarray(w).tolist() for w in weights],
-                "averages": [np.asarray(a).tolist() for a in moving_averages(opt)]})
-print(json.dumps(out))
-"""
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_warmed_averages_under_other_backends(backend):
     import json
@@ -142,8 +141,8 @@ def test_warmed_averages_under_other_backends(backend):
     import sys
 
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", BACKEND], capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run([sys.executable, str(TESTS / "optimizer_backend.py")],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     steps = json.loads(proc.stdout.strip().splitlines()[-1])
     trajectory = [[np.array(w) for w in s["weights"]] for s in steps]
@@ -165,63 +164,15 @@ def test_saves_and_loads_as_itself(tmp_path):
 
 
 def test_the_trainer_trains_with_it():
-    from pathlib import Path
-
     from seqlab.config import load_config
     from seqlab.training.loop import make_optimizer
 
-    QUICK = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
     assert type(make_optimizer(load_config(QUICK))) is FusedAdam
     for name, cls in [("sgd", SGD), ("nadam", Nadam)]:
         assert type(make_optimizer(load_config(QUICK, [f"training.optimizer={name}"]))) is cls
 
 
-# Two replicas on two logical CPUs (a fresh process: devices are fixed when TensorFlow
-# starts): each optimizer applies per-replica gradients, dense and sparse, with joint
-# clipping and moving averages, and prints its variables and the weights after each step.
-MIRRORED = r"""
-import json, sys
-import numpy as np, tensorflow as tf, keras
-from seqlab.compat import moving_averages
-from seqlab.layers.optimizers import FusedAdam
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-rng = np.random.default_rng(0)
-dense0, table0 = rng.normal(size=(6, 5)), rng.normal(size=(20, 4))
-steps = [(rng.normal(size=(2, 6, 5)), rng.integers(0, 20, size=(2, 7)),
-          rng.normal(size=(2, 7, 4))) for _ in range(5)]
-out = {}
-for cls in (keras.optimizers.Adam, FusedAdam):
-    with strategy.scope():
-        dense = keras.Variable(dense0.astype("float32"))
-        table = keras.Variable(table0.astype("float32"))
-        opt = cls(learning_rate=0.01, global_clipnorm=0.5, use_ema=True, ema_momentum=0.9)
-        opt.build([dense, table])
-
-    @tf.function
-    def step(g, rows, values):
-        def replica(g, rows, values):
-            i = tf.distribute.get_replica_context().replica_id_in_sync_group
-            sparse = tf.IndexedSlices(tf.cast(values[i], "float32"), rows[i],
-                                      dense_shape=tf.constant([20, 4], tf.int64))
-            opt.apply([tf.cast(g[i], "float32"), sparse], [dense, table])
-        strategy.run(replica, args=(g, rows, values))
-
-    trajectory = []
-    for g, rows, values in steps:
-        step(tf.constant(g), tf.constant(rows), tf.constant(values))
-        trajectory.append([np.asarray(dense).tolist(), np.asarray(table).tolist()])
-    averages = {id(a) for a in moving_averages(opt)}
-    out[cls.__name__] = {
-        "state": [np.asarray(v).tolist() for v in [dense, table, *opt.variables]
-                  if id(v) not in averages],
-        "averages": [np.asarray(a).tolist() for a in moving_averages(opt)],
-        "trajectory": trajectory}
-print(json.dumps(out))
-"""
-
-
+@pytest.mark.slow
 def test_under_a_mirrored_strategy_it_equals_keras_adam():
     """Per-replica updates, clipping and moving averages under tf.distribute.MirroredStrategy
     (the trainer's distribution.strategy: mirrored) give Keras' Adam's values, and the
@@ -232,8 +183,8 @@ def test_under_a_mirrored_strategy_it_equals_keras_adam():
     import sys
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run([sys.executable, str(TESTS / "optimizer_mirrored.py")],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     expected, got = result["Adam"], result["FusedAdam"]

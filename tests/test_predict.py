@@ -14,12 +14,10 @@ import threading
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
 from seqlab.schemes import get_chunks
 
-from conftest import DATA, SEQLAB
+from conftest import DATA, SEQLAB, invoke, ok
 
 CONLL = (
     "-DOCSTART- -X- -X- O\n"
@@ -52,11 +50,6 @@ CONLLU = (
 )
 
 
-def invoke(*args, input=None):
-    result = CliRunner().invoke(app, [str(a) for a in args], input=input)
-    return result
-
-
 @pytest.fixture(scope="module")
 def model(trained):
     return trained / "model.keras"
@@ -67,11 +60,6 @@ def tagger(model):
     from seqlab.tagger import Tagger
 
     return Tagger.load(model)
-
-
-def ok(result):
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.stdout
 
 
 # --------------------------------------------------------------------------------- text input
@@ -160,6 +148,7 @@ def test_conll_to_jsonl_keeps_columns(model):
 # ------------------------------------------------------------------------------- CoNLL-U input
 
 
+@pytest.mark.slow
 def test_conllu_round_trip_keeps_comments_ranges_and_empty_nodes(model, tagger, tmp_path):
     src = tmp_path / "in.conllu"
     src.write_text(CONLLU, encoding="utf-8")
@@ -189,6 +178,7 @@ def test_conllu_round_trip_keeps_comments_ranges_and_empty_nodes(model, tagger, 
 # --------------------------------------------------------------------------------- JSON lines
 
 
+@pytest.mark.slow
 def test_jsonl_round_trip_keeps_keys_and_blank_lines(model, tagger, tmp_path):
     lines = ['{"id": 1, "tokens": ["Maria", "flew"], "meta": {"a": [1, 2]}}', "",
              '{"id": 2, "tokens": []}', '{"id": 3, "text": "Bonn is big."}']
@@ -226,6 +216,7 @@ def test_writers_spans_on_hand_made_tags():
 # ----------------------------------------------------------------------------------- streaming
 
 
+@pytest.mark.slow
 def test_a_line_typed_is_answered_at_once_in_a_fresh_process(model):
     """At the default batch size each line is answered as soon as the input pauses, before
     the next one is written."""
@@ -323,6 +314,7 @@ def test_ten_thousand_tokens_local_attention_whole(tagger):
     assert len(tags[0]) == 10_000 and len(tags[1]) == 1
 
 
+@pytest.mark.slow
 def test_global_attention_splits_long_sentences_into_windows_with_a_warning():
     from seqlab.config import ModelConfig
     from seqlab.model import build_model
@@ -376,6 +368,7 @@ def test_bad_input_is_one_line_exit_2(model, args, stdin, expected):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_not_utf8_names_the_line(model, tmp_path):
     src = tmp_path / "bad.txt"
     src.write_bytes(b"fine line\nbad \xff byte\n")
@@ -388,6 +381,7 @@ def test_not_utf8_names_the_line(model, tmp_path):
     assert json.loads(out.splitlines()[1])["tokens"] == ["bad", "\xff", "byte"]
 
 
+@pytest.mark.slow
 def test_output_file_needs_force(model, tmp_path):
     out = tmp_path / "out.conll"
     out.write_text("keep me")
@@ -399,6 +393,7 @@ def test_output_file_needs_force(model, tmp_path):
     assert not os.path.exists(str(out) + ".tmp")
 
 
+@pytest.mark.slow
 def test_empty_input(model, tmp_path):
     """An empty named file is an error (nothing overwritten); an empty stream is fine, said on
     stderr."""

@@ -1,4 +1,4 @@
-"""Tests of seqlab.report: Rich tables and the error file."""
+"""Tests of seqlab.render.tables: Rich tables and the error file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.console import Console
 
 from seqlab.errors import SeqlabError
 from seqlab.metrics import compare, confusion_matrix, evaluate
-from seqlab.report import render_comparison, render_confusion, render_result, write_errors
+from seqlab.render.tables import render_comparison, render_confusion, render_result, write_errors
 
 TOKENS = [["John", "lives", "in", "New", "York", "."], ["Acme", "Corp", "hired", "Ann"]]
 GOLD = [["B-PER", "O", "O", "B-LOC", "I-LOC", "O"], ["B-ORG", "I-ORG", "O", "B-PER"]]

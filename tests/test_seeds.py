@@ -2,29 +2,24 @@
 the best-dev model, resuming an interrupted set, and each run being an ordinary run."""
 
 import json
+import signal
 import statistics
+import subprocess
+import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from seqlab.cli import app
 from seqlab.errors import SeqlabError
 
-from conftest import ROOT
+from conftest import QUICK, SEQLAB, TINY, invoke, sets
 
-QUICK = ROOT / "configs/quickstart.yaml"
-TINY = ["--set", "training.epochs=2", "--set", "model.lstm.units=8",
-        "--set", "model.embedding.dim=8", "--set", "model.attention.units=4",
-        "--set", "model.chars.filters=8"]
+TWO_EPOCHS = sets(TINY + ["training.epochs=2"])
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def test_seeds_train_one_run_each_and_summarise_them(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_seeds_train_one_run_each_and_summarise_them(tmp_path):
     out = tmp_path / "set"
-    result = invoke("train", QUICK, "--output", out, "--seeds", "3", *TINY)
+    result = invoke("train", QUICK, "--output", out, "--seeds", "3", *TWO_EPOCHS)
     assert result.exit_code == 0, result.output + repr(result.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert [r["seed"] for r in summary["seeds"]] == [13, 14, 15]  # the config's seed, then on
@@ -50,10 +45,10 @@ def test_seeds_train_one_run_each_and_summarise_them(tmp_path, monkeypatch):
     # the table is on stdout, with the mean and sd rows
     assert "mean" in result.stdout and "sd" in result.stdout and "15" in result.stdout
     # a finished set is not replaced without --force; --resume keeps every finished run
-    again = invoke("train", QUICK, "--output", out, "--seeds", "3", *TINY)
+    again = invoke("train", QUICK, "--output", out, "--seeds", "3", *TWO_EPOCHS)
     assert again.exit_code == 2 and "already exists" in again.stderr
     before = (out / "seed-14" / "run.json").read_text()
-    resumed = invoke("train", QUICK, "--output", out, "--seeds", "3", "--resume", *TINY)
+    resumed = invoke("train", QUICK, "--output", out, "--seeds", "3", "--resume", *TWO_EPOCHS)
     assert resumed.exit_code == 0, resumed.output
     assert (out / "seed-14" / "run.json").read_text() == before
     assert json.loads((out / "summary.json").read_text())["summary"] == summary["summary"]
@@ -63,35 +58,48 @@ def test_seeds_train_one_run_each_and_summarise_them(tmp_path, monkeypatch):
     assert result.stdout.strip() == "identical"
 
 
-def test_an_interrupted_set_resumes_where_it_stopped(tmp_path, monkeypatch):
-    import seqlab.training.loop as loop
-
-    real = loop.prepare_data
-    calls = []
-
-    def stop_at_the_second(config, say, **kwargs):
-        calls.append(config.seed)
-        if config.seed == 21 and len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(config, say, **kwargs)
-
-    monkeypatch.setattr(loop, "prepare_data", stop_at_the_second)
+@pytest.mark.slow
+def test_an_interrupted_set_resumes_where_it_stopped(tmp_path):
+    """Ctrl-C (SIGINT, as a terminal sends it) while the second seed trains: one line naming
+    the seed and the command that goes on; that command keeps the finished seed."""
     out = tmp_path / "set"
-    result = invoke("train", QUICK, "--output", out, "--seeds", "20,21", *TINY)
-    assert result.exit_code == 130
-    line = result.stderr.strip().splitlines()[-1]
-    assert "interrupted in seed 21" in line and line.endswith("--seeds 20,21 --resume")
+    command = [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out),
+               "--seeds", "20,21", *TWO_EPOCHS]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C as in a terminal, also under a shell that starts
+                            # background jobs with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    said = []
+    try:
+        for line in proc.stderr:  # the second seed's data read: it is training now
+            said.append(line)
+            if line.startswith("train:") and any(s.startswith("seed 21") for s in said):
+                proc.send_signal(signal.SIGINT)
+                break
+        _, rest = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = "".join(said) + rest
+    assert proc.returncode == 130, stderr
+    line = stderr.strip().splitlines()[-1]
+    assert "interrupted in seed 21" in line and line.endswith("--seeds 20,21 --resume"), line
     assert (out / "seed-20" / "run.json").is_file() and not (out / "summary.json").exists()
-    result = invoke("train", QUICK, "--output", out, "--seeds", "20,21", "--resume", *TINY)
+    finished = (out / "seed-20" / "run.json").read_bytes()
+    result = invoke("train", QUICK, "--output", out, "--seeds", "20,21", "--resume",
+                    *TWO_EPOCHS)
     assert result.exit_code == 0, result.output
-    assert calls == [20, 21, 21]  # seed 20 was not trained again
+    # seed 20 was not trained again: only seed 21 is announced, and 20's run is as it was
+    assert "seed 21 (2 of 2)" in result.stderr and "seed 20 (1 of 2)" not in result.stderr
+    assert (out / "seed-20" / "run.json").read_bytes() == finished
     assert [r["seed"] for r in json.loads((out / "summary.json").read_text())["seeds"]] == \
         [20, 21]
 
 
+@pytest.mark.slow
 def test_one_seed_is_a_set_of_one(tmp_path):
     out = tmp_path / "set"
-    assert invoke("train", QUICK, "--output", out, "--seeds", "1", *TINY,
+    assert invoke("train", QUICK, "--output", out, "--seeds", "1", *TWO_EPOCHS,
                   "--set", "training.epochs=1").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["model.keras", "seed-13", "summary.json"]
     assert json.loads((out / "summary.json").read_text())["summary"]["test"]["sd"] == 0.0

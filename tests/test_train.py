@@ -8,28 +8,24 @@ import time
 
 import numpy as np
 import pytest
-from rich.console import Console
 
 import seqlab.training.loop as training
 from seqlab.config import load_config
 from seqlab.errors import Interrupted
 from seqlab.training import checkpoint
 
-from conftest import ROOT, SEQLAB
+from conftest import QUICK, QUIET, ROOT, SEQLAB, TESTS, TINY, sets
 
-QUICK = ROOT / "configs/quickstart.yaml"
-TINY = ["training.epochs=4", "training.patience=null", "model.lstm.units=16",
-        "model.embedding.dim=16", "model.attention.units=8", "model.chars.filters=8",
-        "model.chars.dim=8"]
-QUIET = Console(stderr=True, quiet=True)
+FOUR_EPOCHS = TINY + ["training.epochs=4"]
 
 
 def weights(run_dir):
     return json.loads((run_dir / "run.json").read_text())["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
-    config = load_config(QUICK, TINY)
+    config = load_config(QUICK, FOUR_EPOCHS)
     straight = training.train(config, tmp_path / "straight", console=QUIET)
     assert straight.metrics["epochs_run"] == 4
 
@@ -54,6 +50,7 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
     assert (tmp_path / "resumed" / "training.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, monkeypatch):
     """training.ema: the best epoch's weights are the averages it was scored with, in memory
     and in its checkpoint; resumed after that epoch, a run ends with them as an uninterrupted
@@ -77,6 +74,7 @@ def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, 
     assert resumed.weights_sha256 == straight.weights_sha256
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_config(tmp_path):
     config = load_config(QUICK, TINY + ["training.epochs=1"])
     training.train(config, tmp_path / "run", console=QUIET)
@@ -85,13 +83,14 @@ def test_resume_refuses_another_config(tmp_path):
         training.train(other, tmp_path / "run", resume=True, console=QUIET)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, str(SEQLAB), "train", str(QUICK), "--output", str(out),
          # epochs enough to outlast the second run below on a loaded machine: it is
          # interrupted long before the end
-         *[x for kv in TINY for x in ("--set", kv)], "--set", "training.epochs=5000"],
+         *sets(FOUR_EPOCHS), "--set", "training.epochs=5000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell that starts jobs in the background (CI runners do) makes them ignore
         # SIGINT, and children inherit that: give the trainer Ctrl-C back, as a terminal would.
@@ -113,7 +112,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_one_line(tmp_path):
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("interrupted after epoch")
     # the hint names the real config and the overrides, so it can be run as it is
-    assert f"seqlab train {QUICK} --output {out} --set training.epochs=4" in last
+    assert f"seqlab train {QUICK} --output {out} --set training.patience=null" in last
     assert last.endswith("--set training.epochs=5000 --resume")
     done = json.loads(state.read_text())["epoch"]
     assert done >= 1 and (out / "checkpoints" / "last.keras").is_file()
@@ -154,6 +153,7 @@ def _probabilities(model, tagger, sentences):
     return out[list(rows).index(0), : len(sentences[0])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoder, output", [("none", "softmax"), ("cnn", "crf"),
                                              ("bilstm", "softmax")])
 def test_padding_never_changes_a_sentence_result(tmp_path, encoder, output):
@@ -199,6 +199,7 @@ def _whole_model(tagger, sentences):
     return out
 
 
+@pytest.mark.slow
 def test_training_in_iobes_writes_iob2_back(tmp_path):
     from seqlab.schemes import invalid_transitions
     from seqlab.tagger import Tagger
@@ -216,6 +217,7 @@ def test_training_in_iobes_writes_iob2_back(tmp_path):
     assert 0 <= run.metrics["test"]["f1"] <= 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy, output", [("mixed_bfloat16", "softmax"),
                                             ("mixed_float16", "crf")])
 def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
@@ -236,6 +238,7 @@ def test_mixed_precision_trains_end_to_end(tmp_path, policy, output):
     assert len(tags[0]) == 4 and all(math.isfinite(p) for p in probs[0])
 
 
+@pytest.mark.slow
 def test_streamed_training_builds_the_same_vocabularies(tmp_path):
     """data.stream reads the training file each epoch; its one-pass vocabularies equal the
     in-memory ones, and the model trains and tags."""
@@ -263,10 +266,8 @@ def test_a_held_directory_is_refused_and_a_killed_holder_frees_it(tmp_path):
     from seqlab.cli import app
 
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom seqlab.training.rundir import RunLock\n"
-         "with RunLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n",
-         str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, str(TESTS / "hold_run_lock.py"), str(out)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         for extra in ([], ["--force"], ["--resume"]):
@@ -325,7 +326,7 @@ def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(
                                           "declared scheme iob2"),
             (mixed, [], r"mixed\.txt:6: label 'L-PER' does not fit the detected scheme iobes"),
         ):
-            config = load_config(QUICK, TINY + [f"data.train={path}", "data.dev=null",
+            config = load_config(QUICK, FOUR_EPOCHS + [f"data.train={path}", "data.dev=null",
                                                 "data.test=null", f"data.stream={stream}",
                                                 *overrides])
             with pytest.raises(SeqlabError, match=message):
@@ -333,6 +334,7 @@ def test_plain_labels_with_a_training_scheme_are_a_one_line_error_in_both_paths(
             assert not (tmp_path / f"run-{stream}").exists()
 
 
+@pytest.mark.slow
 def test_weight_averaging_is_what_is_scored_and_saved_and_leaves_training_alone(tmp_path):
     """training.ema: the moving average of the weights is scored and saved, while training
     itself goes on from the raw weights, exactly as without averaging."""
@@ -386,6 +388,7 @@ def test_both_clippings_at_once_are_a_one_line_config_error():
         load_config(QUICK, ["training.clipnorm=5", "training.global_clipnorm=1"])
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
     """Several batches a call into TensorFlow (the default 8) give the weights of one a call,
     to the last bit; the data's batches do not divide by 8 here, so the last call is short."""
@@ -398,6 +401,7 @@ def test_steps_per_execution_changes_nothing_a_run_learns(tmp_path):
     assert weights(tmp_path / "one") == weights(tmp_path / "eight")
 
 
+@pytest.mark.slow
 def test_a_token_budget_runs_the_planned_batches(tmp_path):
     """With ``training.batch_tokens`` an epoch runs the batches `plan_batches` cuts by padded
     tokens (in the order of `epoch_seed`): after two epochs the optimizer has taken their

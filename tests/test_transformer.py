@@ -355,6 +355,7 @@ def _model(words):
     return keras.Model(inputs, keras.layers.Dense(1)(x))
 
 
+@pytest.mark.slow
 def test_saved_model_is_self_contained(tmp_path, hf_dir):
     copy = tmp_path / "checkpoint"
     shutil.copytree(hf_dir[0], copy)
@@ -384,6 +385,7 @@ def _pad(features):
     return out
 
 
+@pytest.mark.slow
 def test_frozen_model_takes_features_and_carries_the_checkpoint(tmp_path, hf_dir):
     copy = tmp_path / "checkpoint"
     shutil.copytree(hf_dir[0], copy)
@@ -405,6 +407,7 @@ def test_frozen_model_takes_features_and_carries_the_checkpoint(tmp_path, hf_dir
     np.testing.assert_allclose(np.asarray(loaded(again_x)), before, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainable", [False, True])
 def test_frozen_weights_stay_and_trainable_weights_move(checkpoint, trainable):
     backbone = type(checkpoint.backbone).from_config(checkpoint.backbone.get_config())

@@ -6,6 +6,7 @@ here (test_transformer.make_hf_dir); nothing is downloaded."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -15,52 +16,34 @@ pytest.importorskip("keras_hub")
 pytest.importorskip("safetensors.numpy")
 
 from test_transformer import HIDDEN, LAYERS, make_hf_dir  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
-from seqlab.cli import app  # noqa: E402
 from seqlab.config import load_config  # noqa: E402
 from seqlab.errors import SeqlabError  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import QUICK, ROOT, TINY, invoke, sets  # noqa: E402
 
-QUICK = ROOT / "configs/quickstart.yaml"
-TINY = ["training.epochs=2", "training.patience=null", "model.lstm.units=8",
-        "model.embedding.dim=8", "model.attention.units=4", "model.chars.filters=4",
-        "model.chars.dim=4"]
-
-
-def _sets(values):
-    return [a for v in values for a in ("--set", v)]
-
-
-def _cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result
+TWO_EPOCHS = TINY + ["training.epochs=2"]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One run on data/ with a tiny Hugging Face checkpoint (layers: all, chars on), the
-    frozen pass counted: (run dir, checkpoint dir, calls of word_features)."""
-    from seqlab.layers.transformer import TransformerWords
-
+    frozen passes it said it ran: (run dir, checkpoint dir, `passes`)."""
     root = tmp_path_factory.mktemp("tf-run")
     checkpoint = root / "tiny-bert"
     make_hf_dir(checkpoint)
-    calls = []
-    real = TransformerWords.word_features
-
-    def counted(self, sentences, *args, **kwargs):
-        calls.append(len(sentences))
-        return real(self, sentences, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(TransformerWords, "word_features", counted)
-        result = _cli("train", QUICK, "--output", root / "run",
-                      *_sets(TINY + [f"model.transformer.path={checkpoint}",
-                                     "model.transformer.layers=all"]))
+    result = invoke("train", QUICK, "--output", root / "run",
+                    *sets(TWO_EPOCHS + [f"model.transformer.path={checkpoint}",
+                                        "model.transformer.layers=all"]))
     assert result.exit_code == 0, result.output + repr(result.exception)
-    return root / "run", checkpoint, calls
+    return root / "run", checkpoint, passes(result.stderr.splitlines())
+
+
+def passes(said) -> list[int]:
+    """The sentences of each frozen transformer pass a run said it made ("transformer
+    features (train): 400 sentences, ..."), in order."""
+    return [int(m.group(1)) for line in said
+            if (m := re.match(r"transformer features \(\w+\): (\d+) sentences", line))]
 
 
 def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
@@ -86,24 +69,26 @@ def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
         assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_bad_checkpoint_and_layers_fail_before_training(tmp_path, trained):
     _, checkpoint, _ = trained
-    for sets, words in [
+    for overrides, words in [
         ([f"model.transformer.path={tmp_path / 'nowhere'}"], "model.transformer.path"),
         (["model.transformer.path=bert_base_en"], "never downloaded"),
         ([f"model.transformer.path={checkpoint}", "model.transformer.layers=[7]"],
          "model.transformer.layers: layer 7 is out of range"),
     ]:
-        result = _cli("train", QUICK, "--output", tmp_path / "run", *_sets(TINY + sets))
+        result = invoke("train", QUICK, "--output", tmp_path / "run", *sets(TWO_EPOCHS + overrides))
         assert result.exit_code == 2, result.output
         assert words in result.output and not (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_stacked_model_and_frozen_pass_once(trained):
     from seqlab.model import TRANSFORMER, TRANSFORMER_MIX, ModelParts
     from seqlab.tagger import load_model
 
-    run, _, calls = trained
+    run, _, said = trained
     parts = ModelParts(load_model(run / "model.keras"))
     assert parts.transformer is not None and not parts.transformer.trainable
     assert parts.input_names == ("words", "chars", TRANSFORMER)
@@ -112,32 +97,31 @@ def test_stacked_model_and_frozen_pass_once(trained):
     features = parts.model.get_layer(TRANSFORMER).output
     assert tuple(features.shape[2:]) == (LAYERS + 1, HIDDEN)
     # The frozen pass ran once for train, dev and test, however many epochs scored dev.
-    assert calls == [400, 100, 100]
+    assert said == [400, 100, 100]
 
 
-def test_runs_of_one_process_share_the_frozen_pass(trained, monkeypatch):
+@pytest.mark.slow
+def test_runs_of_one_process_share_the_frozen_pass(trained):
     """`--seeds` trains in one process: the second run of the same checkpoint, settings and
     data reuses the first's features; another setting (pooling) computes its own."""
-    from seqlab.layers.transformer import TransformerWords
     from seqlab.training.data import prepare_data
 
     _, checkpoint, _ = trained
-    calls = []
-    real = TransformerWords.word_features
-    monkeypatch.setattr(TransformerWords, "word_features",
-                        lambda self, s, *a, **k: calls.append(len(s)) or real(self, s, *a, **k))
-    sets = TINY + [f"model.transformer.path={checkpoint}"]
-    first = prepare_data(load_config(QUICK, sets), say=lambda line: None)
-    assert calls == [400, 100, 100]
-    again = prepare_data(load_config(QUICK, sets + ["seed=7"]), say=lambda line: None)
-    assert calls == [400, 100, 100]
+    overrides = TWO_EPOCHS + [f"model.transformer.path={checkpoint}"]
+    said = [], [], []
+    first = prepare_data(load_config(QUICK, overrides), say=said[0].append)
+    assert passes(said[0]) == [400, 100, 100]
+    again = prepare_data(load_config(QUICK, overrides + ["seed=7"]), say=said[1].append)
+    assert passes(said[1]) == [] and "transformer features: the previous run's " \
+        "(same checkpoint and data)" in said[1]
     np.testing.assert_array_equal(again.encoded.transformer, first.encoded.transformer)
     assert first.encoded.transformer.shape == (len(first.encoded.words), 1, HIDDEN)
-    prepare_data(load_config(QUICK, sets + ["model.transformer.pooling=mean"]),
-                 say=lambda line: None)
-    assert calls == [400, 100, 100] * 2
+    prepare_data(load_config(QUICK, overrides + ["model.transformer.pooling=mean"]),
+                 say=said[2].append)
+    assert passes(said[2]) == [400, 100, 100]
 
 
+@pytest.mark.slow
 def test_frozen_backbone_is_the_checkpoint_after_training(trained):
     from seqlab.model import ModelParts
     from seqlab.tagger import load_model
@@ -150,19 +134,20 @@ def test_frozen_backbone_is_the_checkpoint_after_training(trained):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_model_keras_predicts_without_the_checkpoint(trained, tmp_path):
     run, checkpoint, _ = trained
     model = run / "model.keras"
     test = ROOT / "data/test.txt"
-    before = _cli("predict", model, test)
-    scored = _cli("evaluate", model, test, "--json")
+    before = invoke("predict", model, test)
+    scored = invoke("evaluate", model, test, "--json")
     assert before.exit_code == 0 and scored.exit_code == 0, before.output + scored.output
     moved = tmp_path / "moved"
     shutil.move(str(checkpoint), moved)
     try:
-        after = _cli("predict", model, test)
-        rescored = _cli("evaluate", model, test, "--json")
-        attention = _cli("attention", model, "EU rejects German call")
+        after = invoke("predict", model, test)
+        rescored = invoke("evaluate", model, test, "--json")
+        attention = invoke("attention", model, "EU rejects German call")
     finally:
         shutil.move(str(moved), checkpoint)
     assert after.exit_code == 0, after.output
@@ -171,14 +156,16 @@ def test_model_keras_predicts_without_the_checkpoint(trained, tmp_path):
     assert attention.exit_code == 0 and "German" in attention.stdout
 
 
+@pytest.mark.slow
 def test_export_refuses_in_one_line(trained, tmp_path):
     run, _, _ = trained
-    result = _cli("export", run / "model.keras", tmp_path / "served")
+    result = invoke("export", run / "model.keras", tmp_path / "served")
     assert result.exit_code == 2
     assert "cannot be exported to a SavedModel" in result.output
     assert not (tmp_path / "served").exists()
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
     """A second run of the fixture's config, interrupted after epoch 1 and resumed, ends
     with the same weights to the bit: runs are reproducible, resumed or not."""
@@ -189,7 +176,7 @@ def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypa
     from seqlab.training import checkpoint as checkpoints
 
     run, checkpoint, _ = trained
-    config = load_config(QUICK, TINY + [f"model.transformer.path={checkpoint}",
+    config = load_config(QUICK, TWO_EPOCHS + [f"model.transformer.path={checkpoint}",
                                         "model.transformer.layers=all"])
     real_save = checkpoints.save_checkpoint
 
@@ -209,6 +196,7 @@ def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypa
         "weights_sha256"]
 
 
+@pytest.mark.slow
 def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
     """trainable: true: the backbone runs in the graph on encode()'s batches and trains (not
     its pooler, which word features never use); model.keras still predicts alone."""
@@ -218,8 +206,8 @@ def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
 
     _, checkpoint, _ = trained
     run = tmp_path / "tuned"
-    result = _cli("train", QUICK, "--output", run,
-                  *_sets(TINY + [f"model.transformer.path={checkpoint}",
+    result = invoke("train", QUICK, "--output", run,
+                  *sets(TWO_EPOCHS + [f"model.transformer.path={checkpoint}",
                                  "model.transformer.trainable=true",
                                  "model.transformer.learning_rate=0.01"]))
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -231,11 +219,11 @@ def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
     assert sum(moved.values()) > len(moved) // 2
     assert not any(v for k, v in moved.items() if "pooled_dense" in k)
     test = ROOT / "data/test.txt"
-    before = _cli("predict", run / "model.keras", test)
+    before = invoke("predict", run / "model.keras", test)
     moved_dir = tmp_path / "moved"
     shutil.move(str(checkpoint), moved_dir)
     try:
-        after = _cli("predict", run / "model.keras", test)
+        after = invoke("predict", run / "model.keras", test)
     finally:
         shutil.move(str(moved_dir), checkpoint)
     assert before.exit_code == 0 and after.stdout == before.stdout

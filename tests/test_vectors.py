@@ -161,6 +161,7 @@ def test_header_dimension_out_of_range(tmp_path):
         read_vectors(write(tmp_path, "v.vec", "2 0\na\nb\n"))
 
 
+@pytest.mark.slow
 def test_training_with_vectors_freezes_only_unseen_words(tmp_path, root):
     """vectors_add_words: words of the file join the vocabulary, those seen in training (even
     below min_count) train, those never seen keep their vectors in a frozen table; the saved

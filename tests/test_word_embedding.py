@@ -29,6 +29,7 @@ def _batches():
     return x, y
 
 
+@pytest.mark.slow
 def test_same_outputs_and_same_training_as_one_table():
     rows, dim = 12, 4
     matrix = np.random.default_rng(1).normal(size=(rows, dim)).astype("float32")

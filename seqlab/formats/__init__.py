@@ -259,7 +259,7 @@ def writer(output_format: str, input_format: str, label_field: str = "upos",
         return Writer(lambda out, record: write_jsonl(out, record, chunked, keep_blank))
     if output_format == "html":
         from seqlab.formats.html import HtmlWriter
-        from seqlab.pages import types_of
+        from seqlab.render.pages import types_of
 
         return HtmlWriter(types_of(labels or []), chunked)
     return Writer(write_columns)

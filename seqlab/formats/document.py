@@ -310,7 +310,7 @@ class HtmlDocumentWriter(_DocumentWriter):
 
     def __init__(self, types: list[str], chunked: bool = True,
                  title: str = "Tagged documents") -> None:
-        from seqlab.pages import environment
+        from seqlab.render.pages import environment
 
         super().__init__()
         self.types, self.chunked, self.title = types, chunked, title
@@ -318,7 +318,7 @@ class HtmlDocumentWriter(_DocumentWriter):
         self.macro = environment().get_template("spans.html.j2").module.document
 
     def begin(self, out):
-        from seqlab.pages import render
+        from seqlab.render.pages import render
 
         out.write(render("tagged_begin.html.j2", title=self.title,
                          types=self.types if self.chunked else []))
@@ -329,7 +329,7 @@ class HtmlDocumentWriter(_DocumentWriter):
         out.write(str(self.macro(pieces, self.count)) + "\n")
 
     def end(self, out):
-        from seqlab.pages import render
+        from seqlab.render.pages import render
 
         out.write(render("tagged_end.html.j2", count=self.count, unit="document"))
 
@@ -365,7 +365,7 @@ def document_writer(output_format: str, chunked: bool = True, labels=None):
     if output_format == "jsonl":
         return JsonlDocumentWriter(chunked)
     if output_format == "html":
-        from seqlab.pages import types_of
+        from seqlab.render.pages import types_of
 
         return HtmlDocumentWriter(types_of(labels or []), chunked)
     if output_format == "conll":

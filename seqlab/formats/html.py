@@ -13,14 +13,14 @@ class HtmlWriter:
     """``write(out, record)`` for each record, between ``begin(out)`` and ``end(out)``."""
 
     def __init__(self, types: list[str], chunked: bool = True, title: str = "Tagged text") -> None:
-        from seqlab.pages import environment
+        from seqlab.render.pages import environment
 
         self.types, self.chunked, self.title = types, chunked, title
         self.count = 0
         self.macro = environment().get_template("spans.html.j2").module.sentence
 
     def begin(self, out: TextIO) -> None:
-        from seqlab.pages import render
+        from seqlab.render.pages import render
 
         out.write(render("tagged_begin.html.j2", title=self.title,
                          types=self.types if self.chunked else []))
@@ -28,7 +28,7 @@ class HtmlWriter:
     def __call__(self, out: TextIO, record: Record) -> None:
         if record.kind != SENTENCE or not record.tokens:
             return
-        from seqlab.pages import segments
+        from seqlab.render.pages import segments
 
         self.count += 1
         out.write(str(self.macro(segments(record.tokens, record.tags, self.chunked,
@@ -36,6 +36,6 @@ class HtmlWriter:
                                  self.count)) + "\n")
 
     def end(self, out: TextIO) -> None:
-        from seqlab.pages import render
+        from seqlab.render.pages import render
 
         out.write(render("tagged_end.html.j2", count=self.count))

@@ -28,7 +28,8 @@ _ADD = "additive"
 _MUL = "multiplicative"
 
 # Global attention processes queries in blocks of about this many (query, key, unit)
-# elements per sequence; each block is rematerialised in the backward pass.
+# elements per sequence; each block is rematerialised in the backward pass (the default of
+# ``block_elements``).
 _BLOCK_ELEMENTS = 1 << 21
 # Query block sizes when the time dimension is not known while tracing (TF graphs with
 # ``None`` time): additive, multiplicative.
@@ -38,7 +39,7 @@ _DYNAMIC_BLOCK = {_ADD: 32, _MUL: 1024}
 _DYNAMIC_BAND_LIMIT = 512
 # Local attention over at most this many positions is computed densely (a (T, T) score
 # matrix with the window masked): fewer, simpler operations than the band's, and faster on a
-# CPU while T is this short (BENCHMARKS.md, issue 16).
+# CPU while T is this short (BENCHMARKS.md, issue 16). The default of ``dense_max_length``.
 _SHORT = 48
 # Query chunk length of the band path's matmuls (at least ``attention_width``).
 _MIN_CHUNK = 32
@@ -142,10 +143,10 @@ class SeqSelfAttention(keras.layers.Layer):
 
     Cost: with ``attention_width`` (smaller than the sequence) only the band of ``w``
     keys per query is computed: ``O(batch * T * w * units)`` time and memory; sequences of
-    at most 48 positions are computed densely with the window masked, which gives the same
-    numbers with fewer operations (2-8x faster there on a CPU, and at most 48**2 scores
-    per sequence). With the length unknown while tracing (TensorFlow graphs over padded
-    batches), the way is chosen when the layer runs, batch by batch. Global
+    at most ``dense_max_length`` (48) positions are computed densely with the window masked,
+    which gives the same numbers with fewer operations (2-8x faster there on a CPU, and at
+    most 48**2 scores per sequence). With the length unknown while tracing (TensorFlow
+    graphs over padded batches), the way is chosen when the layer runs, batch by batch. Global
     additive attention is computed in rematerialised blocks of queries, so the
     ``(batch, T, T, units)`` tensor is never stored; global multiplicative attention is
     two matrix products (also in rematerialised query blocks once ``T`` is in the
@@ -179,6 +180,13 @@ class SeqSelfAttention(keras.layers.Layer):
         attention_activation: Activation applied to the scores ``e``.
         attention_regularizer_weight: Weight ``lambda >= 0`` of the regulariser
             ``lambda * ||A A^T - I||_F^2 / batch`` added with ``add_loss``.
+        dense_max_length: Local attention over sequences of at most this many positions is
+            computed densely (the ``(T, T)`` scores, the window masked), longer ones on the
+            band; 0 puts every length on the band. Either way gives the same numbers: this
+            only picks the faster computation, and is saved only when not the default.
+        block_elements: Global attention takes its queries in rematerialised blocks of
+            about this many (query, key[, unit]) elements, 8 queries at least; 1 gives blocks
+            of 8. The same numbers at any value (saved only when not the default).
         **kwargs: Base ``Layer`` arguments (``name``, ``dtype``, ``trainable``...).
 
     Call arguments:
@@ -211,6 +219,8 @@ class SeqSelfAttention(keras.layers.Layer):
         use_attention_bias=True,
         attention_activation=None,
         attention_regularizer_weight=0.0,
+        dense_max_length=_SHORT,
+        block_elements=_BLOCK_ELEMENTS,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -266,6 +276,15 @@ class SeqSelfAttention(keras.layers.Layer):
             None if attention_activation is None else keras.activations.get(attention_activation)
         )
         self.attention_regularizer_weight = float(attention_regularizer_weight)
+        for name, value, least in (("dense_max_length", dense_max_length, 0),
+                                   ("block_elements", block_elements, 1)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                    or value < least:
+                raise ValueError(f"SeqSelfAttention: {name} must be an integer >= {least}; "
+                                 f"received {value!r}.")
+        # Which computation runs, not what it computes (see Args).
+        self.dense_max_length = int(dense_max_length)
+        self.block_elements = int(block_elements)
         self.Wt = self.Wx = self.bh = self.Wa = self.ba = None
 
     # ------------------------------------------------------------------ weights
@@ -336,7 +355,7 @@ class SeqSelfAttention(keras.layers.Layer):
         if width is None:
             band = False
         elif t_static is not None:
-            band = width < t_static and t_static > _SHORT
+            band = width < t_static and t_static > self.dense_max_length
         else:
             band = width <= _DYNAMIC_BAND_LIMIT
 
@@ -344,7 +363,7 @@ class SeqSelfAttention(keras.layers.Layer):
         if band and t_static is None and not need_attention:
             # Length known only when run (TF graphs): short batches take the dense path.
             output = ops.cond(
-                ops.shape(x)[1] <= _SHORT,
+                ops.shape(x)[1] <= self.dense_max_length,
                 lambda: self._call_global(x, key_mask, False, blocked=False)[0],
                 lambda: self._call_band(x, key_mask, False)[0])
             attention = reg = None
@@ -380,7 +399,7 @@ class SeqSelfAttention(keras.layers.Layer):
             return _DYNAMIC_BLOCK[self.attention_type], True
         # Multiplicative blocks hold no units axis: 4x more queries per block.
         per_pair = self.units if self.attention_type == _ADD else 0.25
-        block = max(8, int(_BLOCK_ELEMENTS // (t_static * per_pair)) // 8 * 8)
+        block = max(8, int(self.block_elements // (t_static * per_pair)) // 8 * 8)
         return block, block < t_static
 
     # -------------------------------------------------------- global attention
@@ -603,6 +622,12 @@ class SeqSelfAttention(keras.layers.Layer):
                 "attention_regularizer_weight": self.attention_regularizer_weight,
             }
         )
+        # The switches of the computation, only when not the default: a saved layer's config
+        # stays the original's.
+        for name, default in (("dense_max_length", _SHORT),
+                              ("block_elements", _BLOCK_ELEMENTS)):
+            if getattr(self, name) != default:
+                config[name] = getattr(self, name)
         return config
 
     @staticmethod

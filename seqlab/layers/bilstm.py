@@ -22,18 +22,46 @@ class FusedBidirectional(keras.layers.Bidirectional):
     The fused path needs padding at the end of each sequence (the mask a prefix of ones
     per row, as seqlab's batches are), an LSTM pair with Keras' default activations, a
     bias, no dropout inside the LSTM, ``return_sequences=True``, ``merge_mode="concat"``,
-    no initial state, float32 computation and the TensorFlow backend. Anything
+    no initial state, float32 computation and the TensorFlow backend (`fusable`). Anything
     else runs `Bidirectional`'s own code.
+
+    Args:
+        layer, merge_mode, weights, backward_layer: as `Bidirectional`'s.
+        implementation: how a fusable pair is computed, the same numbers each way (to float
+            round-off): ``"fused"``, ``BlockLSTM`` with `_lstm_pair`'s gradient (the
+            default); ``"block"``, ``BlockLSTM`` with TensorFlow's own gradient
+            (``BlockLSTMGrad``, a direction at a time: the way before issue 16);
+            ``"keras"``, `Bidirectional`'s own code. Saved only when not the default.
     """
 
+    IMPLEMENTATIONS = ("fused", "block", "keras")
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
+                 implementation="fused", **kwargs):
+        if implementation not in self.IMPLEMENTATIONS:
+            raise ValueError(f"FusedBidirectional: implementation must be one of "
+                             f"{', '.join(self.IMPLEMENTATIONS)}; received {implementation!r}")
+        super().__init__(layer, merge_mode=merge_mode, weights=weights,
+                         backward_layer=backward_layer, **kwargs)
+        self.implementation = implementation
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
-        if initial_state is None and self._fusable():
+        if initial_state is None and self.implementation != "keras" and self.fusable:
             return _fused_bilstm(sequences, mask, self.forward_layer.cell,
-                                 self.backward_layer.cell)
+                                 self.backward_layer.cell,
+                                 own_gradient=self.implementation == "fused")
         return super().call(sequences, initial_state=initial_state, mask=mask,
                             training=training)
 
-    def _fusable(self) -> bool:
+    def get_config(self):
+        config = super().get_config()
+        if self.implementation != "fused":  # a choice of computation: saved only when made
+            config["implementation"] = self.implementation
+        return config
+
+    @property
+    def fusable(self) -> bool:
+        """Whether TensorFlow's fused kernel can compute this pair (see above)."""
         if keras.backend.backend() != "tensorflow" or self.merge_mode != "concat":
             return False
         if not self.return_sequences or self.return_state or self.stateful:
@@ -52,7 +80,7 @@ class FusedBidirectional(keras.layers.Bidirectional):
         return not self.forward_layer.go_backwards
 
 
-def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
+def _fused_bilstm(sequences, mask, forward_cell, backward_cell, own_gradient=True):
     """Both directions with ``BlockLSTM``: (batch, time, dim) -> (batch, time, 2 * units).
 
     ``BlockLSTM`` takes the kernel and recurrent kernel stacked, gates in the order (i, c,
@@ -60,7 +88,8 @@ def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
     takes Keras' order, but TensorFlow 2.21 registers the first version's gradient for it,
     which assumes the other order: its gradients are wrong.) It runs every time step; the
     reversed direction reverses only each sequence's real prefix, so padding stays at the
-    end and never reaches a real position. The gradient is `_lstm_pair`'s own.
+    end and never reaches a real position. The gradient is `_lstm_pair`'s own, or with
+    ``own_gradient=False`` TensorFlow's ``BlockLSTMGrad`` for each direction.
     """
     import tensorflow as tf
 
@@ -77,7 +106,11 @@ def _fused_bilstm(sequences, mask, forward_cell, backward_cell):
     for cell in (forward_cell, backward_cell):
         kernel = ops.concatenate([cell.kernel, cell.recurrent_kernel], axis=0)
         weights += [_icfo(kernel, x.dtype), _icfo(cell.bias, x.dtype)]
-    h_forward, h_backward = _lstm_pair(x, reverse(x), *weights)
+    if own_gradient:
+        h_forward, h_backward = _lstm_pair(x, reverse(x), *weights)
+    else:
+        h_forward = block_lstm(x, *weights[:2])[6]
+        h_backward = block_lstm(reverse(x), *weights[2:])[6]
     h_backward = reverse(h_backward)
     out = tf.concat([h_forward, h_backward], axis=-1) * real[:, :, None]
     return tf.transpose(out, (1, 0, 2))

@@ -70,6 +70,9 @@ class CharCNN(keras.layers.Layer):
         activation: activation of the convolution.
         widths: the group widths, in characters, capped at the number of characters,
             which is always one. Default: `kernel_size` + 3, 6 and 10.
+        bucket: in training, round each group's row count up to one of a few sizes
+            (`_grouped_max`); False gives each group as many rows as it has tokens (as
+            before issue 16). The same numbers either way; saved only when False.
 
     Call arguments:
         inputs: embedded characters, (batch, time, chars, dim).
@@ -80,12 +83,14 @@ class CharCNN(keras.layers.Layer):
         (batch, time, filters); its mask marks the tokens with at least one character.
     """
 
-    def __init__(self, filters, kernel_size, activation="tanh", widths=None, **kwargs):
+    def __init__(self, filters, kernel_size, activation="tanh", widths=None, bucket=True,
+                 **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
         self.activation = keras.activations.get(activation)
         self.widths = tuple(widths) if widths is not None else None
+        self.bucket = bool(bucket)
         self.conv = keras.layers.Conv1D(filters, kernel_size, padding="same",
                                         activation=self.activation, dtype=self.dtype_policy,
                                         name="conv")
@@ -105,7 +110,8 @@ class CharCNN(keras.layers.Layer):
             out = ops.max(self.conv(flat), axis=1)
         else:
             lengths = ops.sum(ops.cast(ops.reshape(mask, (-1, chars)), "int32"), axis=1)
-            out = _grouped_max(self.conv, flat, lengths, self._group_widths, bool(training))
+            out = _grouped_max(self.conv, flat, lengths, self._group_widths,
+                               bool(training) and self.bucket)
         return ops.reshape(out, (shape[0], shape[1], self.filters))
 
     def compute_output_shape(self, input_shape):
@@ -121,6 +127,8 @@ class CharCNN(keras.layers.Layer):
         config.update(filters=self.filters, kernel_size=self.kernel_size,
                       activation=keras.activations.serialize(self.activation),
                       widths=list(self.widths) if self.widths is not None else None)
+        if not self.bucket:  # a choice of computation: saved only when made
+            config["bucket"] = False
         return config
 
 

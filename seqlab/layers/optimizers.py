@@ -89,10 +89,26 @@ class FusedAdam(WarmedAverages, keras.optimizers.Adam):
     order; ``tests/test_optimizers.py``). Its moving averages warm up (`average_momentum`).
 
     Other backends, ``amsgrad`` and non-float variables run Keras' own update.
+
+    Args:
+        fused: False runs Keras' own Adam (its update, clipping and, warmed, moving averages)
+            on TensorFlow too: the reference, and the way before issue 16. The same numbers
+            to float round-off; saved only when False.
+        **kwargs: `keras.optimizers.Adam`'s arguments.
     """
 
+    def __init__(self, *args, fused=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fused = bool(fused)
+
+    def get_config(self):
+        config = super().get_config()
+        if not self.fused:  # a choice of computation: saved only when made
+            config["fused"] = False
+        return config
+
     def _fused(self) -> bool:
-        return keras.backend.backend() == "tensorflow"
+        return self.fused and keras.backend.backend() == "tensorflow"
 
     def apply(self, grads, trainable_variables=None):
         # The scalars of this step, by dtype, computed by the first variable's update.

@@ -5,9 +5,9 @@
 keras-self-attention 0.51 does: the whole ``(batch, T, T, units)`` additive tensor (or
 the ``(batch, T, T)`` multiplicative scores), the window and padding as ``- 10000``
 offsets (padding only where both positions are padding, the original's bug), and a
-softmax over all ``T`` keys. It is the baseline of ``bench/layer.py`` and an oracle in
-the tests (kept out of the package); it is not registered for serialisation and not
-meant for models.
+softmax over all ``T`` keys. It is the baseline of ``bench/layer.py``, which checks it
+against the original package before timing it (`check_against_original`); it is kept out of
+the package, not registered for serialisation and not meant for models.
 """
 
 from keras import ops
@@ -63,3 +63,25 @@ class NaiveSeqSelfAttention(SeqSelfAttention):
         if self.return_attention:
             return [v, a]
         return v
+
+
+def check_against_original():
+    """AssertionError unless the baseline computes what keras-self-attention 0.51 computes
+    (a test requirement of seqlab, installed with it by ``make install``), on three
+    configurations: global additive, local multiplicative, causal with the regulariser."""
+    import keras_self_attention
+    import numpy as np
+
+    x = np.random.RandomState(15).normal(size=(2, 9, 6)).astype("float32")
+    for cfg in ({}, {"attention_width": 4, "attention_type": "multiplicative"},
+                {"history_only": True, "attention_regularizer_weight": 0.1}):
+        original = keras_self_attention.SeqSelfAttention(units=5, return_attention=True, **cfg)
+        original.build((None, None, 6))
+        rs = np.random.RandomState(0)
+        original.set_weights([rs.normal(0.0, 0.5, size=w.shape).astype("float32")
+                              for w in original.get_weights()])
+        naive = NaiveSeqSelfAttention(units=5, return_attention=True, **cfg)
+        naive.build(x.shape)
+        naive.set_weights(original.get_weights())
+        for a, b in zip(naive(x), original(x), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

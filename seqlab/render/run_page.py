@@ -59,7 +59,7 @@ def _score_rows(result: dict) -> list[dict]:
 
 def _errors(predictions: list[dict], chunked: bool) -> list[dict]:
     from seqlab.metrics import sentence_chunk_errors
-    from seqlab.pages import segments
+    from seqlab.render.pages import segments
 
     counted = []
     for i, p in enumerate(predictions):
@@ -90,7 +90,7 @@ def _heat(weight) -> str:
 def build_report(run_dir: str | Path) -> str:
     """The HTML of a run directory's report (or of a ``--seeds`` set's best run)."""
     from seqlab.metrics import confusion_matrix, headline_metric
-    from seqlab.pages import render, types_of
+    from seqlab.render.pages import render, types_of
 
     run = RunDir(run_dir)
     if not run.path.is_dir():
