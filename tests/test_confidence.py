@@ -121,6 +121,7 @@ def _model_oracle(tagger, sentence):
     return _brute(to_log(outputs[0]), transitions, start, end, labels)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", ["crf", "softmax"])
 def test_a_trained_models_spans_and_nbest_match_enumeration(trained, tmp_path, output):
     from seqlab.tagger import Tagger

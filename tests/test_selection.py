@@ -28,6 +28,7 @@ def crf_model(trained, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["expected_errors", "least_confident", "margin"])
 def test_select_chooses_the_least_sure_and_says_why(crf_model, tmp_path, strategy):
     from seqlab.tagger import Tagger
