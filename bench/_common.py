@@ -231,6 +231,19 @@ def write_results(name, payload):
 
 
 # ------------------------------------------------------------------ commands, corpora
+def peer_python(env_dir, requirement):
+    """The python of a peer's own virtual environment (spaCy's, flair's), made with
+    ``requirement`` installed when it is not there yet; never seqlab's environment."""
+    env_dir = Path(env_dir)
+    python = env_dir / "bin" / "python"
+    if not python.exists():
+        log(f"creating {env_dir} with {requirement} (benchmark only)")
+        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement],
+                       check=True)
+    return python
+
+
 def venv_script(name):
     """Path of a console script installed beside this interpreter (e.g. ``seqlab``)."""
     return str(Path(sys.executable).with_name(name))

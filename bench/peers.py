@@ -71,15 +71,6 @@ def write_slice(src: Path, dst: Path, n: int | None) -> int:
 
 
 # ------------------------------------------------------------------ spaCy's environment
-def spacy_python(env_dir: Path) -> Path:
-    python = env_dir / "bin" / "python"
-    if not python.exists():
-        common.log(f"creating {env_dir} with {SPACY} (benchmark only)")
-        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", SPACY], check=True)
-    return python
-
-
 def spacy_version(python: Path) -> str:
     return subprocess.run([str(python), "-c", "import spacy; print(spacy.__version__)"],
                           capture_output=True, text=True, check=True).stdout.strip()
@@ -436,7 +427,7 @@ def main() -> int:
     machine, vers = common.machine_info(), common.versions()
     if args.speed_only:
         return speed_only(args, machine, vers, quick, speed_epochs)
-    spacy = spacy_python(args.spacy_env)
+    spacy = common.peer_python(args.spacy_env, SPACY)
     vers["spacy"] = spacy_version(spacy)
     common.log(common.describe_environment(machine, vers))
     common.log(common.load_status())

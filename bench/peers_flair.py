@@ -59,15 +59,6 @@ QUICK_SIZES = {"train": 1000, "dev": 300, "test": 300}
 
 
 # ------------------------------------------------------------------ flair's environment
-def flair_python(env_dir: Path) -> Path:
-    python = env_dir / "bin" / "python"
-    if not python.exists():
-        common.log(f"creating {env_dir} with {FLAIR} (benchmark only)")
-        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", FLAIR], check=True)
-    return python
-
-
 def flair_versions(python: Path) -> dict:
     code = ("import json; from importlib.metadata import version as v; print(json.dumps("
             "{k: v(k) for k in ('flair', 'torch', 'transformers')}))")
@@ -273,7 +264,7 @@ def main() -> int:
     config = args.config.resolve()
     files = config_files(config)
     machine, vers = common.machine_info(), common.versions()
-    flair = flair_python(args.flair_env)
+    flair = common.peer_python(args.flair_env, FLAIR)
     vers.update(flair_versions(flair))
     common.log(common.describe_environment(machine, vers))
     load_before = common.load_status()

@@ -1,5 +1,8 @@
+import contextlib
 import os
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,24 @@ def op_types(function, *args) -> set[str]:
     graph = function.get_concrete_function(*args).graph.as_graph_def()
     return {node.op for node in graph.node} | {
         node.op for inner in graph.library.function for node in inner.node_def}
+
+
+@contextlib.contextmanager
+def live_process(*args, seconds: float = 240):
+    """A fresh ``seqlab ARGS`` process with text pipes, line-buffered, for tests that talk to
+    it as a person at a terminal would; killed after ``seconds`` if still running, its pipes
+    closed at the end."""
+    proc = subprocess.Popen([sys.executable, str(SEQLAB), *map(str, args)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+    timer = threading.Timer(seconds, proc.kill)
+    timer.start()
+    try:
+        yield proc
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+

@@ -13,13 +13,11 @@ import html.parser
 import io
 import json
 import re
-import subprocess
 import sys
-import threading
 
 import pytest
 
-from conftest import SEQLAB, invoke, one_line_error
+from conftest import invoke, one_line_error
 
 pytest.importorskip("spacy", reason="-i document needs spaCy: pip install 'seqlab[documents]'")
 
@@ -361,12 +359,9 @@ def test_html_and_conll_output_of_documents(model, tmp_path):
 def test_a_document_is_answered_when_its_blank_line_comes(model):
     """A pipe: each document is written as soon as the blank line that ends it arrives,
     before the next is sent."""
-    proc = subprocess.Popen([sys.executable, str(SEQLAB), "predict", str(model), "-",
-                             "-i", "document"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
-    timer = threading.Timer(240, proc.kill)
-    timer.start()
-    try:
+    from conftest import live_process
+
+    with live_process("predict", model, "-", "-i", "document") as proc:
         answers = []
         for document in ("Maria flew\nto Oslo. It rained.", "Bonn"):
             proc.stdin.write(document + "\n\n")
@@ -374,12 +369,6 @@ def test_a_document_is_answered_when_its_blank_line_comes(model):
             answers.append(json.loads(proc.stdout.readline()))
         proc.stdin.close()
         assert proc.wait() == 0, proc.stderr.read()
-    finally:
-        timer.cancel()
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
     assert [a["text"] for a in answers] == ["Maria flew\nto Oslo. It rained.", "Bonn"]
     assert len(answers[0]["sentences"]) == 2
 

@@ -8,16 +8,13 @@ point.
 import io
 import json
 import os
-import subprocess
-import sys
-import threading
 
 import numpy as np
 import pytest
 
 from seqlab.schemes import get_chunks
 
-from conftest import DATA, SEQLAB, invoke, ok
+from conftest import DATA, invoke, ok
 
 CONLL = (
     "-DOCSTART- -X- -X- O\n"
@@ -220,13 +217,9 @@ def test_writers_spans_on_hand_made_tags():
 def test_a_line_typed_is_answered_at_once_in_a_fresh_process(model):
     """At the default batch size each line is answered as soon as the input pauses, before
     the next one is written."""
-    proc = subprocess.Popen([sys.executable, str(SEQLAB), "predict", str(model), "-"],
-                            stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            bufsize=1)
-    timer = threading.Timer(240, proc.kill)
-    timer.start()
-    try:
+    from conftest import live_process
+
+    with live_process("predict", model, "-") as proc:
         answers = []
         for line in ("Maria flew to Oslo", "Bonn", "the EU met"):
             proc.stdin.write(line + "\n")
@@ -237,12 +230,6 @@ def test_a_line_typed_is_answered_at_once_in_a_fresh_process(model):
             answers.append(block)
         proc.stdin.close()
         assert proc.wait() == 0, proc.stderr.read()
-    finally:
-        timer.cancel()
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
     assert answers == [["Maria", "flew", "to", "Oslo"], ["Bonn"], ["the", "EU", "met"]]
 
 
