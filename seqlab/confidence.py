@@ -60,24 +60,51 @@ class Lattice:
         alpha = np.empty((batch, time, k))
         beta = np.zeros((batch, time, k))
         if time:
-            alpha[:, 0] = self.start + self.emissions[:, 0]
-            for t in range(1, time):
-                alpha[:, t] = _lse(alpha[:, t - 1, :, None] + self.transitions, axis=1) \
-                    + self.emissions[:, t]
-            last = self.lengths - 1
-            for t in range(time - 1, -1, -1):
-                if t + 1 < time:
-                    inner = _lse(self.transitions + (self.emissions[:, t + 1]
-                                                     + beta[:, t + 1])[:, None, :], axis=2)
-                else:
-                    inner = np.zeros((batch, k))
-                beta[:, t] = np.where((t == last)[:, None], self.end, inner)
+            self._forward_backward(alpha, beta)
         self.alpha, self.beta = alpha, beta
         rows = np.arange(batch)
         ends = np.maximum(self.lengths - 1, 0)
         self.log_z = (_lse(alpha[rows, ends] + self.end, axis=1) if time
                       else np.zeros(batch))
         self.log_z[self.lengths == 0] = 0.0  # the one (empty) sequence
+
+    def _forward_backward(self, alpha: np.ndarray, beta: np.ndarray) -> None:
+        """The forward and backward log scores, by the scaled algorithm: products of
+        exponentiated potentials, each step's vector rescaled to sum 1 and its log scale kept
+        apart (a matrix product a step instead of a log-sum-exp over (batch, K, K))."""
+        time = self.emissions.shape[1]
+        shift = self.transitions.max()
+        step = np.exp(self.transitions - shift)                    # (K, K)
+        top = self.emissions.max(axis=2, keepdims=True)            # (B, T, 1)
+        weights = np.exp(self.emissions - top)                     # (B, T, K)
+
+        def rescaled(vector, scale):
+            total = vector.sum(axis=1)
+            total = np.where(total > 0, total, 1.0)
+            return vector / total[:, None], scale + np.log(total)
+
+        with np.errstate(divide="ignore"):
+            first = self.start.max()
+            vector, scale = rescaled(np.exp(self.start - first) * weights[:, 0],
+                                     first + top[:, 0, 0])
+            alpha[:, 0] = np.log(vector) + scale[:, None]
+            for t in range(1, time):
+                vector, scale = rescaled((vector @ step) * weights[:, t],
+                                         scale + shift + top[:, t, 0])
+                alpha[:, t] = np.log(vector) + scale[:, None]
+            last = self.lengths - 1
+            closing = self.end.max()
+            final = np.exp(self.end - closing)
+            vector = np.broadcast_to(final, (len(last), len(final))).copy()
+            scale = np.full(len(last), closing)
+            for t in range(time - 1, -1, -1):
+                if t + 1 < time:
+                    vector, scale = rescaled((weights[:, t + 1] * vector) @ step.T,
+                                             scale + shift + top[:, t + 1, 0])
+                here = (t == last)[:, None]
+                vector = np.where(here, final, vector)
+                scale = np.where(here[:, 0], closing, scale)
+                beta[:, t] = np.log(vector) + scale[:, None]
 
     def marginals(self) -> np.ndarray:
         """P(tag k at token t), (batch, time, K); 0 at padding."""
