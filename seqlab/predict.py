@@ -315,8 +315,7 @@ def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scori
 
     analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest)
     floor = scoring.min_score
-    for r, a in zip(records, analyses):
-        tags = tagger.to_tags(a.ids)
+    for r, a, tags in zip(records, analyses, tagger.tags_of([a.ids for a in analyses])):
         kept = []
         for kind, start, end, p in a.spans:
             if floor is not None and p < floor:
@@ -503,4 +502,4 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
     if not (scored and tagger.chunked):
         return tokens, gold, tagger.tag(tokens, batch_size), None
     analyses = tagger.analyse(tokens, batch_size)
-    return tokens, gold, [tagger.to_tags(a.ids) for a in analyses], [a.spans for a in analyses]
+    return tokens, gold, tagger.tags_of([a.ids for a in analyses]), [a.spans for a in analyses]

@@ -290,7 +290,7 @@ class Tagger:
     def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
         """Tags for each sentence, in the scheme of the training files."""
         ids, _ = self._predict(sentences, batch_size, False)
-        return all_to_tags(ids, self.labels, self.scheme, self.source_scheme)
+        return self.tags_of(ids)
 
     def analyse(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
                 nbest: int = 0) -> list:
@@ -307,11 +307,15 @@ class Tagger:
         """Tag ids of one sentence as tags in the training files' scheme."""
         return to_tags(np.asarray(ids), self.labels, self.scheme, self.source_scheme)
 
+    def tags_of(self, ids) -> list[list[str]]:
+        """:meth:`to_tags` of each sentence's ids, each distinct sequence converted once."""
+        return all_to_tags(ids, self.labels, self.scheme, self.source_scheme)
+
     def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
                        ) -> tuple[list[list[str]], list[list[float]]]:
         """Tags for each sentence and the model's probability of each (a CRF's marginal)."""
         ids, scores = self._predict(sentences, batch_size, True)
-        return (all_to_tags(ids, self.labels, self.scheme, self.source_scheme),
+        return (self.tags_of(ids),
                 [[round(p, 6) for p in s.astype(float).tolist()] for s in scores])
 
 
