@@ -72,7 +72,19 @@ def machine_info():
         "memory_total_mb": round(_meminfo_mb("MemTotal") or 0),
         "memory_available_mb": round(mem_available_mb() or 0),
         "platform": platform.platform(),
+        **_bf16(),
     }
+
+
+def _bf16():
+    """The CPU's bfloat16 units and what oneDNN uses (seqlab.hardware; no TensorFlow): as
+    run.json records them, and the line every table's header prints."""
+    try:
+        from seqlab.hardware import cpu_bf16
+    except ImportError:  # a peer's environment without seqlab
+        return {}
+    found = cpu_bf16()
+    return {"bf16": found.to_dict(), "bf16_line": found.describe()}
 
 
 def versions(packages=("tensorflow", "keras", "numpy", "seqlab")):
@@ -95,6 +107,8 @@ def describe_environment(machine, vers):
         f"({m['memory_available_mb'] / 1024:.1f} GB available at start), {m['platform']}"
     )
     versions_line = "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items())
+    if m.get("bf16_line"):  # every table says which CPU's bfloat16 it was measured on
+        machine_line += "\nbfloat16: " + m["bf16_line"]
     return machine_line + "\n" + versions_line
 
 

@@ -46,10 +46,11 @@ _FLAG_HINTS = {
 # How predict and evaluate messages call the library options they name.
 _PREDICT_FLAGS = {"input_format": "--input-format", "output_format": "--format",
                   "probs": "--probs", "max_length": "--max-length", "batch_size": "--batch-size",
-                  "nbest": "--nbest", "min_score": "--min-score"}
+                  "nbest": "--nbest", "min_score": "--min-score", "precision": "--precision"}
 _EVALUATE_FLAGS = {"model": "MODEL", "data": "DATA", "predictions": "--predictions FILE",
                    "input_format": "--format", "batch_size": "--batch-size",
-                   "conlleval": "--conlleval", "rounds": "--rounds", "seed": "--seed"}
+                   "conlleval": "--conlleval", "rounds": "--rounds", "seed": "--seed",
+                   "precision": "--precision"}
 _CONFIG_HINTS = {
     "encoding": "in data.encoding",
     "force": "(use --force to replace the run in it, or --resume)",
@@ -323,6 +324,10 @@ def predict(
         min=0, help="Tag longer sentences in overlapping windows of this many tokens (default: "
                     "4096 for models with global attention, no limit for local attention; "
                     "0: never split).")] = None,
+    precision: Annotated[str, typer.Option(
+        help="What the network computes in: float32, bfloat16 (its products in bfloat16; "
+             "softmax, CRF and masks in float32; fast on CPUs with AMX or AVX512-BF16), or "
+             "auto (bfloat16 where the CPU has such units).")] = "float32",
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
@@ -335,7 +340,7 @@ def predict(
         input=input, input_format=input_format, output_format=format, tokenizer=tokenizer,
         probs=probs, nbest=nbest, min_score=min_score, label_field=label_field,
         encoding=encoding, token_column=token_column, max_length=max_length,
-        batch_size=batch_size, names=_PREDICT_FLAGS).checked()
+        batch_size=batch_size, precision=precision, names=_PREDICT_FLAGS).checked()
     _existing(model, "model file")
     if output is not None:
         check_output_file(output, force)
@@ -408,6 +413,10 @@ def evaluate(
         help="DATA or --predictions: encoding without a byte-order mark (default: the "
              "model's; utf-8 for --predictions).")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    precision: Annotated[str, typer.Option(
+        help="What the network computes in: float32, bfloat16 (its products in bfloat16; "
+             "softmax, CRF and masks in float32; fast on CPUs with AMX or AVX512-BF16), or "
+             "auto (bfloat16 where the CPU has such units).")] = "float32",
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite an existing --errors file.")] = False,
 ) -> None:
@@ -420,7 +429,7 @@ def evaluate(
         token_column=token_column, label_column=label_column, label_field=label_field,
         encoding=encoding, batch_size=batch_size, conlleval=conlleval, confusion=confusion,
         errors=errors, force=force, compare_with=compare_with, rounds=rounds, seed=seed,
-        names=_EVALUATE_FLAGS).checked()
+        precision=precision, names=_EVALUATE_FLAGS).checked()
     if options.needs_model:
         load_tensorflow()
     from seqlab.evaluation import evaluate as run_evaluation

@@ -190,3 +190,13 @@ def from_keras_saving(filename: str) -> bool:
 
     parts = Path(filename).parts
     return "keras" in parts and "saving" in parts
+
+
+def nested_layers(model) -> list:
+    """Every layer inside ``model`` (the model itself excluded), nested ones included: the
+    LSTMs inside a ``Bidirectional``, a ``MultiHead``'s copies, a backbone's blocks.
+
+    Keras 3.15 walks them with ``Layer._flatten_layers``; ``Model.layers`` lists the top
+    level only. Used to set each layer's (public) ``dtype_policy``.
+    """
+    return list(model._flatten_layers(include_self=False, recursive=True))

@@ -203,7 +203,9 @@ class TrainingConfig(_Section):
     # up (min(ema, (1 + step) / (10 + step)), seqlab.layers.optimizers): dev scoring and the
     # saved model use the averaged weights. null: none.
     ema: Float | None = Field(None, gt=0.0, lt=1.0)
-    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    # auto: mixed_bfloat16 on a CPU whose bfloat16 units pay in training (AMX;
+    # seqlab.hardware), float32 elsewhere. run.json records what it chose.
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "auto"] = "float32"
     # Batches run by one call into TensorFlow: fewer host round-trips (8: 8% faster epochs of
     # the NER config on one core, the same numbers); progress updates every this many. One
     # under a distribution strategy (Keras 3.15 runs one step a call there).

@@ -22,6 +22,7 @@ from seqlab.formats import CORPUS_FORMATS, Reading, check_encoding, format_from_
 from seqlab.metrics import compare, confusion_matrix, read_compared, read_predictions
 from seqlab.metrics import evaluate as score
 from seqlab.paths import check_output_file, input_file, model_file
+from seqlab.precision import check_precision
 from seqlab.predict import option_namer
 
 # What the comparison of ``--json`` keeps of metrics.compare's result (besides the other
@@ -54,6 +55,8 @@ class EvaluateOptions:
         encoding: ``data`` or ``predictions`` without a byte-order mark (None: the model's;
             UTF-8 for predictions).
         batch_size: sentences per batch, at most, when ``data`` is tagged.
+        precision: what the network computes in when ``data`` is tagged: ``float32``,
+            ``bfloat16`` or ``auto`` (:mod:`seqlab.precision`).
         conlleval: score as conlleval.pl does, ``-DOCSTART-`` lines of predictions counted
             as tokens; chunk tags only.
         confusion: also count the token-label confusions.
@@ -82,6 +85,7 @@ class EvaluateOptions:
     compare_with: str | os.PathLike | None = None
     rounds: int = 10000
     seed: int = 0
+    precision: str = "float32"
     names: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                  repr=False)
 
@@ -106,6 +110,7 @@ class EvaluateOptions:
         _check_count(self.batch_size, name("batch_size"), 1, "at least 1 sentence")
         _check_count(self.rounds, name("rounds"), 1, "at least 1 shuffle")
         _check_count(self.seed, name("seed"), 0, "a whole number, 0 or more")
+        check_precision(self.precision, name("precision"))
         if self.predictions is not None:
             if self.model is not None or self.data is not None:
                 raise SeqlabError(f"give either {name('model')} {name('data')} or "
@@ -185,7 +190,7 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
         from seqlab.predict import tag_corpus
         from seqlab.tagger import Tagger
 
-        tagger = Tagger.load(options.model)
+        tagger = Tagger.load(options.model, precision=options.precision)
         tokens, gold, pred, spans = tag_corpus(tagger, options.data, options.reading(tagger),
                                                options.batch_size, scored=True)
         chunks = tagger.chunked

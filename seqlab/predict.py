@@ -37,6 +37,7 @@ from seqlab.formats import (
     writer,
 )
 from seqlab.formats.conllu import FIELDS, label_field_index
+from seqlab.precision import check_precision
 from seqlab.schemes import parse_tag
 from seqlab.windows import check_max_length
 
@@ -133,6 +134,8 @@ class PredictOptions:
         max_length: tag longer sentences in overlapping windows of this many tokens (None:
             the model's default; 0: never split).
         batch_size: sentences per batch, at most.
+        precision: what the network computes in: ``float32``, ``bfloat16`` or ``auto``
+            (:mod:`seqlab.precision`).
         names: how messages call the options (the command line's flags); by their Python
             names where it says nothing.
     """
@@ -149,6 +152,7 @@ class PredictOptions:
     token_column: int | None = None
     max_length: int | None = None
     batch_size: int = 64
+    precision: str = "float32"
     names: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False,
                                                  repr=False)
 
@@ -181,6 +185,7 @@ class PredictOptions:
         check_scoring_options(self.nbest, self.min_score, self.names)
         check_output(output_format, input_format, self.probs, self.names, self.nbest or 0)
         check_max_length(self.max_length, name("max_length"))
+        check_precision(self.precision, name("precision"))
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or \
                 self.batch_size < 1:
             raise SeqlabError(f"{name('batch_size')} {shown(self.batch_size)}: expected at "
@@ -209,12 +214,13 @@ class PredictOptions:
 
 def load_tagger(model, options: PredictOptions | None = None,
                 warn: Callable[[str], None] | None = None) -> Tagger:
-    """The model file ``model`` loaded to tag as ``options`` say (its ``max_length``); ``warn``
-    hears of each sentence cut into windows. Imports TensorFlow."""
+    """The model file ``model`` loaded to tag as ``options`` say (its ``max_length`` and
+    ``precision``); ``warn`` hears of each sentence cut into windows. Imports TensorFlow."""
     from seqlab.tagger import Tagger
 
-    max_length = (options or PredictOptions()).max_length
-    return Tagger.load(model, max_length=max_length, warn=warn)
+    options = options or PredictOptions()
+    return Tagger.load(model, max_length=options.max_length, warn=warn,
+                       precision=options.precision)
 
 
 def predict_input(tagger: Tagger, options: PredictOptions, out: TextIO) -> int:

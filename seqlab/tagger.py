@@ -100,12 +100,26 @@ class Tagger:
             attention, no limit otherwise; 0: never split.
         warn: called with a one-line message when a sentence is split into windows
             (default: :func:`warnings.warn`).
+        precision: what the forward pass computes in: ``"float32"``, ``"bfloat16"`` (the
+            products in bfloat16, softmax, CRF and masks in float32;
+            :mod:`seqlab.precision`) or ``"auto"`` (bfloat16 where the CPU has units for
+            it, :mod:`seqlab.hardware`); the model's layers are switched to it in place
+            (their weights stay float32). None: as the model computes now (a loaded model:
+            float32; a model in training: its training precision).
     """
 
     def __init__(self, model, max_length: int | None = None,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None,
+                 precision: str | None = None) -> None:
         self.parts = parts = ModelParts(model)
         self.model = model
+        if precision is not None:
+            from seqlab.precision import resolve, set_compute_precision
+
+            set_compute_precision(model, resolve(precision))
+        from seqlab.precision import compute_precision
+
+        self.precision = compute_precision(model)  # float32 or bfloat16
         self.vocab, self.chars, self.labels = parts.vocab, parts.chars, parts.labels
         self.scheme, self.source_scheme = parts.scheme, parts.source_scheme
         self.crf, self.chunked = parts.crf, parts.chunked
@@ -163,7 +177,8 @@ class Tagger:
                 import tensorflow as tf
 
                 spec = tf.TensorSpec([None, None, self.chars.max_length], tf.int32)
-                run = tf.function(lambda chars: char_model(chars, training=False),
+                run = tf.function(lambda chars: tf.cast(char_model(chars, training=False),
+                                                        tf.float32),
                                   input_signature=[spec], autograph=False)
             self._split = run, self.parts.after_chars_model()
         return self._split
@@ -208,7 +223,7 @@ class Tagger:
         run = self._parts_after_chars()[0]
         table = np.zeros((len(rows) + 1, self.parts.char_width), dtype=np.float32)
         for start in range(0, len(rows), chunk):
-            features = np.asarray(run(rows[None, start:start + chunk]))[0]
+            features = np.asarray(run(rows[None, start:start + chunk]), np.float32)[0]
             table[1 + start:1 + start + len(features)] = features
         return table
 

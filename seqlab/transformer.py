@@ -583,8 +583,8 @@ class Encoder:
         if self._forward is None:
             import keras
 
-            def forward(batch):
-                return self(batch, training=False)
+            def forward(batch):  # float32 out, also from a backbone computing in bfloat16
+                return keras.ops.cast(self(batch, training=False), "float32")
 
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf

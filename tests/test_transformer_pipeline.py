@@ -274,3 +274,23 @@ def test_batches_carry_the_features_padded():
             assert not inputs["transformer"][r, n:].any()
             rows.append(s)
     assert sorted(rows) == [0, 1, 2]
+
+
+def test_the_frozen_pass_runs_in_bfloat16(trained):
+    """Issue 39: a Tagger in bfloat16 runs the backbone in bfloat16 too; its features come
+    back as float32 arrays, near the float32 pass's but not equal to them."""
+    import numpy as np
+
+    from seqlab.tagger import Tagger
+
+    run, _, _ = trained
+    words = [["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."]]
+    plain = Tagger.load(run / "model.keras").parts.transformer
+    tagger = Tagger.load(run / "model.keras", precision="bfloat16")
+    layer = tagger.parts.transformer
+    assert "bfloat16" in {sub.compute_dtype for sub in layer.backbone.layers}
+    a, b = plain.word_features(words)[0], layer.word_features(words)[0]
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert not np.array_equal(a, b)  # bfloat16 ran
+    np.testing.assert_allclose(b, a, atol=0.05 * np.abs(a).max())
+    assert len(tagger.tag(words)[0]) == len(words[0])

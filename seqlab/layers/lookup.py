@@ -150,6 +150,20 @@ class TagProjection(keras.layers.Dense):
         self.decoding = decoding
         self.format_version = format_version
 
+    def call(self, inputs, training=None):
+        if self.compute_dtype == "float32" or self.compute_dtype == "float64":
+            return super().call(inputs, training=training)
+        # In bfloat16 (or float16): the product in that dtype, the activation (softmax) in
+        # float32, and float32 out (the CRF and the decoders read float32 scores).
+        from keras import ops
+
+        x = ops.matmul(ops.cast(inputs, self.compute_dtype), ops.cast(self.kernel,
+                                                                      self.compute_dtype))
+        if self.use_bias:
+            x = ops.add(x, ops.cast(self.bias, self.compute_dtype))
+        x = ops.cast(x, "float32")
+        return self.activation(x) if self.activation is not None else x
+
     def get_config(self):
         config = super().get_config()
         config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme,

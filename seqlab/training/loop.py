@@ -317,7 +317,9 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
                       "BiLSTM state is replaced by an attention average, which costs accuracy "
                       "(set it to 'concat' or 'add')")
     previous_policy = keras.config.dtype_policy().name
-    keras.config.set_dtype_policy(config.training.precision)
+    from seqlab.precision import resolve_training
+
+    keras.config.set_dtype_policy(resolve_training(config.training.precision))  # auto: by CPU
     write_dir = output
     try:
         with RunLock(output) if placement.chief else contextlib.nullcontext():
@@ -569,6 +571,10 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
                 extras["dev_predictions"] = (split.tokens, split.labels, predicted)
                 extras["attention"] = attention_examples(tagger, split.tokens, split.labels)
     distribution = placement.record()
+    if model.dtype_policy.name != "float32":  # model.keras computes in float32 when loaded
+        from seqlab.precision import set_compute_precision
+
+        set_compute_precision(model, "float32")
     run.write(config, model, metrics, state["history"],
               run_record(config, model, metrics, distribution, digests), **extras)
     digest = weights_digest(model)

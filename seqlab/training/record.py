@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.config import Config
+from seqlab.hardware import cpu_bf16
+from seqlab.precision import resolve_training
 
 
 def file_digest(path: str | Path) -> str:
@@ -51,4 +53,8 @@ def run_record(config: Config, model, metrics: dict, distribution: dict | None =
         "metrics": {k: metrics[k] for k in ("dev", "test") if k in metrics},
         "weights_sha256": weights_digest(model),
         "distribution": distribution or {"strategy": "none", "replicas": 1, "workers": 1},
+        # The dtype policy trained under (training.precision, auto resolved) and the CPU's
+        # bfloat16 units, so that every figure says which machine made it.
+        "precision": resolve_training(config.training.precision),
+        "hardware": cpu_bf16().to_dict(),
     }
