@@ -233,7 +233,7 @@ def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
 def test_some_variables_train_at_their_own_rate(name):
     import keras
 
-    from seqlab.layers import optimizers
+    from seqlab.training import optimizers
 
     optimizer = getattr(optimizers, name)(learning_rate=0.1)
     fast, slow = keras.Variable(np.zeros(3, np.float32)), keras.Variable(np.zeros(3, np.float32))

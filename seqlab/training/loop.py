@@ -78,8 +78,8 @@ def make_optimizer(config: Config):
               "global_clipnorm": t.global_clipnorm}
     if t.ema:
         kwargs.update(use_ema=True, ema_momentum=t.ema)
-    # Keras' optimizers, their weight averages warmed up (seqlab.layers.optimizers).
-    from seqlab.layers import optimizers
+    # Keras' optimizers, their weight averages warmed up (seqlab.training.optimizers).
+    from seqlab.training import optimizers
 
     if t.optimizer == "sgd":
         return optimizers.SGD(momentum=t.momentum, **kwargs)
