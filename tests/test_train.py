@@ -430,6 +430,7 @@ def test_a_token_budget_runs_the_planned_batches(tmp_path):
     assert int(iterations) == steps(120)
 
 
+@pytest.mark.slow
 def test_the_epoch_loop_alone_ends_where_a_run_ends(tmp_path):
     """train_while_improving, consumed by a bare for loop (no checkpoint, table or history),
     yields the epochs `train` records, stops early on patience at the same epoch, and leaves
