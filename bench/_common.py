@@ -324,8 +324,8 @@ def as_before(model, band=False, gradients=False, buckets=False):
     Returns the model. The layers read their switches when a step is traced, so the model
     must not have run yet."""
     from seqlab.layers.chars import CharCNN
-    from seqlab.layers.optimizers import FusedAdam
     from seqlab.model import ModelParts
+    from seqlab.training.optimizers import FusedAdam
 
     parts = ModelParts(model)
     if band:

@@ -1,8 +1,9 @@
 """seqlab: sequence labelling (NER, POS, chunking) with BiLSTM + self-attention on Keras 3.
 
-``import seqlab`` registers seqlab's Keras layers, so ``keras.models.load_model("model.keras")``
-works without custom_objects, and ``from seqlab import SeqSelfAttention`` (or any layer of the
-family) works as ``from keras_self_attention import ...`` did.
+``import seqlab`` registers seqlab's Keras layers, loss and optimizers, so
+``keras.models.load_model("model.keras")`` works without custom_objects, and
+``from seqlab import SeqSelfAttention`` (or any layer of the family) works as
+``from keras_self_attention import ...`` did.
 
 Importing seqlab does not import Keras (and so TensorFlow) itself: the layers register the
 moment Keras is imported, or at once when it already is. That keeps the command line light by
@@ -37,8 +38,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'seqlab' has no attribute {name!r}")
 
 
+def _register() -> None:
+    """Register with Keras every class a saved model or checkpoint names: the layers and the
+    CRF loss (seqlab.layers) and the optimizers (seqlab.training.optimizers), each under the
+    ``seqlab>`` package name."""
+    import seqlab.layers  # noqa: F401
+    import seqlab.training.optimizers  # noqa: F401
+
+
 class _RegisterWithKeras(importlib.abc.MetaPathFinder):
-    """Imports seqlab.layers (which registers them) right after Keras itself is imported."""
+    """Registers seqlab's classes (:func:`_register`) right after Keras itself is imported."""
 
     def find_spec(self, fullname, path, target=None):
         if fullname != "keras":
@@ -62,10 +71,10 @@ class _ThenRegister(importlib.abc.Loader):
 
     def exec_module(self, module) -> None:
         self._loader.exec_module(module)
-        import seqlab.layers  # noqa: F401  (registers seqlab's layers)
+        _register()
 
 
 if "keras" in sys.modules:
-    import seqlab.layers  # noqa: F401
+    _register()
 elif not any(isinstance(finder, _RegisterWithKeras) for finder in sys.meta_path):
     sys.meta_path.insert(0, _RegisterWithKeras())

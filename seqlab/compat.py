@@ -141,7 +141,7 @@ class OptimizerHooks:
     embedding's ``IndexedSlices`` gradient twice, once for its squares and once to scale it)
     and updates the moving averages in ``_update_model_variables_moving_average`` (eight
     ops a variable, six of them the same scalars recomputed, and no warm-up); neither has a
-    public hook. seqlab's optimizers (``seqlab.layers.optimizers``) warm the averages up,
+    public hook. seqlab's optimizers (``seqlab.training.optimizers``) warm the averages up,
     and ``FusedAdam`` computes both with fewer ops.
     """
 

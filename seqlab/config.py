@@ -200,7 +200,7 @@ class TrainingConfig(_Section):
     metric: Literal["auto", "f1", "accuracy"] = "auto"
     lr_decay: Float = Field(0.0, ge=0.0)  # learning_rate / (1 + lr_decay * epoch)
     # An exponential moving average of the weights with this momentum (e.g. 0.999), warmed
-    # up (min(ema, (1 + step) / (10 + step)), seqlab.layers.optimizers): dev scoring and the
+    # up (min(ema, (1 + step) / (10 + step)), seqlab.training.optimizers): dev scoring and the
     # saved model use the averaged weights. null: none.
     ema: Float | None = Field(None, gt=0.0, lt=1.0)
     # auto: mixed_bfloat16 on a CPU whose bfloat16 units pay in training (AMX;

@@ -35,6 +35,21 @@ TINY = ["training.patience=null", "model.lstm.units=8", "model.embedding.dim=8",
 # A console that prints nothing: ``train(config, out, console=QUIET)``.
 QUIET = Console(stderr=True, quiet=True)
 
+def interrupt_after(epoch: int, first=None):
+    """An ``on_epoch`` hook for ``train``: Ctrl-C as soon as epoch ``epoch`` (from 1) has
+    ended and its checkpoint is written (``first()``, if given, runs just before, while the run
+    still holds its directory's lock). ``train`` then raises Interrupted, as after a real
+    Ctrl-C at that moment."""
+
+    def on_epoch(finished):
+        if finished.row["epoch"] == epoch:
+            if first is not None:
+                first()
+            raise KeyboardInterrupt
+
+    return on_epoch
+
+
 # One tiny trained model for the whole test session (shared by test_cli, test_predict,
 # test_evaluate, test_attention_view and others): a few seconds of training on data/, a
 # little more than TINY so that it tags something.

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from seqlab.compat import moving_averages
-from seqlab.layers.optimizers import SGD
+from seqlab.training.optimizers import SGD
 
 rng = np.random.default_rng(0)
 weights = [keras.Variable(rng.normal(size=(3, 2)).astype("float32")),

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqlab.compat import moving_averages
-from seqlab.layers.optimizers import FusedAdam
+from seqlab.training.optimizers import FusedAdam
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)

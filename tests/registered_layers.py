@@ -1,5 +1,6 @@
 """Run by test_cli.py in a fresh process: ``import seqlab`` does not import Keras, and once
-Keras comes, seqlab's layers are registered; prints the registered ``seqlab>`` names."""
+Keras comes, seqlab's layers, loss and optimizers are registered; prints the registered
+``seqlab>`` names."""
 
 import sys
 

@@ -57,7 +57,10 @@ def _outputs_and_gradients(layer, x, mask, ops=None):
     return y.numpy(), [g.numpy() for g in grads]
 
 
-@pytest.mark.parametrize("lengths", [[9, 4, 1, 7, 9], [9] * 5, None])
+# Ragged lengths are the quick part (make test-fast); equal lengths and no mask, slow.
+@pytest.mark.parametrize("lengths", [[9, 4, 1, 7, 9],
+                                     pytest.param([9] * 5, marks=pytest.mark.slow),
+                                     pytest.param(None, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("implementation", ["fused", "block"])
 def test_fused_equals_keras_bidirectional(lengths, implementation):
     """Both fused ways: the forward kernel with seqlab's gradient (the default) or with

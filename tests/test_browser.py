@@ -16,9 +16,10 @@ from seqlab.schemes import get_chunks
 
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser",
                                                 "google-chrome") if shutil.which(name)), None)
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     BROWSER is None, reason="Chromium is not installed (apt-get install -y chromium; .ci/run "
-                            "installs it): the pages cannot be rendered in a real browser")
+                            "installs it): the pages cannot be rendered in a real browser"),
+    pytest.mark.slow]  # a fresh Chromium process a test
 
 
 def chromium(page, tmp_path, *args):

@@ -58,6 +58,7 @@ def test_import_seqlab_registers_the_layers_once_keras_comes():
     assert proc.returncode == 0, proc.stderr
     registered = proc.stdout.strip().splitlines()[-1]
     assert "seqlab>SeqSelfAttention" in registered and "seqlab>CRF" in registered
+    assert all(f"seqlab>{name}" in registered for name in ("FusedAdam", "SGD", "Nadam"))
 
 
 def test_train_writes_the_run(trained):

@@ -91,6 +91,7 @@ def test_mirrored_on_two_cpus_matches_one_device_and_resumes(tmp_path):
     assert json.loads((tmp_path / "none" / "run.json").read_text())["distribution"] == \
         {"strategy": "none", "replicas": 1, "workers": 1, "devices": []}
     # The mirrored run was interrupted after epoch 2 and resumed under the strategy.
+    assert two["interrupted"] == 2 and one["interrupted"] is None
     assert [row["epoch"] for row in two["history"]] == [1, 2, 3]
 
 

@@ -356,6 +356,7 @@ def test_html_and_conll_output_of_documents(model, tmp_path):
         for o in objects for t in o["tokens"]]
 
 
+@pytest.mark.slow
 def test_a_document_is_answered_when_its_blank_line_comes(model):
     """A pipe: each document is written as soon as the blank line that ends it arrives,
     before the next is sent."""

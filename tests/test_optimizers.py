@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from seqlab.compat import moving_averages
-from seqlab.layers.optimizers import SGD, FusedAdam, Nadam, average_momentum
+from seqlab.training.optimizers import SGD, FusedAdam, Nadam, average_momentum
 
 from conftest import QUICK, TESTS
 
@@ -196,3 +196,17 @@ def test_under_a_mirrored_strategy_it_equals_keras_adam():
     for a, b in zip(got["averages"], warmed_averages(trajectory, cap=0.9), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7)
     assert np.abs(np.array(got["averages"][0]) - trajectory[-1][0]).max() > 1e-3
+
+
+def test_a_model_saved_before_the_optimizers_moved_loads_with_its_optimizer():
+    """fixtures/saved_with_layers_optimizers.keras is a tiny quickstart model (one epoch)
+    saved when the optimizers lived in seqlab/layers/optimizers.py: its compile config names
+    that module. Keras finds the optimizer by its registered name, seqlab>FusedAdam, which the
+    move to seqlab.training.optimizers kept (as every other class's)."""
+    for cls in (SGD, Nadam, FusedAdam):
+        assert keras.saving.get_registered_name(cls) == f"seqlab>{cls.__name__}"
+    model = keras.models.load_model(TESTS / "fixtures" / "saved_with_layers_optimizers.keras")
+    assert type(model.optimizer) is FusedAdam
+    assert model.optimizer.fused and float(model.optimizer.learning_rate) == \
+        pytest.approx(0.003)
+    assert model.optimizer.clipnorm == 5.0

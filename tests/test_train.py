@@ -14,7 +14,7 @@ from seqlab.config import load_config
 from seqlab.errors import Interrupted
 from seqlab.training import checkpoint
 
-from conftest import QUICK, QUIET, ROOT, SEQLAB, TESTS, TINY, sets
+from conftest import QUICK, QUIET, ROOT, SEQLAB, TESTS, TINY, interrupt_after, sets
 
 FOUR_EPOCHS = TINY + ["training.epochs=4"]
 
@@ -24,24 +24,16 @@ def weights(run_dir):
 
 
 @pytest.mark.slow
-def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
     config = load_config(QUICK, FOUR_EPOCHS)
     straight = training.train(config, tmp_path / "straight", console=QUIET)
     assert straight.metrics["epochs_run"] == 4
 
-    real_save = checkpoint.save_checkpoint
-
-    def save_then_stop(folder, model, state, improved):
-        real_save(folder, model, state, improved)
-        if state["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
     with pytest.raises(Interrupted, match="interrupted after epoch 2") as stopped:
-        training.train(config, tmp_path / "resumed", console=QUIET)
+        training.train(config, tmp_path / "resumed", console=QUIET,
+                       on_epoch=interrupt_after(2))
     assert stopped.value.epoch == 2
     assert not (tmp_path / "resumed" / "model.keras").exists()
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
     resumed = training.train(config, tmp_path / "resumed", resume=True, console=QUIET)
 
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
@@ -51,7 +43,7 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, monkeypatch):
+def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path):
     """training.ema: the best epoch's weights are the averages it was scored with, in memory
     and in its checkpoint; resumed after that epoch, a run ends with them as an uninterrupted
     run does (its checkpoint used to keep the raw weights, and the resumed run ended with
@@ -59,17 +51,10 @@ def test_a_run_resumed_after_its_best_epoch_keeps_the_weight_averages(tmp_path, 
     config = load_config(QUICK, TINY + ["training.epochs=2", "training.ema=0.9",
                                         "data.dev=null"])
     straight = training.train(config, tmp_path / "straight", console=QUIET)
-    real_save = checkpoint.save_checkpoint
-
-    def save_then_stop(folder, model, state, best):
-        real_save(folder, model, state, best)
-        if state["epoch"] == 2:  # the last epoch, the best: its checkpoint is all there is
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
+    # after the last epoch, the best: its checkpoint is all there is
     with pytest.raises(Interrupted, match="interrupted after epoch 2"):
-        training.train(config, tmp_path / "resumed", console=QUIET)
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+        training.train(config, tmp_path / "resumed", console=QUIET,
+                       on_epoch=interrupt_after(2))
     resumed = training.train(config, tmp_path / "resumed", resume=True, console=QUIET)
     assert resumed.weights_sha256 == straight.weights_sha256
 
@@ -285,22 +270,42 @@ def test_a_held_directory_is_refused_and_a_killed_holder_frees_it(tmp_path):
         pass
 
 
-def test_ctrl_c_before_the_first_epoch_says_there_is_nothing_to_resume_yet(tmp_path,
-                                                                            monkeypatch):
+def test_ctrl_c_before_the_first_epoch_says_there_is_nothing_to_resume_yet(tmp_path):
+    """A real Ctrl-C (SIGINT to this process) soon after the run has locked its directory:
+    while it reads the data, builds the model or traces the first epoch."""
+    import os
+    import threading
+
     from typer.testing import CliRunner
 
-    import seqlab.training.loop as loop
     from seqlab.cli import app
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "prepare_data", stop)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["train", str(QUICK), "--output", str(out),
-                                      "--set", "training.epochs=2"])
+    done = threading.Event()
+
+    def press_ctrl_c():
+        lock = out / ".seqlab.lock"
+        while not done.is_set():
+            if lock.exists() and lock.read_text():  # the lock is taken (its pid written last)
+                time.sleep(0.2)  # well inside the run, long before the first epoch ends
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    # As in test_ctrl_c_while_a_checkpoint_is_written_waits_for_it: Ctrl-C raises here.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        result = CliRunner().invoke(app, ["train", str(QUICK), "--output", str(out),
+                                          "--set", "training.epochs=2"])
+    finally:
+        done.set()
+        presser.join()
+        signal.signal(signal.SIGINT, before)
     assert result.exit_code == 130, result.output
-    line = result.stderr.strip()
+    assert "Traceback" not in result.output
+    line = result.stderr.strip().splitlines()[-1]  # after what the run said of its data
     assert line == (f"interrupted before the first epoch ended: nothing to resume yet; start "
                     f"again with: seqlab train {QUICK} --output {out} --set training.epochs=2")
     assert not out.exists()  # nothing was written, not even the directory
@@ -425,6 +430,7 @@ def test_a_token_budget_runs_the_planned_batches(tmp_path):
     assert int(iterations) == steps(120)
 
 
+@pytest.mark.slow
 def test_the_epoch_loop_alone_ends_where_a_run_ends(tmp_path):
     """train_while_improving, consumed by a bare for loop (no checkpoint, table or history),
     yields the epochs `train` records, stops early on patience at the same epoch, and leaves

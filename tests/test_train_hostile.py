@@ -20,7 +20,7 @@ from seqlab.config import load_config
 from seqlab.errors import Interrupted, SeqlabError
 from seqlab.training import checkpoint
 
-from conftest import DATA, QUICK, QUIET, SEQLAB, TINY, invoke, sets
+from conftest import DATA, QUICK, QUIET, SEQLAB, TESTS, TINY, interrupt_after, invoke, sets
 
 TWO_EPOCHS = TINY + ["training.epochs=2"]
 SETS = sets(TWO_EPOCHS)
@@ -64,35 +64,31 @@ def test_force_with_bad_data_leaves_the_old_run_whole(old_run, bad_train):
 
 
 @pytest.mark.slow
-def test_an_interrupted_forced_run_keeps_the_old_run_and_resumes(old_run, monkeypatch):
+def test_an_interrupted_forced_run_keeps_the_old_run_and_resumes(old_run):
     before = snapshot(old_run)
-    real_save = checkpoint.save_checkpoint
+    new = old_run.parent / "run.seqlab-new"
 
-    def save_then_stop(folder, model, state, improved):
-        real_save(folder, model, state, improved)
-        # while the new run trains, the directory is locked against a second run
+    def locked():  # while the new run trains, the directory is locked against a second run
         from seqlab.training.rundir import check_output
 
         for flags in ({"force": True}, {"resume": True}):
             with pytest.raises(SeqlabError, match="another seqlab train"):
                 check_output(old_run, **flags)
-        raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
-    result = invoke("train", QUICK, "--output", old_run, "--force", *SETS)
-    assert result.exit_code == 130, result.output
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith(f"interrupted after epoch 1 ({old_run} keeps the previous run")
-    assert line.endswith("--set training.epochs=2 --resume")
+    config = load_config(QUICK, TWO_EPOCHS)
+    with pytest.raises(Interrupted) as stopped:
+        training.train(config, old_run, force=True, console=QUIET,
+                       on_epoch=interrupt_after(1, first=locked))
+    assert str(stopped.value) == (f"interrupted after epoch 1 ({old_run} keeps the previous "
+                                  f"run until this one finishes; its checkpoints are in {new})")
     assert snapshot(old_run) == before
     assert siblings(old_run) == ["run.seqlab-new"]
-    assert (old_run.parent / "run.seqlab-new" / "checkpoints" / "state.json").is_file()
+    assert (new / "checkpoints" / "state.json").is_file()
 
     # a fresh run into it is refused while the forced one waits
     fresh = invoke("train", QUICK, "--output", old_run.parent / "run", *SETS)
     assert fresh.exit_code == 2 and "unfinished forced run" in fresh.stderr
 
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
     result = invoke("train", QUICK, "--output", old_run, "--resume", *SETS)
     assert result.exit_code == 0, result.output
     assert "resuming after epoch 1" in result.stderr
@@ -120,22 +116,14 @@ def test_a_forced_set_with_bad_data_keeps_the_old_set(old_run, bad_train):
 # -- item 2: a resume refuses data that changed ----------------------------------------------
 
 @pytest.mark.slow
-def test_resume_refuses_a_changed_training_file(tmp_path, monkeypatch):
+def test_resume_refuses_a_changed_training_file(tmp_path):
     data = tmp_path / "train.txt"
     shutil.copyfile(DATA / "train.txt", data)
     config = load_config(QUICK, TWO_EPOCHS + [f"data.train={data}"])
-    real_save = checkpoint.save_checkpoint
-
-    def save_then_stop(folder, model, state, improved):
-        real_save(folder, model, state, improved)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_stop)
     with pytest.raises(Interrupted):
-        training.train(config, tmp_path / "run", console=QUIET)
+        training.train(config, tmp_path / "run", console=QUIET, on_epoch=interrupt_after(1))
     state = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())
     assert set(state["data_sha256"]) == {"train", "dev", "test"}
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
 
     text = data.read_text(encoding="utf-8")
     data.write_text(text.replace("B-ORG", "B-XXX").replace("B-MISC", "B-ORG")
@@ -148,20 +136,22 @@ def test_resume_refuses_a_changed_training_file(tmp_path, monkeypatch):
 # -- item 3: a loss that is not a number stops the run ---------------------------------------
 
 @pytest.mark.slow
-def test_a_diverging_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
-        old_run, monkeypatch):
+def test_a_diverging_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(old_run):
     """Forced over an old run: the old run stays whole too."""
-    real_save = checkpoint.save_checkpoint
+    import keras
 
-    def save_then_diverge(folder, model, state, improved):
-        real_save(folder, model, state, improved)
-        model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    class Poison(keras.callbacks.Callback):
+        """Weights that are no longer numbers from the second epoch on: its loss is NaN."""
 
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_diverge)
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.set_weights([np.full_like(w, np.nan)
+                                        for w in self.model.get_weights()])
+
     before = snapshot(old_run)
     config = load_config(QUICK, TWO_EPOCHS + ["training.epochs=3"])
     with pytest.raises(SeqlabError) as failed:
-        training.train(config, old_run, force=True, console=QUIET)
+        training.train(config, old_run, force=True, console=QUIET, callbacks=[Poison()])
     message = str(failed.value)
     assert message.startswith("epoch 2: the training loss is nan")
     assert "lower training.learning_rate (now 0.003)" in message
@@ -178,30 +168,32 @@ def test_a_diverging_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint
 
 # -- item 7: out of memory is one line naming the sizes --------------------------------------
 
-def test_out_of_memory_names_the_sizes_to_lower(tmp_path, monkeypatch):
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_out_of_memory_while_building_names_the_sizes_to_lower(tmp_path):
+    """A real one: the model is built in a process whose address space is capped."""
+    proc = subprocess.run([sys.executable, str(TESTS / "build_out_of_memory.py"),
+                           str(tmp_path / "a")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith(
+        "out of memory while building the model: lower model.lstm.units (4096), "
+        "model.embedding.dim (8)"), proc.stdout
+    assert not (tmp_path / "a").exists()
+
+
+def test_out_of_memory_in_an_epoch_names_the_sizes_to_lower(tmp_path):
     import keras
-    import tensorflow as tf
+
+    class NoMemory(keras.callbacks.Callback):
+        """What runs out inside fit is the host's memory (Keras' or TensorFlow's)."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            raise MemoryError
 
     config = load_config(QUICK, TWO_EPOCHS)
-
-    def exhausted(*args, **kwargs):
-        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
-
-    # What runs out is Keras' (never seqlab's own code, which is what is tested).
-    monkeypatch.setattr(keras.Model, "compile", exhausted)
-    with pytest.raises(SeqlabError, match=r"^out of memory while building the model: lower "
-                                          r"model\.lstm\.units \(8\), model\.embedding\.dim"):
-        training.train(config, tmp_path / "a", console=QUIET)
-    assert not (tmp_path / "a").exists()
-    monkeypatch.undo()
-
-    def no_memory(*args, **kwargs):
-        raise MemoryError
-
-    monkeypatch.setattr(keras.Model, "fit", no_memory)
     with pytest.raises(SeqlabError, match=r"^out of memory in epoch 1: lower "
                                           r"training\.batch_size \(16\), model\.lstm\.units"):
-        training.train(config, tmp_path / "b", console=QUIET)
+        training.train(config, tmp_path / "b", console=QUIET, callbacks=[NoMemory()])
 
 
 # -- item 20: invalid IOB2 transitions are said once -----------------------------------------

@@ -20,7 +20,7 @@ from test_transformer import HIDDEN, LAYERS, make_hf_dir  # noqa: E402
 from seqlab.config import load_config  # noqa: E402
 from seqlab.errors import SeqlabError  # noqa: E402
 
-from conftest import QUICK, ROOT, TINY, invoke, sets  # noqa: E402
+from conftest import QUICK, ROOT, TINY, interrupt_after, invoke, sets  # noqa: E402
 
 TWO_EPOCHS = TINY + ["training.epochs=2"]
 
@@ -166,30 +166,21 @@ def test_export_refuses_in_one_line(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_weights(trained, tmp_path):
     """A second run of the fixture's config, interrupted after epoch 1 and resumed, ends
     with the same weights to the bit: runs are reproducible, resumed or not."""
     from rich.console import Console
 
     import seqlab.training.loop as training
     from seqlab.errors import Interrupted
-    from seqlab.training import checkpoint as checkpoints
 
     run, checkpoint, _ = trained
     config = load_config(QUICK, TWO_EPOCHS + [f"model.transformer.path={checkpoint}",
                                         "model.transformer.layers=all"])
-    real_save = checkpoints.save_checkpoint
-
-    def save_then_stop(folder, model, state, improved):
-        real_save(folder, model, state, improved)
-        if state["epoch"] == 1:
-            raise KeyboardInterrupt
-
     quiet = Console(stderr=True, quiet=True)
-    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_stop)
-    with pytest.raises(Interrupted):
-        training.train(config, tmp_path / "resumed", console=quiet)
-    monkeypatch.setattr(checkpoints, "save_checkpoint", real_save)
+    with pytest.raises(Interrupted, match="interrupted after epoch 1"):
+        training.train(config, tmp_path / "resumed", console=quiet,
+                       on_epoch=interrupt_after(1))
     resumed = training.train(config, tmp_path / "resumed", resume=True, console=quiet)
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     assert resumed.weights_sha256 == json.loads((run / "run.json").read_text())[
@@ -233,7 +224,7 @@ def test_fine_tuned_run_moves_the_backbone_and_serves_alone(trained, tmp_path):
 def test_some_variables_train_at_their_own_rate(name):
     import keras
 
-    from seqlab.layers import optimizers
+    from seqlab.training import optimizers
 
     optimizer = getattr(optimizers, name)(learning_rate=0.1)
     fast, slow = keras.Variable(np.zeros(3, np.float32)), keras.Variable(np.zeros(3, np.float32))

@@ -1,7 +1,9 @@
-"""seqlab's Keras layers, and the loss and optimizer its saved models name.
+"""seqlab's Keras layers, and the CRF loss its saved models name.
 
 Importing this package registers each of them with Keras under the ``seqlab`` package
 name, so ``keras.models.load_model("model.keras")`` finds them without custom_objects.
+(The optimizers a saved model names are the trainer's: ``seqlab.training.optimizers``;
+``import seqlab`` registers both, the moment Keras is imported.)
 """
 
 import keras
@@ -12,7 +14,6 @@ from seqlab.layers.chars import CharCNN, PerToken  # noqa: F401  (registers)
 from seqlab.layers.crf import CRF, CRFLoss  # noqa: F401  (registers)
 from seqlab.layers.lookup import CharEmbedding, TagProjection, WordEmbedding  # noqa: F401 (registers)
 from seqlab.layers.multihead import ConcatHeads, MultiHead, MultiHeadAttention  # noqa: F401
-from seqlab.layers.optimizers import SGD, FusedAdam, Nadam  # noqa: F401  (registers)
 from seqlab.layers.scaled_dot import (
     ResidualScaledDotProductAttention,
     ScaledDotProductAttention,

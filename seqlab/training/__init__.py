@@ -4,6 +4,9 @@
   or streamed, through the same reader and checks);
 * :mod:`~seqlab.training.loop`: model, optimizer and loss, the epoch loop (a generator of
   epochs) and what consumes it (checkpoints, progress, history, the run's files), ``reproduce``;
+* :mod:`~seqlab.training.optimizers`: Keras' Adam, SGD and Nadam as the loop makes them (weight
+  averages warmed up, a fused Adam update, per-variable learning rates), registered with Keras
+  so that saved models name them;
 * :mod:`~seqlab.training.checkpoint`: what each epoch leaves for resuming;
 * :mod:`~seqlab.training.rundir`: the run directory: its files' names, readers and writers
   (``RunDir``, ``RunSet``), its lock;

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,8 +78,8 @@ def make_optimizer(config: Config):
               "global_clipnorm": t.global_clipnorm}
     if t.ema:
         kwargs.update(use_ema=True, ema_momentum=t.ema)
-    # Keras' optimizers, their weight averages warmed up (seqlab.layers.optimizers).
-    from seqlab.layers import optimizers
+    # Keras' optimizers, their weight averages warmed up (seqlab.training.optimizers).
+    from seqlab.training import optimizers
 
     if t.optimizer == "sgd":
         return optimizers.SGD(momentum=t.momentum, **kwargs)
@@ -273,7 +273,8 @@ def attention_examples(tagger, tokens, labels, count: int = 3) -> list[dict]:
 
 
 def train(config: Config, output: str | Path, force: bool = False, resume: bool = False,
-          console: Console | None = None) -> Run:
+          console: Console | None = None, *, callbacks: Sequence = (),
+          on_epoch: Callable[[Epoch], None] | None = None) -> Run:
     """Train the model a config describes and write the run into `output`.
 
     The chief holds a lock on `output` while it trains, so a second run into the same
@@ -285,6 +286,13 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     calls this with the same config and output; only the chief writes `output` (the others
     write into a temporary directory, deleted at the end), and on `resume` every worker reads
     the chief's checkpoints.
+
+    Two hooks for Python callers (the command line sets neither): ``callbacks``, Keras
+    callbacks added to each epoch's ``model.fit`` (``self.model`` is the model in training;
+    ``on_epoch_begin`` gets the epoch counted from 0); ``on_epoch``, called with each finished
+    :class:`Epoch` once its checkpoint is written, before the next epoch starts. A
+    KeyboardInterrupt raised in either ends the run as Ctrl-C does, so ``on_epoch`` raising it
+    leaves a run that ``resume`` continues after that epoch; other exceptions propagate.
 
     Raises SeqlabError for bad data, an occupied directory, a diverging loss or too little
     memory; Interrupted on Ctrl-C or SIGTERM (the last finished epoch's checkpoint stays
@@ -316,6 +324,7 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
         console.print("[yellow]warning:[/] model.attention.residual is 'none': each token's "
                       "BiLSTM state is replaced by an attention average, which costs accuracy "
                       "(set it to 'concat' or 'add')")
+    hooks = Hooks(tuple(callbacks), on_epoch)
     previous_policy = keras.config.dtype_policy().name
     from seqlab.precision import resolve_training
 
@@ -331,16 +340,16 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
                 write_dir = Path(tempfile.mkdtemp(
                     prefix=f"seqlab-{placement.task.replace(':', '')}-"))
                 return _train(config, prep, digests, source, write_dir, resume, console,
-                              placement)
+                              placement, hooks)
             if not resume:  # an abandoned forced run beside it (check_output checked it)
                 remove_staged(output)
             if resume and source == output or not resume and not has_content(output):
                 return _train(config, prep, digests, output, output, resume, console,
-                              placement)
+                              placement, hooks)
             # A forced run over an old one, or the resumption of one: beside the old run.
             write_dir = staged(output)
             return _train_staged(config, prep, digests, output, write_dir, resume, console,
-                                 placement)
+                                 placement, hooks)
     except KeyboardInterrupt as stop:
         # The last complete checkpoint (state.json is written last) is what a resume gets.
         saved = RunDir(write_dir if placement.chief else output).checkpoints
@@ -368,14 +377,14 @@ def data_digests(config: Config) -> dict[str, str]:
 
 
 def _train_staged(config: Config, prep: Prepared, digests: dict, output: Path, new: Path,
-                  resume: bool, console: Console, placement) -> Run:
+                  resume: bool, console: Console, placement, hooks: Hooks) -> Run:
     """Train (or resume) in ``new`` beside the run in ``output``, then replace that run's
     files with the new ones. A failure leaves ``output`` as it was, and ``new`` only when it
     holds a checkpoint to resume from (the message says where)."""
     finished = False
     try:
         with RunLock(new):
-            run = _train(config, prep, digests, new, new, resume, console, placement)
+            run = _train(config, prep, digests, new, new, resume, console, placement, hooks)
             replace_run(output, new, RunDir.owns)
             finished = True
     except SeqlabError as exc:
@@ -400,6 +409,15 @@ def _distribute_options(dataset, placement):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a Python caller of :func:`train` adds to a run (see its ``callbacks`` and
+    ``on_epoch``)."""
+
+    callbacks: tuple = ()
+    on_epoch: Callable[[Epoch], None] | None = None
 
 
 @dataclass
@@ -528,12 +546,12 @@ def _start(config: Config, prep: Prepared, digests: dict, source: RunDir, resume
 
 
 def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_dir: Path,
-           resume: bool, console: Console, placement) -> Run:
+           resume: bool, console: Console, placement, hooks: Hooks) -> Run:
     """A run: `output` holds the checkpoints a resumed run reads; `write_dir` gets what this
     process writes (`output` itself, except on a worker that is not the chief). `digests`:
     the data files' sha256, kept in each checkpoint and in run.json. What
     :func:`train_while_improving` yields goes to the checkpoints, the table and the
-    history."""
+    history; then to ``hooks.on_epoch``."""
     import keras
 
     from seqlab.tagger import Tagger
@@ -544,7 +562,7 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
     tagger = Tagger(model)
     if prep.features:  # dev and test: the frozen pass made them once; not again each epoch
         tagger.feature_cache.update(prep.features)
-    callbacks = []
+    callbacks = list(hooks.callbacks)
     if config.logging.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs)))
     reporter = Reporter(console, dev_metric(config, prep), prep.dev is not None)
@@ -558,6 +576,8 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
             reporter.row(epoch.row, epoch.improved)
             if epoch.stop:
                 console.print(f"early stop: {epoch.stop}")
+            if hooks.on_epoch is not None:
+                hooks.on_epoch(epoch)
     except Diverged as exc:
         raise diverged(config, exc.epoch, exc.loss, run.checkpoints) from None
 
