@@ -479,10 +479,10 @@ def _warn_overwrite(tagger: Tagger, values: list[str], what: str, name: str) -> 
 
 
 def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
-               scored: bool = False) -> tuple[list, list, list, list | None]:
-    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted, spans)``; ``spans``,
-    with ``scored`` and a model of chunk tags, each sentence's predicted chunks ``(type,
-    start, end, probability)`` (:meth:`Tagger.analyse`), else None.
+               scored: bool = False) -> tuple[list, list, list, tuple | None]:
+    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted, outputs)``;
+    ``outputs``, with ``scored`` and a model of chunk tags, the tag ids and network outputs
+    that :mod:`seqlab.confidence` scores (:meth:`Tagger.outputs`), else None.
 
     SeqlabError when fewer than half the gold labels are tags of the model: they were read
     from another column or field than the model was trained on (UPOS tags scored against an
@@ -501,5 +501,5 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
     gold = [s.labels for s in sentences]
     if not (scored and tagger.chunked):
         return tokens, gold, tagger.tag(tokens, batch_size), None
-    analyses = tagger.analyse(tokens, batch_size)
-    return tokens, gold, tagger.tags_of([a.ids for a in analyses]), [a.spans for a in analyses]
+    ids, outputs = tagger.outputs(tokens, batch_size)
+    return tokens, gold, tagger.tags_of(ids), (ids, outputs)

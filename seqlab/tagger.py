@@ -292,16 +292,30 @@ class Tagger:
         ids, _ = self._predict(sentences, batch_size, False)
         return self.tags_of(ids)
 
+    def outputs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(ids, outputs)``: each sentence's best tag ids and the network's output (time,
+        K) that :mod:`seqlab.confidence` reads, from one forward pass (sentences tagged in
+        windows have their windows' outputs joined)."""
+        return self._predict(sentences, batch_size, "output")
+
+    @property
+    def temperature(self) -> float:
+        """What the scores divide the log potentials by (fitted on the dev set in training;
+        1 for older models): :func:`seqlab.confidence.model_potentials`."""
+        return self.parts.temperature
+
     def analyse(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                nbest: int = 0) -> list:
+                nbest: int = 0, temperature: float | None = None) -> list:
         """Each sentence's best tags with the probability of each of its chunks and of the
         whole sequence, and its ``nbest`` most probable tag sequences
         (:class:`seqlab.confidence.Analysis`; ids in the model's scheme, see :meth:`to_tags`).
-        A sentence tagged in windows is scored on its windows' outputs joined."""
+        A sentence tagged in windows is scored on its windows' outputs joined.
+        ``temperature``: the scores' (None: the model's, :attr:`temperature`)."""
         from seqlab.confidence import analyse
 
-        ids, outputs = self._predict(sentences, batch_size, "output")
-        return analyse(ids, outputs, self.parts, n_best=nbest)
+        ids, outputs = self.outputs(sentences, batch_size)
+        return analyse(ids, outputs, self.parts, n_best=nbest, temperature=temperature)
 
     def to_tags(self, ids) -> list[str]:
         """Tag ids of one sentence as tags in the training files' scheme."""
