@@ -149,43 +149,71 @@ def span_probabilities(lattice: Lattice, spans: Sequence[tuple[int, str, int, in
                        labels: Sequence[str]) -> np.ndarray:
     """The probability of each span ``(row, type, start, end)`` (end exclusive) of the batch's
     sentence ``row``: the sum of the probabilities of the tag sequences whose chunks hold
-    exactly that one. (n,) float64; spans of one length are computed together."""
+    exactly that one. (n,) float64; spans of one length are computed together.
+
+    Computed as the lattice is, by the scaled algorithm: the restricted forward vector in
+    exponentiated form, a matrix product a token, rescaled to sum 1 with its log scale kept
+    apart (the same sums as log-sum-exps over (n, K, K), a few times faster)."""
     out = np.zeros(len(spans))
     if not len(spans):
         return out
     starts, ends_allowed = chunk_boundaries(labels)   # (K+1, K) and (K, K+1); row/col K = out
     k = len(labels)
     types = np.array([chunk_role(label)[1] for label in labels], dtype=object)
-    cross = _log_mask(~ends_allowed[:, :k])            # stay inside a chunk: no end between
-    close = _log_mask(ends_allowed[:, :k])             # the chunk ends between these two
-    close_last = _log_mask(ends_allowed[:, k])         # ... or at the sentence's end
-    begin = _log_mask(starts[:k])                      # a chunk starts after a tag
-    begin_first = _log_mask(starts[k])                 # ... or at the sentence's start
+    trans, em = lattice.transitions, lattice.emissions
+    shift = trans.max()
+    step = np.exp(trans - shift)                       # (K, K), forbidden: 0
+    cross = step * ~ends_allowed[:, :k]                # stay inside a chunk: no end between
+    close = step * ends_allowed[:, :k]                 # the chunk ends between these two
+    begin = step * starts[:k]                          # a chunk starts after a tag
+    first_top = _finite_max(lattice.start[starts[k]])  # ... or at the sentence's start
+    begin_first = np.exp(lattice.start - first_top) * starts[k]
+    end_top = _finite_max(lattice.end[ends_allowed[:, k]])  # ... and ends at its end
+    close_last = np.exp(lattice.end - end_top) * ends_allowed[:, k]
     arr = np.array([(row, s, e) for row, _, s, e in spans], dtype=np.int64).reshape(-1, 3)
     kind = np.array([t for _, t, _, _ in spans], dtype=object)
-    trans, em = lattice.transitions, lattice.emissions
-    for width in np.unique(arr[:, 2] - arr[:, 1]):
-        pick = np.flatnonzero(arr[:, 2] - arr[:, 1] == width)
-        if width <= 0:
-            continue
-        rows, s, e = arr[pick, 0], arr[pick, 1], arr[pick, 2]
-        of_type = _log_mask(types[None, :] == kind[pick, None])          # (n, K)
-        first = s == 0
-        prev = lattice.alpha[rows, np.maximum(s - 1, 0)]                 # (n, K)
-        inner = _lse(prev[:, :, None] + trans + begin, axis=1)          # (n, K)
-        gamma = np.where(first[:, None], lattice.start + begin_first, inner)
-        gamma = gamma + em[rows, s] + of_type
-        for step in range(1, width):
-            gamma = _lse(gamma[:, :, None] + trans + cross, axis=1) + em[rows, s + step] \
-                + of_type
-        at_end = e >= lattice.lengths[rows]
-        nxt = np.minimum(e, em.shape[1] - 1)
-        after = em[rows, nxt] + lattice.beta[rows, nxt]                  # (n, K)
-        inside = _lse(gamma[:, :, None] + trans + close + after[:, None, :], axis=(1, 2))
-        last = _lse(gamma + lattice.end + close_last, axis=1)
-        total = np.where(at_end, last, inside)
-        out[pick] = np.exp(total - lattice.log_z[rows])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for width in np.unique(arr[:, 2] - arr[:, 1]):
+            if width <= 0:
+                continue
+            pick = np.flatnonzero(arr[:, 2] - arr[:, 1] == width)
+            rows, s, e = arr[pick, 0], arr[pick, 1], arr[pick, 2]
+            of_type = types[None, :] == kind[pick, None]                    # (n, K)
+            prev = lattice.alpha[rows, np.maximum(s - 1, 0)]                 # (n, K)
+            top = _finite_max(prev, axis=1)
+            inner = np.exp(prev - top[:, None]) @ begin
+            first = (s == 0)[:, None]
+            vector = np.where(first, begin_first, inner)
+            scale = np.where(first[:, 0], first_top, top + shift)
+            for t in range(width):
+                if t:
+                    vector = vector @ cross
+                    scale = scale + shift
+                here = em[rows, s + t]
+                top = here.max(axis=1)
+                vector = vector * np.exp(here - top[:, None]) * of_type
+                total = vector.sum(axis=1)
+                vector = vector / np.where(total > 0, total, 1.0)[:, None]
+                scale = scale + top + np.log(total)
+            at_end = e >= lattice.lengths[rows]
+            nxt = np.minimum(e, em.shape[1] - 1)
+            after = em[rows, nxt] + lattice.beta[rows, nxt]                  # (n, K)
+            top = _finite_max(after, axis=1)
+            inside = np.log(((vector @ close) * np.exp(after - top[:, None])).sum(axis=1)) \
+                + top + shift
+            last = np.log((vector * close_last).sum(axis=1)) + end_top
+            total = np.where(at_end, last, inside) + scale
+            out[pick] = np.nan_to_num(np.exp(total - lattice.log_z[rows]), nan=0.0)
     return np.minimum(out, 1.0)
+
+
+def _finite_max(x: np.ndarray, axis=None):
+    """The largest entry (along ``axis``), 0 where there is none above -inf (so that
+    ``exp(x - max)`` is 0 there, not NaN)."""
+    if x.size == 0:
+        return np.zeros(x.shape[0]) if axis is not None else 0.0
+    top = np.max(x, axis=axis)
+    return np.where(np.isfinite(top), top, 0.0)
 
 
 def nbest(lattice: Lattice, row: int, n: int) -> list[tuple[np.ndarray, float]]:
@@ -240,13 +268,16 @@ class Analysis:
     probability)`` (end exclusive, in the order of the sentence), the probability of the best
     sequence, the expected number of its tokens whose tag is wrong (``errors``: the sum over
     tokens of one minus the chosen tag's marginal probability), and the n most probable
-    sequences ``(ids, probability)`` when asked for."""
+    sequences ``(ids, probability)`` when asked for; ``probs``: each token's probability of
+    its chosen tag (a CRF's marginal; a softmax model's output probability), at the same
+    temperature as the rest."""
 
     ids: np.ndarray
     spans: list[tuple[str, int, int, float]]
     best: float
     errors: float = 0.0
     nbest: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    probs: np.ndarray | None = None
 
 
 def model_potentials(parts, temperature: float | None = None):
@@ -292,33 +323,55 @@ def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_b
     ``temperature``: see :func:`model_potentials` (None: the model's)."""
     transitions, start, end, to_log = model_potentials(parts, temperature)
     labels = [str(label) for label in parts.labels]
+    softmax = parts.crf is None
+    t = float(parts.temperature if temperature is None else temperature)
+    known: dict[bytes, list] = {}  # chunks of each distinct tag sequence (a test set repeats)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[Analysis | None] = [None] * len(ids)
     for first in range(0, len(order), batch):
         rows = order[first:first + batch]
         width = max(len(ids[i]) for i in rows)
-        emissions = np.zeros((len(rows), width, len(labels)))
-        for r, i in enumerate(rows):
-            if len(ids[i]):
-                emissions[r, :len(ids[i])] = to_log(outputs[i])
-        lattice = Lattice(emissions, [len(ids[i]) for i in rows], transitions, start, end)
-        chunks = [(r, *c) for r, i in enumerate(rows)
-                  for c in get_chunks([labels[t] for t in ids[i].tolist()])]
-        probs = span_probabilities(lattice, chunks, labels)
+        lengths = np.array([len(ids[i]) for i in rows], dtype=np.int64)
+        wide = any(np.asarray(outputs[i]).dtype == np.float64 for i in rows)
+        raw = np.zeros((len(rows), width, len(labels)), np.float64 if wide else np.float32)
         paths = np.zeros((len(rows), width), dtype=np.int64)
+        chunks = []
         for r, i in enumerate(rows):
-            paths[r, :len(ids[i])] = ids[i]
+            if lengths[r]:
+                raw[r, :lengths[r]] = outputs[i]
+                paths[r, :lengths[r]] = ids[i]
+            key = ids[i].tobytes()
+            if key not in known:
+                known[key] = get_chunks([labels[x] for x in ids[i].tolist()])
+            chunks.extend((r, *c) for c in known[key])
+        emissions = to_log(raw)  # at once; what padding holds is never read
+        lattice = Lattice(emissions, lengths, transitions, start, end)
+        probs = span_probabilities(lattice, chunks, labels)
         best = np.exp(lattice.path_scores(paths, np.arange(len(rows))) - lattice.log_z)
         chosen = np.take_along_axis(lattice.marginals(), paths[:, :, None], axis=2)[:, :, 0]
-        errors = (np.arange(width)[None, :] < lattice.lengths[:, None]) * (1.0 - chosen)
-        spans: dict[int, list] = {r: [] for r in range(len(rows))}
-        for (r, kind, s, e), p in zip(chunks, probs):
-            spans[r].append((kind, s, e, float(p)))
+        errors = np.where(np.arange(width)[None, :] < lengths[:, None], 1.0 - chosen,
+                          0.0).sum(axis=1)
+        if softmax:  # its own probability of each chosen tag, at the temperature
+            chosen = np.exp(np.take_along_axis(emissions, paths[:, :, None], axis=2)[:, :, 0]
+                            - _lse(emissions, axis=2)) if t != 1.0 else None
+        spans: list[list] = [[] for _ in rows]
+        for (r, kind, s, e), p in zip(chunks, probs.tolist()):
+            spans[r].append((kind, s, e, p))
         for r, i in enumerate(rows):
-            out[i] = Analysis(ids[i], spans[r], float(min(best[r], 1.0)),
-                              float(max(errors[r].sum(), 0.0)),
-                              nbest(lattice, r, n_best) if n_best else [])
+            n = lengths[r]
+            if chosen is not None:
+                token = chosen[r, :n]
+            else:  # T = 1: the network's output as it is
+                token = raw[r, np.arange(n), ids[i]].astype(np.float64)
+            out[i] = Analysis(ids[i], spans[r], min(float(best[r]), 1.0),
+                              max(float(errors[r]), 0.0),
+                              nbest(lattice, r, n_best) if n_best else [], token)
     return out
+
+
+def round_probs(probs: np.ndarray | None) -> list[float]:
+    """Token probabilities as written (6 decimals)."""
+    return [] if probs is None else [round(p, 6) for p in probs.tolist()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -295,27 +295,27 @@ def tag_records(tagger: Tagger, block: list[Record], batch_size: int = 64,
     such as blank lines of text, are written but not counted)."""
     todo = [r for r in block if r.kind == "sentence"]
     sentences = [r.tokens for r in todo]
-    if scoring:
-        _score_records(tagger, todo, batch_size, scoring)
-    if probs:
-        tags, scores = tagger.tag_with_probs(sentences, batch_size)
-        for r, t, p in zip(todo, tags, scores):
-            r.probs = p
-            if not scoring:
-                r.tags = t
-    elif not scoring:
+    if scoring or probs:  # one forward pass for the tags, their probabilities and scores
+        _score_records(tagger, todo, batch_size, scoring, probs)
+    else:
         for r, t in zip(todo, tagger.tag(sentences, batch_size)):
             r.tags = t
     return sum(1 for r in todo if r.tokens)
 
 
-def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring
-                   ) -> None:
+def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring,
+                   probs: bool = False) -> None:
+    from seqlab.confidence import round_probs
     from seqlab.schemes import span
 
     analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest)
     floor = scoring.min_score
     for r, a, tags in zip(records, analyses, tagger.tags_of([a.ids for a in analyses])):
+        if probs:
+            r.probs = round_probs(a.probs)
+        if not scoring:
+            r.tags = tags
+            continue
         kept = []
         for kind, start, end, p in a.spans:
             if floor is not None and p < floor:

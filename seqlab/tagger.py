@@ -327,10 +327,13 @@ class Tagger:
 
     def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
                        ) -> tuple[list[list[str]], list[list[float]]]:
-        """Tags for each sentence and the model's probability of each (a CRF's marginal)."""
-        ids, scores = self._predict(sentences, batch_size, True)
-        return (self.tags_of(ids),
-                [[round(p, 6) for p in s.astype(float).tolist()] for s in scores])
+        """Tags for each sentence and the model's probability of each (a CRF's marginal, a
+        softmax model's output probability; at the model's :attr:`temperature`), rounded to
+        6 decimals, as :meth:`analyse` gives them."""
+        from seqlab.confidence import round_probs
+
+        analyses = self.analyse(sentences, batch_size)
+        return self.tags_of([a.ids for a in analyses]), [round_probs(a.probs) for a in analyses]
 
 
 def _tensorflow() -> bool:
