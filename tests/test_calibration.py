@@ -161,3 +161,62 @@ def test_a_model_saved_before_temperatures_scores_at_1(trained, tmp_path):
                  tags_config(lambda t: t.pop("temperature")))
     assert "temperature" not in stored_tags(older)
     assert Tagger.load(older).temperature == 1.0
+
+
+def test_the_report_draws_the_reliability_diagram(trained, tmp_path):
+    import shutil
+
+    from conftest import invoke
+
+    metrics = json.loads((trained / "metrics.json").read_text())
+    dev = metrics["calibration"]["dev"]
+    result = invoke("report", trained, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    section = page[page.index('<h2 id="calibration">'):page.index('<h2 id="confusion">')]
+    assert section.count("<svg") == 1
+    table = section[section.index('<table class="reliability">'):section.index("</table>")]
+    lows = {b["low"] for b in dev["before"]["bins"]} | {b["low"] for b in dev["after"]["bins"]}
+    assert table.count("<tr>") == 1 + len(lows)  # the header and a row a score bin
+    assert f"{dev['after']['ece']:.4f}" in section and f"{dev['before']['ece']:.4f}" in section
+    # A run from before temperatures has no diagram, and no error.
+    older = tmp_path / "older"
+    shutil.copytree(trained, older, ignore=shutil.ignore_patterns("checkpoints", "report.html"))
+    del metrics["calibration"]
+    (older / "metrics.json").write_text(json.dumps(metrics))
+    result = invoke("report", older)
+    assert result.exit_code == 0, result.output
+    assert 'id="calibration"' not in (older / "report.html").read_text(encoding="utf-8")
+
+
+def test_probs_and_scores_come_from_one_forward_pass_at_the_temperature(trained, monkeypatch):
+    import io
+
+    from seqlab.formats import Reading
+    from seqlab.predict import predict_file
+    from seqlab.tagger import Tagger
+
+    from conftest import DATA
+
+    tagger = Tagger.load(trained / "model.keras")
+    passes = []
+    forward = tagger._predict
+    monkeypatch.setattr(tagger, "_predict",
+                        lambda *args: passes.append(args[2]) or forward(*args))
+    out = io.StringIO()
+    predict_file(tagger, DATA / "test.txt", out, "jsonl", Reading(format="conll"), probs=True)
+    assert passes == ["output"]
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    # The network's own (float32) probability of each chosen tag at T = 1, within its error;
+    # at the fitted temperature, those of the same distribution as the span scores.
+    tokens = [r["tokens"] for r in rows]
+    ids, chosen = forward(tokens, 64, True)
+    tagger.parts.set_temperature(1.0)
+    at_one = tagger.tag_with_probs(tokens)[1]
+    for p, want in zip(at_one, chosen):
+        np.testing.assert_allclose(p, want, atol=1e-5)
+    # Hotter than the fitted temperature: less sure of each token.
+    hot = tagger.analyse(tokens, temperature=3.0)
+    assert [len(a.probs) for a in hot] == [len(r["probs"]) for r in rows]
+    assert np.mean([p for a in hot for p in a.probs]) < \
+        np.mean([p for r in rows for p in r["probs"]])
