@@ -48,9 +48,12 @@ class Lattice:
         lengths: (batch,) the sentences' lengths (positions past them are padding).
         transitions: (K, K), ``transitions[i, j]`` the score of tag j after tag i.
         start, end: (K,) the scores of a sentence's first and last tag.
+        backward: compute the backward scores too (False: ``log_z`` and ``alpha`` only,
+            half the work, for likelihoods).
     """
 
-    def __init__(self, emissions, lengths, transitions, start, end) -> None:
+    def __init__(self, emissions, lengths, transitions, start, end,
+                 backward: bool = True) -> None:
         self.emissions = np.asarray(emissions, dtype=np.float64)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.transitions = np.asarray(transitions, dtype=np.float64)
@@ -60,7 +63,7 @@ class Lattice:
         alpha = np.empty((batch, time, k))
         beta = np.zeros((batch, time, k))
         if time:
-            self._forward_backward(alpha, beta)
+            self._forward_backward(alpha, beta, backward)
         self.alpha, self.beta = alpha, beta
         rows = np.arange(batch)
         ends = np.maximum(self.lengths - 1, 0)
@@ -68,7 +71,8 @@ class Lattice:
                       else np.zeros(batch))
         self.log_z[self.lengths == 0] = 0.0  # the one (empty) sequence
 
-    def _forward_backward(self, alpha: np.ndarray, beta: np.ndarray) -> None:
+    def _forward_backward(self, alpha: np.ndarray, beta: np.ndarray,
+                          backward: bool = True) -> None:
         """The forward and backward log scores, by the scaled algorithm: products of
         exponentiated potentials, each step's vector rescaled to sum 1 and its log scale kept
         apart (a matrix product a step instead of a log-sum-exp over (batch, K, K))."""
@@ -92,6 +96,8 @@ class Lattice:
                 vector, scale = rescaled((vector @ step) * weights[:, t],
                                          scale + shift + top[:, t, 0])
                 alpha[:, t] = np.log(vector) + scale[:, None]
+            if not backward:
+                return
             last = self.lengths - 1
             closing = self.end.max()
             final = np.exp(self.end - closing)
@@ -114,59 +120,100 @@ class Lattice:
 
     def path_scores(self, paths: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The scores of tag paths (n, time) of the sentences ``rows`` (n,)."""
-        scores = np.empty(len(rows))
-        for n, (row, path) in enumerate(zip(rows, paths)):
-            length = self.lengths[row]
-            y = path[:length]
-            if not length:
-                scores[n] = 0.0
-                continue
-            scores[n] = (self.start[y[0]] + self.emissions[row, np.arange(length), y].sum()
-                         + self.transitions[y[:-1], y[1:]].sum() + self.end[y[-1]])
-        return scores
+        rows = np.asarray(rows, dtype=np.int64)
+        return path_scores(self.emissions[rows], self.lengths[rows], self.transitions,
+                           self.start, self.end, paths)
+
+
+def path_scores(emissions, lengths, transitions, start, end, paths) -> np.ndarray:
+    """The scores of tag paths (n, time) of sentences with these ``emissions`` (n, time, K)
+    and ``lengths`` (n,); 0 for an empty sentence, positions past a sentence's length
+    ignored."""
+    paths = np.asarray(paths, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    width = paths.shape[1] if paths.ndim == 2 else 0
+    if not n or width == 0:
+        return np.zeros(n)
+    inside = np.arange(width)[None, :] < lengths[:, None]              # (n, time)
+    em = np.take_along_axis(emissions[:, :width], paths[:, :, None], axis=2)[..., 0]
+    scores = np.where(inside, em, 0.0).sum(axis=1)
+    if width > 1:
+        steps = transitions[paths[:, :-1], paths[:, 1:]]
+        scores = scores + np.where(inside[:, 1:], steps, 0.0).sum(axis=1)
+    last = paths[np.arange(n), np.maximum(lengths - 1, 0)]
+    return np.where(lengths > 0, scores + start[paths[:, 0]] + end[last], 0.0)
 
 
 def span_probabilities(lattice: Lattice, spans: Sequence[tuple[int, str, int, int]],
                        labels: Sequence[str]) -> np.ndarray:
     """The probability of each span ``(row, type, start, end)`` (end exclusive) of the batch's
     sentence ``row``: the sum of the probabilities of the tag sequences whose chunks hold
-    exactly that one. (n,) float64; spans of one length are computed together."""
+    exactly that one. (n,) float64; spans of one length are computed together.
+
+    Computed as the lattice is, by the scaled algorithm: the restricted forward vector in
+    exponentiated form, a matrix product a token, rescaled to sum 1 with its log scale kept
+    apart (the same sums as log-sum-exps over (n, K, K), a few times faster)."""
     out = np.zeros(len(spans))
     if not len(spans):
         return out
     starts, ends_allowed = chunk_boundaries(labels)   # (K+1, K) and (K, K+1); row/col K = out
     k = len(labels)
     types = np.array([chunk_role(label)[1] for label in labels], dtype=object)
-    cross = _log_mask(~ends_allowed[:, :k])            # stay inside a chunk: no end between
-    close = _log_mask(ends_allowed[:, :k])             # the chunk ends between these two
-    close_last = _log_mask(ends_allowed[:, k])         # ... or at the sentence's end
-    begin = _log_mask(starts[:k])                      # a chunk starts after a tag
-    begin_first = _log_mask(starts[k])                 # ... or at the sentence's start
+    trans, em = lattice.transitions, lattice.emissions
+    shift = trans.max()
+    step = np.exp(trans - shift)                       # (K, K), forbidden: 0
+    cross = step * ~ends_allowed[:, :k]                # stay inside a chunk: no end between
+    close = step * ends_allowed[:, :k]                 # the chunk ends between these two
+    begin = step * starts[:k]                          # a chunk starts after a tag
+    first_top = _finite_max(lattice.start[starts[k]])  # ... or at the sentence's start
+    begin_first = np.exp(lattice.start - first_top) * starts[k]
+    end_top = _finite_max(lattice.end[ends_allowed[:, k]])  # ... and ends at its end
+    close_last = np.exp(lattice.end - end_top) * ends_allowed[:, k]
     arr = np.array([(row, s, e) for row, _, s, e in spans], dtype=np.int64).reshape(-1, 3)
     kind = np.array([t for _, t, _, _ in spans], dtype=object)
-    trans, em = lattice.transitions, lattice.emissions
-    for width in np.unique(arr[:, 2] - arr[:, 1]):
-        pick = np.flatnonzero(arr[:, 2] - arr[:, 1] == width)
-        if width <= 0:
-            continue
-        rows, s, e = arr[pick, 0], arr[pick, 1], arr[pick, 2]
-        of_type = _log_mask(types[None, :] == kind[pick, None])          # (n, K)
-        first = s == 0
-        prev = lattice.alpha[rows, np.maximum(s - 1, 0)]                 # (n, K)
-        inner = _lse(prev[:, :, None] + trans + begin, axis=1)          # (n, K)
-        gamma = np.where(first[:, None], lattice.start + begin_first, inner)
-        gamma = gamma + em[rows, s] + of_type
-        for step in range(1, width):
-            gamma = _lse(gamma[:, :, None] + trans + cross, axis=1) + em[rows, s + step] \
-                + of_type
-        at_end = e >= lattice.lengths[rows]
-        nxt = np.minimum(e, em.shape[1] - 1)
-        after = em[rows, nxt] + lattice.beta[rows, nxt]                  # (n, K)
-        inside = _lse(gamma[:, :, None] + trans + close + after[:, None, :], axis=(1, 2))
-        last = _lse(gamma + lattice.end + close_last, axis=1)
-        total = np.where(at_end, last, inside)
-        out[pick] = np.exp(total - lattice.log_z[rows])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for width in np.unique(arr[:, 2] - arr[:, 1]):
+            if width <= 0:
+                continue
+            pick = np.flatnonzero(arr[:, 2] - arr[:, 1] == width)
+            rows, s, e = arr[pick, 0], arr[pick, 1], arr[pick, 2]
+            of_type = types[None, :] == kind[pick, None]                    # (n, K)
+            prev = lattice.alpha[rows, np.maximum(s - 1, 0)]                 # (n, K)
+            top = _finite_max(prev, axis=1)
+            inner = np.exp(prev - top[:, None]) @ begin
+            first = (s == 0)[:, None]
+            vector = np.where(first, begin_first, inner)
+            scale = np.where(first[:, 0], first_top, top + shift)
+            for t in range(width):
+                if t:
+                    vector = vector @ cross
+                    scale = scale + shift
+                here = em[rows, s + t]
+                top = here.max(axis=1)
+                vector = vector * np.exp(here - top[:, None]) * of_type
+                total = vector.sum(axis=1)
+                vector = vector / np.where(total > 0, total, 1.0)[:, None]
+                scale = scale + top + np.log(total)
+            at_end = e >= lattice.lengths[rows]
+            nxt = np.minimum(e, em.shape[1] - 1)
+            after = em[rows, nxt] + lattice.beta[rows, nxt]                  # (n, K)
+            top = _finite_max(after, axis=1)
+            inside = np.log(((vector @ close) * np.exp(after - top[:, None])).sum(axis=1)) \
+                + top + shift
+            last = np.log((vector * close_last).sum(axis=1)) + end_top
+            total = np.where(at_end, last, inside) + scale
+            out[pick] = np.nan_to_num(np.exp(total - lattice.log_z[rows]), nan=0.0)
     return np.minimum(out, 1.0)
+
+
+def _finite_max(x: np.ndarray, axis=None):
+    """The largest entry (along ``axis``), 0 where there is none above -inf (so that
+    ``exp(x - max)`` is 0 there, not NaN)."""
+    if x.size == 0:
+        return np.zeros(x.shape[0]) if axis is not None else 0.0
+    top = np.max(x, axis=axis)
+    return np.where(np.isfinite(top), top, 0.0)
 
 
 def nbest(lattice: Lattice, row: int, n: int) -> list[tuple[np.ndarray, float]]:
@@ -221,71 +268,291 @@ class Analysis:
     probability)`` (end exclusive, in the order of the sentence), the probability of the best
     sequence, the expected number of its tokens whose tag is wrong (``errors``: the sum over
     tokens of one minus the chosen tag's marginal probability), and the n most probable
-    sequences ``(ids, probability)`` when asked for."""
+    sequences ``(ids, probability)`` when asked for; ``probs``: each token's probability of
+    its chosen tag (a CRF's marginal; a softmax model's output probability), at the same
+    temperature as the rest."""
 
     ids: np.ndarray
     spans: list[tuple[str, int, int, float]]
     best: float
     errors: float = 0.0
     nbest: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    probs: np.ndarray | None = None
 
 
-def model_potentials(parts):
+def model_potentials(parts, temperature: float | None = None):
     """``(transitions, start, end, to_log)``: the potentials a model's decoder reads, and the
     function from its output to per-token log potentials. A CRF's own (constrained);
     constrained softmax: log-probabilities with the scheme's transitions allowed or not;
-    argmax decoding and plain tags: log-probabilities, every transition allowed."""
+    argmax decoding and plain tags: log-probabilities, every transition allowed.
+
+    Every potential is divided by ``temperature`` (None: the model's own, fitted on the dev
+    set at the end of training, :func:`fit_temperature`; 1 for models saved before): the
+    distribution the scores read is ``p(y) ∝ exp(score(y) / T)``. T > 0 keeps the order of
+    the sequences, so the best one (the Viterbi tags) is the same at every T."""
     from seqlab.decoding import transition_scores
 
+    t = float(parts.temperature if temperature is None else temperature)
     if parts.crf is not None:
         transitions, start, end = (np.asarray(w, dtype=np.float64)
                                    for w in parts.crf.potentials(constrained=True))
-        return transitions, start, end, lambda out: np.asarray(out, dtype=np.float64)
-    k = len(parts.labels)
-    if parts.decoding == "constrained" and parts.scheme != "plain":
-        transitions, start, end = transition_scores(parts.labels, parts.scheme)
+
+        def to_log(out):
+            return np.asarray(out, dtype=np.float64)
     else:
-        transitions, start, end = np.zeros((k, k)), np.zeros(k), np.zeros(k)
+        k = len(parts.labels)
+        if parts.decoding == "constrained" and parts.scheme != "plain":
+            transitions, start, end = (np.asarray(a, dtype=np.float64)
+                                       for a in transition_scores(parts.labels, parts.scheme))
+        else:
+            transitions, start, end = np.zeros((k, k)), np.zeros(k), np.zeros(k)
 
-    def to_log(out):
-        return np.log(np.maximum(np.asarray(out, dtype=np.float64), 1e-30))
+        def to_log(out):
+            return np.log(np.maximum(np.asarray(out, dtype=np.float64), 1e-30))
 
-    return transitions, start, end, to_log
+    if t == 1.0:
+        return transitions, start, end, to_log
+    return (transitions / t, start / t, end / t, lambda out: to_log(out) / t)
 
 
 def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_best: int = 0,
-            batch: int = 256) -> list[Analysis]:
+            batch: int = 256, temperature: float | None = None) -> list[Analysis]:
     """Each sentence's chunks with their probabilities (and its n-best list) from the tag ids
     the model chose and its output (time, K) for the sentence; sentences of like length are
-    computed together, ``batch`` at a time; ``n_best`` sequences each when above 0."""
-    transitions, start, end, to_log = model_potentials(parts)
+    computed together, ``batch`` at a time; ``n_best`` sequences each when above 0.
+    ``temperature``: see :func:`model_potentials` (None: the model's)."""
+    transitions, start, end, to_log = model_potentials(parts, temperature)
     labels = [str(label) for label in parts.labels]
+    softmax = parts.crf is None
+    t = float(parts.temperature if temperature is None else temperature)
+    known: dict[bytes, list] = {}  # chunks of each distinct tag sequence (a test set repeats)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[Analysis | None] = [None] * len(ids)
     for first in range(0, len(order), batch):
         rows = order[first:first + batch]
         width = max(len(ids[i]) for i in rows)
-        emissions = np.zeros((len(rows), width, len(labels)))
-        for r, i in enumerate(rows):
-            if len(ids[i]):
-                emissions[r, :len(ids[i])] = to_log(outputs[i])
-        lattice = Lattice(emissions, [len(ids[i]) for i in rows], transitions, start, end)
-        chunks = [(r, *c) for r, i in enumerate(rows)
-                  for c in get_chunks([labels[t] for t in ids[i].tolist()])]
-        probs = span_probabilities(lattice, chunks, labels)
+        lengths = np.array([len(ids[i]) for i in rows], dtype=np.int64)
+        wide = any(np.asarray(outputs[i]).dtype == np.float64 for i in rows)
+        raw = np.zeros((len(rows), width, len(labels)), np.float64 if wide else np.float32)
         paths = np.zeros((len(rows), width), dtype=np.int64)
+        chunks = []
         for r, i in enumerate(rows):
-            paths[r, :len(ids[i])] = ids[i]
+            if lengths[r]:
+                raw[r, :lengths[r]] = outputs[i]
+                paths[r, :lengths[r]] = ids[i]
+            key = ids[i].tobytes()
+            if key not in known:
+                known[key] = get_chunks([labels[x] for x in ids[i].tolist()])
+            chunks.extend((r, *c) for c in known[key])
+        emissions = to_log(raw)  # at once; what padding holds is never read
+        lattice = Lattice(emissions, lengths, transitions, start, end)
+        probs = span_probabilities(lattice, chunks, labels)
         best = np.exp(lattice.path_scores(paths, np.arange(len(rows))) - lattice.log_z)
         chosen = np.take_along_axis(lattice.marginals(), paths[:, :, None], axis=2)[:, :, 0]
-        errors = (np.arange(width)[None, :] < lattice.lengths[:, None]) * (1.0 - chosen)
-        spans: dict[int, list] = {r: [] for r in range(len(rows))}
-        for (r, kind, s, e), p in zip(chunks, probs):
-            spans[r].append((kind, s, e, float(p)))
+        errors = np.where(np.arange(width)[None, :] < lengths[:, None], 1.0 - chosen,
+                          0.0).sum(axis=1)
+        if softmax:  # its own probability of each chosen tag, at the temperature
+            chosen = np.exp(np.take_along_axis(emissions, paths[:, :, None], axis=2)[:, :, 0]
+                            - _lse(emissions, axis=2)) if t != 1.0 else None
+        spans: list[list] = [[] for _ in rows]
+        for (r, kind, s, e), p in zip(chunks, probs.tolist()):
+            spans[r].append((kind, s, e, p))
         for r, i in enumerate(rows):
-            out[i] = Analysis(ids[i], spans[r], float(min(best[r], 1.0)),
-                              float(max(errors[r].sum(), 0.0)),
-                              nbest(lattice, r, n_best) if n_best else [])
+            n = lengths[r]
+            if chosen is not None:
+                token = chosen[r, :n]
+            else:  # T = 1: the network's output as it is
+                token = raw[r, np.arange(n), ids[i]].astype(np.float64)
+            out[i] = Analysis(ids[i], spans[r], min(float(best[r]), 1.0),
+                              max(float(errors[r]), 0.0),
+                              nbest(lattice, r, n_best) if n_best else [], token)
+    return out
+
+
+def round_probs(probs: np.ndarray | None) -> list[float]:
+    """Token probabilities as written (6 decimals)."""
+    return [] if probs is None else [round(p, 6) for p in probs.tolist()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration: how well the scores match how often they are right, and one temperature
+# ---------------------------------------------------------------------------------------------
+
+# A path whose potentials include one below this is one the decoder forbids (a CRF's
+# constrained transitions are at -1e5, constrained softmax's at -1e9; learned ones are tens).
+_FORBIDDEN_BELOW = -1.0e4
+
+
+def gold_ids(parts, labels: Sequence[Sequence[str]]) -> list[np.ndarray | None]:
+    """Each sentence's gold tags (in the files' scheme) as the model's tag ids, in the
+    model's scheme; None for a sentence with a tag the model does not know."""
+    from seqlab.schemes import convert
+
+    index = {str(label): i for i, label in enumerate(parts.labels)}
+    out: list[np.ndarray | None] = []
+    for tags in labels:
+        if parts.scheme != parts.source_scheme:
+            tags = convert(list(tags), parts.scheme, source=parts.source_scheme)
+        try:
+            out.append(np.array([index[t] for t in tags], dtype=np.int64))
+        except KeyError:
+            out.append(None)
+    return out
+
+
+class SequenceNLL:
+    """The negative log-likelihood of gold tag sequences as a function of the temperature:
+    ``nll(T) = mean over sentences of log Z(θ/T) - score_θ(gold)/T``, θ the model's
+    potentials at T = 1. Sentences without a token, with a tag the model does not know, or
+    whose gold sequence the decoder forbids (probability 0 at every T) are left out;
+    ``sentences`` says how many count. The sentences are padded into batches once, so each
+    value costs one forward pass in NumPy.
+
+    Args:
+        emissions: each sentence's log potentials (time, K) at T = 1.
+        gold: each sentence's gold tag ids (time,), or None.
+        transitions, start, end: the potentials at T = 1.
+    """
+
+    def __init__(self, emissions: Sequence[np.ndarray], gold: Sequence[np.ndarray | None],
+                 transitions, start, end, batch: int = 256) -> None:
+        self.transitions = np.asarray(transitions, dtype=np.float64)
+        self.start = np.asarray(start, dtype=np.float64)
+        self.end = np.asarray(end, dtype=np.float64)
+        keep = [i for i, y in enumerate(gold)
+                if y is not None and len(y) and len(y) == len(emissions[i])]
+        keep.sort(key=lambda i: len(gold[i]))
+        self.batches = []
+        gold_score = 0.0
+        used = 0
+        for first in range(0, len(keep), batch):
+            rows = keep[first:first + batch]
+            width = len(gold[rows[-1]])
+            k = self.transitions.shape[0]
+            em = np.zeros((len(rows), width, k))
+            paths = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                em[r, :len(gold[i])] = emissions[i]
+                paths[r, :len(gold[i])] = gold[i]
+            lengths = np.array([len(gold[i]) for i in rows])
+            scores = path_scores(em, lengths, self.transitions, self.start, self.end, paths)
+            possible = self._possible(paths, lengths, em)
+            if not possible.all():
+                em, lengths, scores = em[possible], lengths[possible], scores[possible]
+            if len(lengths):
+                self.batches.append((em, lengths))
+                gold_score += float(scores.sum())
+                used += len(lengths)
+        self.gold_score = gold_score
+        self.sentences = used
+
+    def _possible(self, paths, lengths, em) -> np.ndarray:
+        """Whether each gold path avoids every forbidden start, transition and end."""
+        n, width = paths.shape
+        inside = np.arange(width)[None, :] < lengths[:, None]
+        ok = self.start[paths[:, 0]] > _FORBIDDEN_BELOW
+        ok &= self.end[paths[np.arange(n), lengths - 1]] > _FORBIDDEN_BELOW
+        if width > 1:
+            steps = self.transitions[paths[:, :-1], paths[:, 1:]]
+            ok &= np.all(~inside[:, 1:] | (steps > _FORBIDDEN_BELOW), axis=1)
+        chosen = np.take_along_axis(em, paths[:, :, None], axis=2)[..., 0]
+        ok &= np.all(~inside | (chosen > _FORBIDDEN_BELOW), axis=1)
+        return ok
+
+    def __call__(self, temperature: float) -> float:
+        if not self.sentences:
+            return 0.0
+        t = float(temperature)
+        log_z = sum(float(Lattice(em / t, lengths, self.transitions / t, self.start / t,
+                                  self.end / t, backward=False).log_z.sum())
+                    for em, lengths in self.batches)
+        return (log_z - self.gold_score / t) / self.sentences
+
+
+def fit_temperature(nll, low: float = 1 / 16, high: float = 16.0,
+                    tolerance: float = 1e-4) -> float:
+    """The temperature T in [``low``, ``high``] that minimises ``nll(T)`` (a
+    :class:`SequenceNLL`: the dev set's mean negative log-likelihood of its gold tag
+    sequences, Guo et al. 2017's temperature scaling for a sequence model): golden-section
+    search over log T until the bracket is narrower than ``tolerance``, deterministic (a
+    fixed sequence of evaluations). ``nll`` is convex in 1/T (log Z is convex in its
+    scale), so it has one minimum; one at a bound returns the bound. Rounded to 4 decimals."""
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = float(np.log(low)), float(np.log(high))
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = nll(np.exp(c)), nll(np.exp(d))
+    while b - a > tolerance:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = nll(np.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = nll(np.exp(d))
+    return round(float(np.exp((a + b) / 2.0)), 4)
+
+
+def scored_spans(spans: Sequence[Sequence[tuple]], gold: Sequence[Sequence[str]]
+                 ) -> list[tuple[float, bool]]:
+    """Each predicted span's ``(score, correct)``: ``spans`` each sentence's ``(type, start,
+    end, score)``, ``gold`` its gold tags; a span is correct when it is a gold chunk."""
+    return [(p, (kind, s, e) in truth) for found, labels in zip(spans, gold)
+            for truth in [set(get_chunks(labels))] for kind, s, e, p in found]
+
+
+def calibrate(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+              gold: Sequence[Sequence[str]], parts) -> dict:
+    """Fit the temperature on a dev set tagged by the model (``ids`` and ``outputs`` of
+    :meth:`seqlab.tagger.Tagger.outputs`, ``gold`` its gold tags in the files' scheme):
+    ``{"temperature", "sentences" (those that count), "nll_before", "nll_after" (mean per
+    sentence at T = 1 and at T), "before", "after" (:func:`calibration` of the span scores
+    at T = 1 and at T; models of chunk tags only)}``."""
+    transitions, start, end, to_log = model_potentials(parts, temperature=1.0)
+    nll = SequenceNLL([to_log(o) for o in outputs], gold_ids(parts, gold),
+                      transitions, start, end)
+    temperature = fit_temperature(nll) if nll.sentences else 1.0
+    out = {"temperature": temperature, "sentences": nll.sentences,
+           "nll_before": round(nll(1.0), 6), "nll_after": round(nll(temperature), 6)}
+    if parts.source_scheme != "plain":
+        out.update(span_calibration(ids, outputs, gold, parts, temperature))
+    return out
+
+
+def calibrate_tagger(tagger, dev, test=None, batch_size: int = 128) -> dict:
+    """Fit a tagger's temperature on ``dev`` (tokens and gold labels, a
+    :class:`seqlab.training.data.Corpus`), store it in the tagger's model, and measure the
+    span scores' calibration before (T = 1) and after on dev and ``test``: what training
+    does at its end. Returns :func:`calibrate`'s dev result as ``{"temperature",
+    "sentences", "dev": {...}, "test": {"before", "after"}}``."""
+    ids, outputs = tagger.outputs(dev.tokens, batch_size)
+    found = calibrate(ids, outputs, dev.labels, tagger.parts)
+    temperature = found.pop("temperature")
+    tagger.parts.set_temperature(temperature)
+    out = {"temperature": temperature, "sentences": found.pop("sentences"), "dev": found}
+    if test is not None and tagger.chunked:
+        ids, outputs = tagger.outputs(test.tokens, batch_size)
+        out["test"] = span_calibration(ids, outputs, test.labels, tagger.parts, temperature)
+    return out
+
+
+def describe_calibration(found: dict) -> str:
+    """:func:`calibrate_tagger`'s result in one line."""
+    dev = found["dev"]
+    text = (f"temperature {found['temperature']:g} (fitted on dev: NLL a sentence "
+            f"{dev['nll_before']:.4f} -> {dev['nll_after']:.4f})")
+    eces = [f"{split} {found[split]['before']['ece']:.4f} -> {found[split]['after']['ece']:.4f}"
+            for split in ("dev", "test") if "before" in found.get(split, {})]
+    return text + (f"; span score ECE {', '.join(eces)}" if eces else "")
+
+
+def span_calibration(ids, outputs, gold, parts, temperature: float) -> dict:
+    """``{"before", "after"}``: the :func:`calibration` of the span scores of a tagged gold
+    set at T = 1 and at ``temperature``."""
+    out = {}
+    for key, t in (("before", 1.0), ("after", temperature)):
+        found = analyse(ids, outputs, parts, temperature=t)
+        out[key] = calibration(scored_spans([a.spans for a in found], gold))
     return out
 
 

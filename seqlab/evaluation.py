@@ -139,7 +139,11 @@ class Evaluation:
 
     Attributes:
         title: the file scored (the predictions, or the gold data).
-        result: :func:`seqlab.metrics.evaluate`'s scores (``result["task"]``: chunk or tag).
+        result: :func:`seqlab.metrics.evaluate`'s scores (``result["task"]``: chunk or tag);
+            a model of chunk tags adds ``result["calibration"]``: how well its span scores
+            match how often the spans are right (:func:`seqlab.confidence.calibration`: ``ece``,
+            ``spans``, ``confidence``, ``accuracy``, ``bins``) at the model's ``temperature``,
+            and the same at temperature 1 as ``uncalibrated``.
         comparison: :func:`seqlab.metrics.compare`'s result against the second file.
         systems: the two systems compared (this one's file or model, the second file).
         confusion: ``(labels, matrix)`` of :func:`seqlab.metrics.confusion_matrix`.
@@ -191,20 +195,22 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
         from seqlab.tagger import Tagger
 
         tagger = Tagger.load(options.model, precision=options.precision)
-        tokens, gold, pred, spans = tag_corpus(tagger, options.data, options.reading(tagger),
-                                               options.batch_size, scored=True)
+        tokens, gold, pred, outputs = tag_corpus(tagger, options.data,
+                                                 options.reading(tagger), options.batch_size,
+                                                 scored=True)
         chunks = tagger.chunked
         title = str(options.data)
     if not gold:
         raise SeqlabError(f"{title}: no sentences found")
     evaluation = Evaluation(title, score(gold, pred, chunks=chunks))
-    if options.predictions is None and spans is not None:
-        from seqlab.confidence import calibration
-        from seqlab.schemes import get_chunks
+    if options.predictions is None and outputs is not None:
+        from seqlab.confidence import span_calibration
 
-        evaluation.result["calibration"] = calibration(
-            [(p, (kind, s, e) in truth) for found, labels in zip(spans, gold)
-             for truth in [set(get_chunks(labels))] for kind, s, e, p in found])
+        # The span scores at the model's temperature, and at 1 (before it was fitted).
+        found = span_calibration(*outputs, gold, tagger.parts, tagger.temperature)
+        evaluation.result["calibration"] = {**found["after"],
+                                            "temperature": tagger.temperature,
+                                            "uncalibrated": found["before"]}
     if options.conlleval and not evaluation.chunked:
         raise SeqlabError(f"{title}: {name('conlleval')} needs chunk tags (B-/I-/E-/S- and O); "
                           "these are plain labels, scored per label")

@@ -10,6 +10,8 @@ into model.keras.
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 from seqlab.config import AttentionConfig, CharsConfig, ModelConfig
@@ -208,6 +210,15 @@ class ModelParts:
         self.decoding: str = getattr(self.tags, "decoding", "constrained")
 
     @property
+    def temperature(self) -> float:
+        """What the scores divide the log potentials by (:mod:`seqlab.confidence`)."""
+        return float(getattr(self.tags, "temperature", 1.0))
+
+    def set_temperature(self, temperature: float) -> None:
+        """Store a fitted temperature in the model (saved with it in model.keras)."""
+        self.tags.temperature = float(temperature)
+
+    @property
     def reading(self):
         from seqlab.formats import Reading
 
@@ -359,6 +370,10 @@ def _check_stored(parts: ModelParts, where: str) -> None:
         if not tag_fits(label, tags.scheme):
             raise SeqlabError(f"{where}: the tag {label!r} does not fit the model's scheme "
                               f"{tags.scheme}; expected {expected_tags(tags.scheme)}")
+    t = getattr(tags, "temperature", 1.0)
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
+        raise SeqlabError(f"{where}: the stored temperature {t!r} is not a positive number "
+                          "(a damaged or edited model?)")
     if crf is not None and crf.labels is not None and crf.labels != labels:
         raise SeqlabError(f"{where}: the CRF's tags ({', '.join(crf.labels)}) differ from the "
                           f"output layer's ({', '.join(labels)})")

@@ -301,27 +301,27 @@ def tag_records(tagger: Tagger, block: list[Record], batch_size: int = 64,
     such as blank lines of text, are written but not counted)."""
     todo = [r for r in block if r.kind == "sentence"]
     sentences = [r.tokens for r in todo]
-    if scoring:
-        _score_records(tagger, todo, batch_size, scoring)
-    if probs:
-        tags, scores = tagger.tag_with_probs(sentences, batch_size)
-        for r, t, p in zip(todo, tags, scores):
-            r.probs = p
-            if not scoring:
-                r.tags = t
-    elif not scoring:
+    if scoring or probs:  # one forward pass for the tags, their probabilities and scores
+        _score_records(tagger, todo, batch_size, scoring, probs)
+    else:
         for r, t in zip(todo, tagger.tag(sentences, batch_size)):
             r.tags = t
     return sum(1 for r in todo if r.tokens)
 
 
-def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring
-                   ) -> None:
+def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring,
+                   probs: bool = False) -> None:
+    from seqlab.confidence import round_probs
     from seqlab.schemes import span
 
     analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest)
     floor = scoring.min_score
     for r, a, tags in zip(records, analyses, tagger.tags_of([a.ids for a in analyses])):
+        if probs:
+            r.probs = round_probs(a.probs)
+        if not scoring:
+            r.tags = tags
+            continue
         kept = []
         for kind, start, end, p in a.spans:
             if floor is not None and p < floor:
@@ -485,10 +485,10 @@ def _warn_overwrite(tagger: Tagger, values: list[str], what: str, name: str) -> 
 
 
 def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
-               scored: bool = False) -> tuple[list, list, list, list | None]:
-    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted, spans)``; ``spans``,
-    with ``scored`` and a model of chunk tags, each sentence's predicted chunks ``(type,
-    start, end, probability)`` (:meth:`Tagger.analyse`), else None.
+               scored: bool = False) -> tuple[list, list, list, tuple | None]:
+    """Tag the sentences of a gold corpus: ``(tokens, gold, predicted, outputs)``;
+    ``outputs``, with ``scored`` and a model of chunk tags, the tag ids and network outputs
+    that :mod:`seqlab.confidence` scores (:meth:`Tagger.outputs`), else None.
 
     SeqlabError when fewer than half the gold labels are tags of the model: they were read
     from another column or field than the model was trained on (UPOS tags scored against an
@@ -507,5 +507,5 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
     gold = [s.labels for s in sentences]
     if not (scored and tagger.chunked):
         return tokens, gold, tagger.tag(tokens, batch_size), None
-    analyses = tagger.analyse(tokens, batch_size)
-    return tokens, gold, tagger.tags_of([a.ids for a in analyses]), [a.spans for a in analyses]
+    ids, outputs = tagger.outputs(tokens, batch_size)
+    return tokens, gold, tagger.tags_of(ids), (ids, outputs)

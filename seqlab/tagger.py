@@ -307,16 +307,30 @@ class Tagger:
         ids, _ = self._predict(sentences, batch_size, False)
         return self.tags_of(ids)
 
+    def outputs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(ids, outputs)``: each sentence's best tag ids and the network's output (time,
+        K) that :mod:`seqlab.confidence` reads, from one forward pass (sentences tagged in
+        windows have their windows' outputs joined)."""
+        return self._predict(sentences, batch_size, "output")
+
+    @property
+    def temperature(self) -> float:
+        """What the scores divide the log potentials by (fitted on the dev set in training;
+        1 for older models): :func:`seqlab.confidence.model_potentials`."""
+        return self.parts.temperature
+
     def analyse(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                nbest: int = 0) -> list:
+                nbest: int = 0, temperature: float | None = None) -> list:
         """Each sentence's best tags with the probability of each of its chunks and of the
         whole sequence, and its ``nbest`` most probable tag sequences
         (:class:`seqlab.confidence.Analysis`; ids in the model's scheme, see :meth:`to_tags`).
-        A sentence tagged in windows is scored on its windows' outputs joined."""
+        A sentence tagged in windows is scored on its windows' outputs joined.
+        ``temperature``: the scores' (None: the model's, :attr:`temperature`)."""
         from seqlab.confidence import analyse
 
-        ids, outputs = self._predict(sentences, batch_size, "output")
-        return analyse(ids, outputs, self.parts, n_best=nbest)
+        ids, outputs = self.outputs(sentences, batch_size)
+        return analyse(ids, outputs, self.parts, n_best=nbest, temperature=temperature)
 
     def to_tags(self, ids) -> list[str]:
         """Tag ids of one sentence as tags in the training files' scheme."""
@@ -328,10 +342,13 @@ class Tagger:
 
     def tag_with_probs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
                        ) -> tuple[list[list[str]], list[list[float]]]:
-        """Tags for each sentence and the model's probability of each (a CRF's marginal)."""
-        ids, scores = self._predict(sentences, batch_size, True)
-        return (self.tags_of(ids),
-                [[round(p, 6) for p in s.astype(float).tolist()] for s in scores])
+        """Tags for each sentence and the model's probability of each (a CRF's marginal, a
+        softmax model's output probability; at the model's :attr:`temperature`), rounded to
+        6 decimals, as :meth:`analyse` gives them."""
+        from seqlab.confidence import round_probs
+
+        analyses = self.analyse(sentences, batch_size)
+        return self.tags_of([a.ids for a in analyses]), [round_probs(a.probs) for a in analyses]
 
 
 def _tensorflow() -> bool:

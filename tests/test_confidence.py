@@ -243,8 +243,13 @@ def test_evaluate_reports_the_calibration_of_its_span_scores(trained):
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)["calibration"]
     sentences = read_corpus(DATA / "test.txt", Reading(format="conll"))
-    analyses = Tagger.load(trained / "model.keras").analyse([s.tokens for s in sentences])
-    want = calibration([(p, (k, s, e) in set(get_chunks(sent.labels)))
-                        for sent, a in zip(sentences, analyses) for k, s, e, p in a.spans])
-    assert got == want and got["spans"] == sum(len(a.spans) for a in analyses)
-    assert 0.0 <= got["ece"] <= 1.0
+    tagger = Tagger.load(trained / "model.keras")
+    assert got["temperature"] == tagger.temperature  # fitted on dev at the end of training
+    for key, temperature in (("calibrated", None), ("uncalibrated", 1.0)):
+        analyses = tagger.analyse([s.tokens for s in sentences], temperature=temperature)
+        want = calibration([(p, (k, s, e) in set(get_chunks(sent.labels)))
+                            for sent, a in zip(sentences, analyses) for k, s, e, p in a.spans])
+        found = got["uncalibrated"] if key == "uncalibrated" else \
+            {k: v for k, v in got.items() if k not in ("temperature", "uncalibrated")}
+        assert found == want and found["spans"] == sum(len(a.spans) for a in analyses)
+        assert 0.0 <= found["ece"] <= 1.0

@@ -17,8 +17,9 @@ import numpy as np
 # The version of what a saved model stores and how (the layers' configs and assets), written by
 # `TagProjection.get_config` at save time and checked at load time (`seqlab.model.check_format`).
 # Raise it when a change makes models that an older seqlab would misread. Models saved before it
-# existed hold none: they are format 1.
-FORMAT_VERSION = 1
+# existed hold none: they are format 1. Format 2 adds the tag projection's ``temperature``
+# (an older seqlab would refuse the unknown argument); a format-1 model has temperature 1.
+FORMAT_VERSION = 2
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -132,11 +133,14 @@ class TagProjection(keras.layers.Dense):
             best sequence the scheme allows) or ``argmax`` (see :mod:`seqlab.decoding`).
         format_version: the :data:`FORMAT_VERSION` of the file the layer was loaded from
             (None: one saved before versions, format 1); saving writes this seqlab's.
+        temperature: what the scores divide the model's log potentials by
+            (:mod:`seqlab.confidence`), fitted on the dev set at the end of training; 1 for a
+            model saved before it existed. It changes the scores, never the tags.
         **kwargs: passed to `keras.layers.Dense` (`units` defaults to `len(labels)`).
     """
 
     def __init__(self, labels, scheme="plain", source_scheme=None, reading=None,
-                 decoding="constrained", format_version=None, **kwargs):
+                 decoding="constrained", format_version=None, temperature=1.0, **kwargs):
         kwargs.setdefault("units", len(labels))
         super().__init__(**kwargs)
         # Anything but a list is kept as stored, for `seqlab.model.ModelParts` to refuse.
@@ -149,6 +153,7 @@ class TagProjection(keras.layers.Dense):
                              f"received {decoding!r}.")
         self.decoding = decoding
         self.format_version = format_version
+        self.temperature = temperature  # kept as stored, for `seqlab.model` to check
 
     def call(self, inputs, training=None):
         if self.compute_dtype == "float32" or self.compute_dtype == "float64":
@@ -168,7 +173,7 @@ class TagProjection(keras.layers.Dense):
         config = super().get_config()
         config.update(labels=self.labels, scheme=self.scheme, source_scheme=self.source_scheme,
                       reading=self.reading, decoding=self.decoding,
-                      format_version=FORMAT_VERSION)
+                      format_version=FORMAT_VERSION, temperature=self.temperature)
         return config
 
 

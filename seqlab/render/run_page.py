@@ -2,7 +2,8 @@
 
 The run: config, versions, data files and their sha256, seed, epochs, seconds, the weights'
 sha256; training curves (loss, dev score, tokens/s per epoch) as inline SVG; dev and test
-scores per type with the tag confusion matrix; the 20 dev sentences with the most errors,
+scores per type with the tag confusion matrix; the reliability diagram of the dev span
+scores (before and after the temperature); the 20 dev sentences with the most errors,
 gold and predicted spans side by side in entity colours; attention heatmaps of a few dev
 sentences. Everything comes from the run directory (``dev_predictions.jsonl`` and
 ``attention.json`` are written at the end of training), so no data file is needed. The page
@@ -40,6 +41,47 @@ def _svg_chart(history: list[dict], key: str, title: str, colour: str) -> str | 
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # inline: no XML prolog
+
+
+def _reliability(found: dict | None) -> dict | None:
+    """The reliability diagram of the dev span scores (metrics.json's ``calibration``,
+    written at the end of training): each score bin's accuracy against its mean score, at
+    temperature 1 and at the fitted one, as inline SVG, with the bins' table. None for a run
+    without it (plain tags, no dev set, or trained before temperatures)."""
+    dev = (found or {}).get("dev") or {}
+    if "before" not in dev or "after" not in dev:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temperature = found["temperature"]
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for key, label, colour, marker in (
+            ("before", "T = 1", "tab:red", "o"),
+            ("after", f"T = {temperature:g}", "tab:blue", "s")):
+        bins = dev[key]["bins"]
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker=marker,
+                color=colour, label=f"{label} (ECE {dev[key]['ece']:.3f})")
+    ax.set(title="dev span scores", xlabel="mean span score of the bin",
+           ylabel="share of its spans that are right", xlim=(0, 1), ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    text = buffer.getvalue()
+    after = {b["low"]: b for b in dev["after"]["bins"]}
+    before = {b["low"]: b for b in dev["before"]["bins"]}
+    rows = [{"low": low, "high": (before.get(low) or after.get(low))["high"],
+             "before": before.get(low), "after": after.get(low)}
+            for low in sorted(set(before) | set(after))]
+    return {"svg": text[text.index("<svg"):], "temperature": temperature,
+            "before": dev["before"], "after": dev["after"], "rows": rows,
+            "test": found.get("test")}
 
 
 def _score_rows(result: dict) -> list[dict]:
@@ -137,7 +179,8 @@ def build_report(run_dir: str | Path) -> str:
                                if split in metrics},
         metric=metric, chunked=chunked, confusion=confusion,
         errors=_errors(predictions, chunked) if predictions else [],
-        heatmaps=heatmaps, types=types, seeds=seeds, shown=ERRORS_SHOWN)
+        heatmaps=heatmaps, types=types, seeds=seeds, shown=ERRORS_SHOWN,
+        reliability=_reliability(metrics.get("calibration")))
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None,

@@ -583,6 +583,11 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
 
     metrics: dict = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                      "seconds": round(time.perf_counter() - started, 2)}
+    if prep.dev is not None:  # one temperature for the scores, saved in model.keras
+        from seqlab.confidence import calibrate_tagger, describe_calibration
+
+        metrics["calibration"] = calibrate_tagger(tagger, prep.dev, prep.test, SCORING_BATCH)
+        console.print(f"calibration: {describe_calibration(metrics['calibration'])}")
     extras = {}
     for name, split in (("dev", prep.dev), ("test", prep.test)):
         if split is not None:

@@ -50,7 +50,7 @@ def run_record(config: Config, model, metrics: dict, distribution: dict | None =
         "seconds": metrics["seconds"],
         "epochs_run": metrics["epochs_run"],
         "best_epoch": metrics["best_epoch"],
-        "metrics": {k: metrics[k] for k in ("dev", "test") if k in metrics},
+        "metrics": {k: metrics[k] for k in ("dev", "test", "calibration") if k in metrics},
         "weights_sha256": weights_digest(model),
         "distribution": distribution or {"strategy": "none", "replicas": 1, "workers": 1},
         # The dtype policy trained under (training.precision, auto resolved) and the CPU's

@@ -80,7 +80,8 @@ def _row(seed: int, run: RunDir) -> dict:
     return {"seed": seed, "dev": metrics.get("dev", {}).get(metric),
             "test": metrics.get("test", {}).get(metric), "metric": metric,
             "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
-            "seconds": record["seconds"], "run": run.path.name}
+            "seconds": record["seconds"], "run": run.path.name,
+            "temperature": metrics.get("calibration", {}).get("temperature")}
 
 
 def train_seeds(config: Config, output: str | Path, seeds: list[int], force: bool = False,
