@@ -527,20 +527,37 @@ def calibrate_tagger(tagger, dev, test=None, batch_size: int = 128) -> dict:
     "sentences", "dev": {...}, "test": {"before", "after"}}``."""
     ids, outputs = tagger.outputs(dev.tokens, batch_size)
     found = calibrate(ids, outputs, dev.labels, tagger.parts)
-    temperature = found.pop("temperature")
+    fitted = found.pop("temperature")
+    temperature = fitted if keeps_temperature(found) else 1.0
     tagger.parts.set_temperature(temperature)
-    out = {"temperature": temperature, "sentences": found.pop("sentences"), "dev": found}
+    out = {"temperature": temperature, "fitted": fitted, "sentences": found.pop("sentences"),
+           "dev": found}
     if test is not None and tagger.chunked:
         ids, outputs = tagger.outputs(test.tokens, batch_size)
         out["test"] = span_calibration(ids, outputs, test.labels, tagger.parts, temperature)
     return out
 
 
+def keeps_temperature(dev: dict) -> bool:
+    """Whether the temperature fitted on dev (:func:`calibrate`'s result) is kept: the fit
+    minimises the gold sequences' NLL, which on a small dev set can leave the span scores
+    worse calibrated than at T = 1; then T = 1 is kept. Models without span scores (plain
+    tags) keep the fit."""
+    if "before" not in dev or "after" not in dev:
+        return True
+    return dev["after"]["ece"] <= dev["before"]["ece"]
+
+
 def describe_calibration(found: dict) -> str:
     """:func:`calibrate_tagger`'s result in one line."""
     dev = found["dev"]
+    fitted = found.get("fitted", found["temperature"])
     text = (f"temperature {found['temperature']:g} (fitted on dev: NLL a sentence "
             f"{dev['nll_before']:.4f} -> {dev['nll_after']:.4f})")
+    if found["temperature"] != fitted:
+        text = (f"temperature 1 kept: the one fitted on dev, {fitted:g}, lowers the NLL a "
+                f"sentence ({dev['nll_before']:.4f} -> {dev['nll_after']:.4f}) but not the dev "
+                "span scores' calibration error")
     eces = [f"{split} {found[split]['before']['ece']:.4f} -> {found[split]['after']['ece']:.4f}"
             for split in ("dev", "test") if "before" in found.get(split, {})]
     return text + (f"; span score ECE {', '.join(eces)}" if eces else "")

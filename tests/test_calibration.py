@@ -220,3 +220,21 @@ def test_probs_and_scores_come_from_one_forward_pass_at_the_temperature(trained,
     assert [len(a.probs) for a in hot] == [len(r["probs"]) for r in rows]
     assert np.mean([p for a in hot for p in a.probs]) < \
         np.mean([p for r in rows for p in r["probs"]])
+
+
+def test_a_fitted_temperature_that_worsens_the_dev_spans_is_not_kept(trained):
+    from seqlab.confidence import describe_calibration, keeps_temperature
+
+    def dev(before, after):
+        return {"nll_before": 2.0, "nll_after": 1.5, "before": {"ece": before},
+                "after": {"ece": after}}
+
+    assert keeps_temperature(dev(0.06, 0.02)) and keeps_temperature(dev(0.05, 0.05))
+    assert not keeps_temperature(dev(0.06, 0.09))
+    assert keeps_temperature({"nll_before": 2.0, "nll_after": 1.5})  # plain tags: no spans
+    line = describe_calibration({"temperature": 1.0, "fitted": 1.5434, "dev": dev(0.06, 0.09)})
+    assert line.startswith("temperature 1 kept: the one fitted on dev, 1.5434")
+    # what training recorded follows the same rule
+    record = json.loads((trained / "run.json").read_text())["metrics"]["calibration"]
+    kept = keeps_temperature(record["dev"])
+    assert record["temperature"] == (record["fitted"] if kept else 1.0)

@@ -56,7 +56,7 @@ def _reliability(found: dict | None) -> dict | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    temperature = found["temperature"]
+    temperature = found.get("fitted", found["temperature"])  # "after" is at the fit
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
     for key, label, colour, marker in (
