@@ -367,3 +367,18 @@ def train_step(model):
         return loss
 
     return step
+
+
+def prediction_parser(description, repeats_help):
+    """The arguments every prediction benchmark takes: --quick, --model, --batch-size,
+    --repeats (``repeats_help`` says what is repeated)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true",
+                        help="train on 500 sentences, tag the first 300 test sentences; "
+                             "2 repeats")
+    parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, help=repeats_help)
+    return parser

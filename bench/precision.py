@@ -22,7 +22,6 @@ On other CPUs the ratios are reported and no speed target applies.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -78,13 +77,7 @@ def train_epoch(workdir: Path, train_path: Path, precision: str, ner: bool) -> f
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="train on 500 sentences, tag the first 300 test sentences; "
-                             "2 repeats")
-    parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, help="timed runs of each precision")
+    parser = common.prediction_parser(__doc__.splitlines()[0], "timed runs of each precision")
     parser.add_argument("--ner", action="store_true",
                         help="the NER config's network (CRF, 128 units, 100 char filters) "
                              "instead of bench/predict.py's small one")

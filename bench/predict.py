@@ -27,7 +27,6 @@ after a warm-up run that traces the model for every batch shape.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -66,13 +65,7 @@ def train_model(workdir: Path, quick: bool) -> Path:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="train on 500 sentences, tag the first 300 test sentences; "
-                             "2 repeats")
-    parser.add_argument("--model", type=Path, help="a trained model.keras (skips training)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, help="timed runs of each path")
+    parser = common.prediction_parser(__doc__.splitlines()[0], "timed runs of each path")
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
