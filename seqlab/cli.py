@@ -450,8 +450,9 @@ def evaluate(
             if (c := result.get("calibration")) and c["spans"]:
                 results.print(f"span scores: expected calibration error {c['ece']:.4f} (mean "
                               f"score {c['confidence']:.4f}, right {c['accuracy']:.4f} of "
-                              f"{c['spans']:,} spans) at temperature {c['temperature']:g}, "
-                              f"{c['uncalibrated']['ece']:.4f} at 1")
+                              f"{c['spans']:,} spans) at temperature {c['temperature']:g}"
+                              + (f", {c['uncalibrated']['ece']:.4f} at 1"
+                                 if c["temperature"] != 1 else ""))
         else:
             results.print(f"accuracy {result['accuracy']:.2f}")
     if evaluation.confusion is not None and not as_json:
