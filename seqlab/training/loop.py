@@ -40,6 +40,8 @@ from seqlab.training.rundir import (
     check_output,
     has_checkpoint,
     has_content,
+    interrupts_remembered,
+    raise_lost_interrupt,
     remove_staged,
     replace_run,
     resume_source,
@@ -211,6 +213,17 @@ def StopOnNonFiniteLoss():  # noqa: N802  (a Keras callback, made when Keras is 
     return Stop()
 
 
+def RaiseLostInterrupt():  # noqa: N802  (a Keras callback, made when Keras is imported)
+    """A callback that raises, after a batch, a Ctrl-C or SIGTERM a finalizer swallowed."""
+    import keras
+
+    class Raise(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise_lost_interrupt()
+
+    return Raise()
+
+
 class Diverged(Exception):
     """The training loss of epoch ``epoch`` (1-based) is ``loss``, no longer a number."""
 
@@ -331,10 +344,12 @@ def train(config: Config, output: str | Path, force: bool = False, resume: bool 
     keras.config.set_dtype_policy(resolve_training(config.training.precision))  # auto: by CPU
     write_dir = output
     try:
-        with RunLock(output) if placement.chief else contextlib.nullcontext():
+        with interrupts_remembered(), \
+                RunLock(output) if placement.chief else contextlib.nullcontext():
             # Read and check everything before the old run (if any) is touched.
             prep = prepare_data(config, console.print, console=console)
             digests = data_digests(config)
+            raise_lost_interrupt()
             source = resume_source(output) if resume else output  # the checkpoints read
             if not placement.chief:
                 write_dir = Path(tempfile.mkdtemp(
@@ -468,7 +483,8 @@ def train_while_improving(model, tagger, config: Config, prep: Prepared, state: 
                 warnings.filterwarnings("ignore", message=".*ran out of data.*")
                 fit = model.fit(dataset, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
                                 shuffle=False, callbacks=[*callbacks, progress.callback,
-                                                          StopOnNonFiniteLoss()])
+                                                          StopOnNonFiniteLoss(),
+                                                          RaiseLostInterrupt()])
         finally:
             train_seconds, speed = progress.close()
         row = {"epoch": epoch + 1, "loss": float(fit.history["loss"][-1])}
@@ -559,6 +575,7 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
     run = RunDir(write_dir)
     model, state, best = _start(config, prep, digests, RunDir(output), resume, console,
                                 placement)
+    raise_lost_interrupt()
     tagger = Tagger(model)
     if prep.features:  # dev and test: the frozen pass made them once; not again each epoch
         tagger.feature_cache.update(prep.features)
@@ -578,6 +595,7 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
                 console.print(f"early stop: {epoch.stop}")
             if hooks.on_epoch is not None:
                 hooks.on_epoch(epoch)
+            raise_lost_interrupt()
     except Diverged as exc:
         raise diverged(config, exc.epoch, exc.loss, run.checkpoints) from None
 
@@ -595,6 +613,7 @@ def _train(config: Config, prep: Prepared, digests: dict, output: Path, write_di
             if name == "dev":  # what `seqlab report` shows, with no data file needed
                 extras["dev_predictions"] = (split.tokens, split.labels, predicted)
                 extras["attention"] = attention_examples(tagger, split.tokens, split.labels)
+    raise_lost_interrupt()  # before the run's files replace anything
     distribution = placement.record()
     if model.dtype_policy.name != "float32":  # model.keras computes in float32 when loaded
         from seqlab.precision import set_compute_precision

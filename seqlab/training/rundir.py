@@ -447,6 +447,58 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, before)
 
 
+_received: list = []  # (signum, handler) of each Ctrl-C or SIGTERM under interrupts_remembered
+
+
+def _remembering(handler):
+    def remember(signum, frame):
+        _received.append((signum, handler))
+        handler(signum, frame)
+
+    remember.raises = True
+    return remember
+
+
+def _raises(handler) -> bool:
+    return (handler is signal.default_int_handler or handler is _raise_terminated
+            or getattr(handler, "raises", False))
+
+
+@contextlib.contextmanager
+def interrupts_remembered():
+    """Inside, each Ctrl-C (and SIGTERM under :func:`terminate_as_interrupt`) is remembered
+    as well as raised, so that :func:`raise_lost_interrupt` can raise it again. Python
+    swallows an exception raised while a finalizer runs (it prints "Exception ignored in
+    ... __del__" and goes on), and TensorFlow's finalizers run often: a Ctrl-C that arrived
+    then was lost and the run trained on. Main thread only; a signal whose handler does not
+    raise (ignored, or someone else's) is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if _raises(handler) and not getattr(handler, "raises", False):
+            held[signum] = handler
+            signal.signal(signum, _remembering(handler))
+    _received.clear()
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        _received.clear()
+
+
+def raise_lost_interrupt() -> None:
+    """Raise the first Ctrl-C or SIGTERM received under :func:`interrupts_remembered` again.
+    Called where a run can stop cleanly (between stages, after each batch): an interrupt that
+    propagated has already ended the run, so one still remembered there was swallowed."""
+    if _received:
+        signum, handler = _received[0]
+        handler(signum, None)
+
+
 @contextlib.contextmanager
 def interrupts_deferred():
     """Hold Ctrl-C (and SIGTERM under :func:`terminate_as_interrupt`) until the files written
@@ -462,7 +514,7 @@ def interrupts_deferred():
     held, caught = {}, []
     for signum in (signal.SIGINT, signal.SIGTERM):
         handler = signal.getsignal(signum)
-        if handler is signal.default_int_handler or handler is _raise_terminated:
+        if _raises(handler):
             held[signum] = handler
             signal.signal(signum, lambda signum, frame: caught.append(signum))
     try:
