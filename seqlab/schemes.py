@@ -100,6 +100,56 @@ def chunk_boundaries(labels: Sequence[str]):
     return starts, ends
 
 
+def chunk_positions(ids, lengths, labels: Sequence[str], boundaries=None):
+    """:func:`get_chunks` of many sentences at once, from tag ids: ``ids`` the sentences'
+    tag ids one after another (tokens,), ``lengths`` theirs (sentences,), ``labels`` the
+    tags the ids name. Returns int64 arrays ``(rows, starts, ends, last)``, one entry a
+    chunk in the order of the sentences and, within each, of get_chunks: the sentence, the
+    chunk's first token and its end (exclusive), and the tag id of its last token (whose
+    type, by :func:`split_tag`, is the chunk's). ``boundaries``: :func:`chunk_boundaries` of
+    the labels, when the caller has it.
+
+    The rules are :func:`chunk_boundaries`' tables, read as get_chunks reads a sentence:
+    a chunk ends at position i (between tokens i-1 and i, or at the end) where the tables
+    say so and a chunk is open, that is where the last start before i comes at or after the
+    last end before i (an end and a start at one position close a chunk, then open one)."""
+    import numpy as np
+
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    starts, ends = chunk_boundaries(labels) if boundaries is None else boundaries
+    k = len(labels)
+    n = len(lengths)
+    # Each sentence followed by one position outside it (index k): get_chunks' closing "O".
+    size = lengths + 1
+    first = np.cumsum(size) - size                               # (n,) where each begins
+    total = int(size.sum())
+    row = np.repeat(np.arange(n), size)                          # (total,)
+    tag = np.full(total, k, dtype=np.int64)
+    tag[np.arange(len(ids)) + np.repeat(np.arange(n), lengths)] = ids
+    prev = np.empty_like(tag)
+    prev[1:] = tag[:-1]
+    prev[first] = k                                              # before a sentence: outside
+    inside = tag < k
+    start_at = np.zeros(total, dtype=bool)
+    start_at[inside] = starts[prev[inside], tag[inside]]
+    later = np.ones(total, dtype=bool)
+    later[first] = False                                         # none ends at a first token
+    end_at = np.zeros(total, dtype=bool)
+    end_at[later] = ends[prev[later], tag[later]]
+    here = np.arange(total)
+    # The last start and the last end strictly before each position (-1: none yet).
+    last_start = np.full(total, -1, dtype=np.int64)
+    last_end = np.full(total, -1, dtype=np.int64)
+    if total > 1:
+        last_start[1:] = np.maximum.accumulate(np.where(start_at, here, -1))[:-1]
+        last_end[1:] = np.maximum.accumulate(np.where(end_at, here, -1))[:-1]
+    sentence_first = first[row]
+    emit = np.flatnonzero(end_at & (last_start >= sentence_first) & (last_start >= last_end))
+    rows = row[emit]
+    return (rows, last_start[emit] - first[rows], emit - first[rows], tag[emit - 1])
+
+
 @dataclass(frozen=True)
 class Span:
     """A chunk with its words: ``tokens[start:end]`` (``end`` exclusive) of one ``type``, and

@@ -111,6 +111,100 @@ def test_a_batch_gives_what_each_sentence_gives_alone():
             span_probabilities(alone, spans, labels))
 
 
+class _CRF:
+    def __init__(self, transitions, start, end):
+        self.weights = transitions, start, end
+
+    def potentials(self, constrained=True):
+        return self.weights
+
+
+def _parts(rng, scheme, output, temperature):
+    """What :func:`seqlab.confidence.analyse` reads of a model: a CRF's potentials, or a
+    softmax model decoded under the scheme's constraints."""
+    from types import SimpleNamespace
+
+    labels = LABELS[scheme]
+    crf = _CRF(*_potentials(rng, scheme, len(labels), True)) if output == "crf" else None
+    return SimpleNamespace(labels=labels, crf=crf, decoding="constrained", scheme=scheme,
+                           temperature=temperature)
+
+
+@pytest.mark.parametrize("output", ["crf", "softmax"])
+@pytest.mark.parametrize("temperature", [1.0, 1.7])
+@pytest.mark.parametrize("grouping", [{}, {"batch": 2, "tokens": 5}])
+def test_analyse_of_a_ragged_batch_matches_enumeration_and_each_sentence_alone(
+        output, temperature, grouping):
+    """``analyse`` computes a batch at once (sorted by length, packed, chunks and span
+    probabilities vectorised, in groups that ``grouping`` makes small here): each sentence's
+    spans, best-path probability, expected errors, token probabilities and n-best list
+    against brute force over every tag sequence, and against the sentence analysed alone."""
+    from seqlab.confidence import analyse, model_potentials
+
+    scheme = "iobes"
+    rng = np.random.default_rng(11 + (output == "crf") + 2 * (temperature != 1.0))
+    parts = _parts(rng, scheme, output, temperature)
+    labels, k = parts.labels, len(parts.labels)
+    lengths = [3, 1, 0, 5, 2, 1, 4]
+    outputs = [rng.normal(size=(n, k)) * 2 for n in lengths]
+    if output == "softmax":  # the network's probabilities, float32 as it gives them
+        outputs = [(np.exp(o) / np.exp(o).sum(axis=1, keepdims=True)).astype(np.float32)
+                   for o in outputs]
+    transitions, start, end, to_log = model_potentials(parts)
+    oracles = [_brute(to_log(o), transitions, start, end, labels) if len(o) else None
+               for o in outputs]
+    # Each sentence's most probable sequence, but one: random tags, a sequence the
+    # constraints may forbid (its chunks still get their probabilities).
+    ids = [np.array(oracle[0][int(np.argmax(oracle[1]))]) if oracle else np.zeros(0, int)
+           for oracle in oracles]
+    ids[3] = rng.integers(0, k, size=lengths[3])
+    found = analyse(ids, outputs, parts, n_best=3, **grouping)
+    assert sum(len(a.spans) for a in found) >= 5
+    for i, (a, oracle) in enumerate(zip(found, oracles)):
+        assert a.ids is ids[i]
+        if oracle is None:
+            assert (a.spans, a.best, a.errors, len(a.probs)) == ([], 1.0, 0.0, 0)
+            assert [(len(p), q) for p, q in a.nbest] == [(0, 1.0)]
+            continue
+        seqs, probs, chunks, marginals = oracle
+        assert [s[:3] for s in a.spans] == get_chunks([labels[t] for t in ids[i]])
+        np.testing.assert_allclose([s[3] for s in a.spans],
+                                   [chunks.get(s[:3], 0.0) for s in a.spans], atol=1e-9)
+        assert a.best == pytest.approx(probs[seqs.index(tuple(ids[i]))], abs=1e-9)
+        chosen = marginals[np.arange(len(ids[i])), ids[i]]
+        assert a.errors == pytest.approx(float(np.sum(1.0 - chosen)), abs=1e-9)
+        if output == "crf":
+            want = chosen
+        else:  # the network's own probability, at the temperature
+            scaled = outputs[i].astype(np.float64) ** (1.0 / temperature)
+            want = (scaled / scaled.sum(axis=1, keepdims=True))[np.arange(len(ids[i])), ids[i]]
+        np.testing.assert_allclose(a.probs, want, rtol=1e-6 if output == "softmax" else 1e-9,
+                                   atol=1e-12)
+        top = np.sort(probs)[::-1][:3]
+        np.testing.assert_allclose([p for _, p in a.nbest], top[top > 0], rtol=1e-9)
+        alone = analyse([ids[i]], [outputs[i]], parts, n_best=3)[0]
+        assert [s[:3] for s in alone.spans] == [s[:3] for s in a.spans]
+        np.testing.assert_allclose([s[3] for s in alone.spans], [s[3] for s in a.spans],
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(alone.probs, a.probs, rtol=1e-12)
+        assert (alone.best, alone.errors) == (pytest.approx(a.best, rel=1e-12),
+                                              pytest.approx(a.errors, rel=1e-12, abs=1e-15))
+
+
+def test_a_padded_and_a_packed_lattice_agree():
+    rng = np.random.default_rng(13)
+    labels = LABELS["bilou"]
+    potentials = _potentials(rng, "bilou", len(labels), True)
+    lengths = [2, 0, 5, 1, 3]
+    padded = rng.normal(size=(len(lengths), 6, len(labels)))
+    flat = np.concatenate([padded[r, :n] for r, n in enumerate(lengths)])
+    a, b = Lattice(padded, lengths, *potentials), Lattice(flat, lengths, *potentials)
+    np.testing.assert_array_equal(a.log_z, b.log_z)
+    np.testing.assert_array_equal(a.marginals(), b.marginals())
+    for row, n in enumerate(lengths):
+        np.testing.assert_array_equal(a.sentence(row), padded[row, :n])
+
+
 def _model_oracle(tagger, sentence):
     """A trained model's sentence, enumerated: (sequences, probabilities, chunk sums)."""
     from seqlab.confidence import model_potentials

@@ -278,6 +278,43 @@ def test_stream_keeps_order_across_batches(tagger):
     assert [r["tags"] for r in records] == expected
 
 
+def test_a_file_is_read_tagged_and_written_with_the_collector_paused_block_by_block():
+    """Each block of a file is read, tagged and written with the cyclic collector paused and
+    freed before it resumes: none of its objects lives into the collector's older
+    generations, whose collections walk the whole TensorFlow heap."""
+    import gc
+    import weakref
+
+    from seqlab.formats import Record
+    from seqlab.predict import predict_stream
+
+    class Probe:
+        pass
+
+    class AllO:  # a tagger that tags every token O
+        def tag(self, sentences, batch_size):
+            return [["O"] * len(s) for s in sentences]
+
+    probes: list = []
+    read: list = []  # (collector on, records of earlier blocks alive) as each record is read
+
+    def records(n=10, chunk=4):
+        for i in range(n):
+            earlier = probes[:i - i % chunk]
+            read.append((gc.isenabled(), sum(p() is not None for p in earlier)))
+            record = Record(tokens=["a"] * (i % 3 + 1), data=Probe())
+            probes.append(weakref.ref(record.data))
+            yield record
+            del record
+
+    written: list = []
+    assert gc.isenabled()
+    count = predict_stream(AllO(), records(), io.StringIO(),
+                           lambda out, record: written.append(gc.isenabled()), chunk=4)
+    assert count == 10 and gc.isenabled()
+    assert read == [(False, 0)] * 10 and written == [False] * 10
+
+
 def test_tags_do_not_depend_on_batching(tagger):
     """Padding is masked end to end, so a sentence gets the same tags in any batch."""
     assert tagger.chars is not None  # the quickstart model reads characters too

@@ -12,6 +12,7 @@ from seqlab.schemes import (
     SCHEMES,
     Span,
     allowed_transitions,
+    chunk_positions,
     convert,
     detect_scheme,
     expected_tags,
@@ -218,6 +219,29 @@ def test_get_chunks_unchanged():
         ("LOC", 4, 5),
         ("ORG", 5, 6),
     ]
+
+
+@pytest.mark.parametrize("labels", [
+    ["O", "B-A", "I-A", "B-B", "I-B"],
+    ["O", "I-A", "B-A", "I-B"],
+    ["O", "B-A", "I-A", "E-A", "S-A", "S-B"],
+    ["O", "B-A", "L-A", "U-A", "U-B"],
+    ["O", "NN", ".", "B-A", "I-A", "X-A", "E-B", "S-"],  # labels conlleval reads oddly
+])
+def test_chunk_positions_of_a_batch_are_get_chunks_of_each_sentence(labels):
+    # Every tag sequence of up to 4 tokens, all in one ragged batch (lengths 0 to 4, so a
+    # sentence of one token follows one of none, ...), against get_chunks of each.
+    seqs = [seq for n in range(5) for seq in itertools.product(range(len(labels)), repeat=n)]
+    order = np.random.default_rng(0).permutation(len(seqs))
+    seqs = [seqs[i] for i in order]
+    ids = np.array([i for seq in seqs for i in seq], dtype=np.int64)
+    rows, starts, ends, last = chunk_positions(ids, [len(seq) for seq in seqs], labels)
+    got: list[list] = [[] for _ in seqs]
+    for row, s, e, tag in zip(rows.tolist(), starts.tolist(), ends.tolist(), last.tolist()):
+        got[row].append((labels[tag].partition("-")[2], s, e))
+    want = [get_chunks([labels[i] for i in seq]) for seq in seqs]
+    assert got == want
+    assert sum(map(len, want)) > len(seqs)  # chunks in plenty, not a batch of empty lists
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from seqlab.formats.record import BLANK, DOCSTART, Record
 from seqlab.formats.text import check_tokenizer, tokenize
 from seqlab.schemes import spans
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps' encoder, made once
+
 
 def read_jsonl(lines: Iterable[tuple[int, str]], name: str, tokenizer: str = "whitespace"
                ) -> Iterator[Record]:
@@ -67,4 +69,4 @@ def write_jsonl(out: TextIO, record: Record, chunked: bool = True,
         comments = [row[0] for row in record.rows if len(row) == 1]
         if comments:
             obj["comments"] = comments
-    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.write(_ENCODE(obj) + "\n")
