@@ -10,7 +10,7 @@ sample sd) and the best epochs. Two tasks:
   never seen in training). Variants: no pretraining (``conll2003_ner.yaml``); GloVe 6B 50d
   (``conll2003_ner_glove.yaml``) and its ablations (no ``vectors_add_words``; case and digits
   not as the vectors were built; no embedding dropout; vectors frozen); MiniLM stacked with
-  GloVe (``conll2003_ner_minilm.yaml``).
+  GloVe (``conll2003_ner_minilm.yaml``), and with document context (``context: 64``).
 * ``--task pos``: UD English LinES UPOS with ``ud_pos.yaml`` as shipped, with GloVe, and with
   MiniLM stacked with GloVe (the same representation keys as the NER configs).
 
@@ -55,6 +55,11 @@ VARIANTS = {
         "GloVe, vectors frozen": ("conll2003_ner_glove.yaml",
                                   ["model.embedding.trainable=false"]),
         "MiniLM + GloVe": ("conll2003_ner_minilm.yaml", []),
+        # FLERT (Schweter & Akbik 2020): each sentence read with 64 subwords of its
+        # neighbours on each side (flair's use_context=True); the files have no -DOCSTART-,
+        # so a file is one document and context may run across an article boundary.
+        "MiniLM + GloVe, context 64": ("conll2003_ner_minilm.yaml",
+                                       ["model.transformer.context=64"]),
     },
     "pos": {
         "no pretraining": ("ud_pos.yaml", []),

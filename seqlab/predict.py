@@ -29,6 +29,7 @@ from seqlab.formats import (
     Record,
     check_encoding,
     check_tokenizer,
+    documents_of,
     gc_paused,
     guess_input_format,
     is_regular_stream,
@@ -505,7 +506,8 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
                           argument="label_field" if conllu else "label_column")
     tokens = [s.tokens for s in sentences]
     gold = [s.labels for s in sentences]
+    documents = documents_of(sentences, reading.format)  # a transformer's context
     if not (scored and tagger.chunked):
-        return tokens, gold, tagger.tag(tokens, batch_size), None
-    ids, outputs = tagger.outputs(tokens, batch_size)
+        return tokens, gold, tagger.tag(tokens, batch_size, documents), None
+    ids, outputs = tagger.outputs(tokens, batch_size, documents)
     return tokens, gold, tagger.tags_of(ids), (ids, outputs)
