@@ -358,3 +358,31 @@ def test_same_words_in_other_contexts_are_cached_apart(trained):
         assert not np.allclose(other, cached)
     assert not np.allclose(tagger.encode(b, documents=[0, 0]).transformer[-2:],
                            tagger.encode([sentence]).transformer, atol=1e-5)
+
+
+def test_a_run_s_dev_and_test_features_are_found_by_scoring(tmp_path):
+    """prepare_data computes dev and test once, with their context, under the keys the
+    Tagger looks up when the run scores them (words and context): scoring never reruns the
+    transformer, and the train features are those of the whole file's context."""
+    from seqlab.config import load_config
+    from seqlab.training.data import _LAST_FEATURES, prepare_data
+    from seqlab.transformer import feature_keys
+
+    checkpoint = tmp_path / "tiny-bert"
+    make_hf_dir(checkpoint)
+    _LAST_FEATURES.clear()
+    prep = prepare_data(load_config(QUICK, TINY + [f"model.transformer.path={checkpoint}",
+                                                   "model.transformer.context=8"]),
+                        say=lambda line: None)
+    layer = prep.transformer
+    assert layer.context == 8 and prep.dev.documents == [0] * len(prep.dev)
+    for split in (prep.dev, prep.test):
+        contexts = layer.contexts(split.tokens, split.documents)
+        assert any(left or right for left, right in contexts)
+        assert set(feature_keys(split.tokens, contexts)) <= set(prep.features)
+    tokens = prep.train.tokens[:5]
+    expected = layer.word_features(tokens, contexts=layer.contexts(
+        prep.train.tokens, prep.train.documents)[:5])
+    np.testing.assert_allclose(prep.encoded.transformer[:sum(map(len, tokens))],
+                               np.concatenate(expected), atol=1e-5)
+    _LAST_FEATURES.clear()
