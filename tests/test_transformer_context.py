@@ -386,3 +386,30 @@ def test_a_run_s_dev_and_test_features_are_found_by_scoring(tmp_path):
     np.testing.assert_allclose(prep.encoded.transformer[:sum(map(len, tokens))],
                                np.concatenate(expected), atol=1e-5)
     _LAST_FEATURES.clear()
+
+
+@pytest.mark.slow
+def test_select_reads_documents_too(trained, monkeypatch):
+    from seqlab.formats import Reading, read_records
+    from seqlab.selection import select
+    from seqlab.tagger import Tagger
+    from seqlab.transformer import feature_keys
+
+    tagger = Tagger.load(trained / "model.keras")
+    layer = tagger.parts.transformer
+    dev = ROOT / "data/dev.txt"
+    records = [r for r in read_records(dev, Reading(format="conll"), labelled=False)
+               if r.kind == "sentence"]
+    tokens = [r.tokens for r in records]
+    expected = set(feature_keys(tokens, layer.contexts(tokens, [r.document for r in records])))
+    asked: set = set()
+    compute = layer.word_features
+
+    def spy(sentences, *args, contexts=None, **kwargs):
+        asked.update(feature_keys(sentences, contexts))
+        return compute(sentences, *args, contexts=contexts, **kwargs)
+
+    monkeypatch.setattr(layer, "word_features", spy)
+    chosen, seen = select(tagger, read_records(dev, Reading(format="conll"), labelled=False),
+                          5, block=9, documents=True)
+    assert seen == len(records) and len(chosen) == 5 and expected <= asked
