@@ -10,7 +10,7 @@ sample sd) and the best epochs. Two tasks:
   never seen in training). Variants: no pretraining (``conll2003_ner.yaml``); GloVe 6B 50d
   (``conll2003_ner_glove.yaml``) and its ablations (no ``vectors_add_words``; case and digits
   not as the vectors were built; no embedding dropout; vectors frozen); MiniLM stacked with
-  GloVe (``conll2003_ner_minilm.yaml``).
+  GloVe (``conll2003_ner_minilm.yaml``), and with document context (``context: 64``).
 * ``--task pos``: UD English LinES UPOS with ``ud_pos.yaml`` as shipped, with GloVe, and with
   MiniLM stacked with GloVe (the same representation keys as the NER configs).
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,11 @@ MINILM = GLOVE + [f"model.transformer.path={VECTORS / 'all-MiniLM-L6-v2'}",
                   "model.transformer.layers=all", "model.transformer.pooling=first",
                   "model.transformer.trainable=false"]
 
+# A variant's marker: train, dev and test with -DOCSTART- lines (`with_documents`).
+DOCUMENTS = "documents"
+# A CoNLL-2003 dateline, the second sentence of most articles: "LONDON 1996-08-22".
+DATELINE = re.compile(r"^[A-Z][A-Z .,'/()-]* \d{4}-\d{2}-\d{2}$")
+
 VARIANTS = {
     "ner": {
         "no pretraining": ("conll2003_ner.yaml", []),
@@ -55,6 +61,16 @@ VARIANTS = {
         "GloVe, vectors frozen": ("conll2003_ner_glove.yaml",
                                   ["model.embedding.trainable=false"]),
         "MiniLM + GloVe": ("conll2003_ner_minilm.yaml", []),
+        # FLERT (Schweter & Akbik 2020): each sentence read with 64 subwords of its
+        # neighbours on each side (flair's use_context=True); the files have no -DOCSTART-,
+        # so a file is one document and context may run across an article boundary.
+        "MiniLM + GloVe, context 64": ("conll2003_ner_minilm.yaml",
+                                       ["model.transformer.context=64"]),
+        # The same with documents: -DOCSTART- written before each article's headline, the
+        # sentence before a dateline ("BRUSSELS 1996-08-22"): 751 of the 946 articles of
+        # train (the others run into the article before, as above).
+        "MiniLM + GloVe, context 64, documents": ("conll2003_ner_minilm.yaml",
+                                                  ["model.transformer.context=64", DOCUMENTS]),
     },
     "pos": {
         "no pretraining": ("ud_pos.yaml", []),
@@ -68,6 +84,19 @@ def sentences(path: Path) -> list[str]:
     """The sentence blocks of a CoNLL file, -DOCSTART- blocks left out."""
     blocks = [b.strip("\n") for b in path.read_text(encoding="utf-8").split("\n\n")]
     return [b for b in blocks if b.strip() and not b.startswith("-DOCSTART-")]
+
+
+def with_documents(blocks: list[str]) -> list[str]:
+    """Sentence blocks with a -DOCSTART- block before each article: the files here have
+    none, so an article is told by its dateline, the sentence after its headline."""
+    out = []
+    for i, block in enumerate(blocks):
+        following = blocks[i + 1] if i + 1 < len(blocks) else ""
+        words = " ".join(line.split()[0] for line in following.splitlines())
+        if i == 0 or DATELINE.match(words):
+            out.append("-DOCSTART- -X- -X- O")
+        out.append(block)
+    return out
 
 
 def train(config: Path, output: Path, sets: list[str], seeds: str) -> dict:
@@ -128,7 +157,18 @@ def main() -> int:
         for name in names:
             config, sets = variants[name]
             out = tmp / name.replace(" ", "_").replace(",", "").replace("+", "plus")
-            results[name] = train(CONFIGS / config, out, data + sets + extra, seeds)
+            given = data
+            if DOCUMENTS in sets:
+                sets, given = [s for s in sets if s != DOCUMENTS], []
+                for key, split in (("train", "train"), ("dev", "valid"), ("test", "test")):
+                    found = sentences(CONLL / f"{split}.txt")
+                    if split == "train" and first:
+                        found = found[:first]
+                    path = tmp / f"{split}.documents.txt"
+                    path.write_text("\n\n".join(with_documents(found)) + "\n",
+                                    encoding="utf-8")
+                    given.append(f"data.{key}={path}")
+            results[name] = train(CONFIGS / config, out, given + sets + extra, seeds)
             r = results[name]
             common.log(f"{name}: dev {mean_sd(r['dev'])}, test {mean_sd(r['test'])}, "
                        f"best epochs {r['best_epoch']}, {r['wall_s'] / 60:.1f} min")

@@ -629,7 +629,7 @@ def calibrate_tagger(tagger, dev, test=None, batch_size: int = 128) -> dict:
     span scores' calibration before (T = 1) and after on dev and ``test``: what training
     does at its end. Returns :func:`calibrate`'s dev result as ``{"temperature",
     "sentences", "dev": {...}, "test": {"before", "after"}}``."""
-    ids, outputs = tagger.outputs(dev.tokens, batch_size)
+    ids, outputs = tagger.outputs(dev.tokens, batch_size, dev.documents)
     found = calibrate(ids, outputs, dev.labels, tagger.parts)
     fitted = found.pop("temperature")
     temperature = fitted if keeps_temperature(found) else 1.0
@@ -637,7 +637,8 @@ def calibrate_tagger(tagger, dev, test=None, batch_size: int = 128) -> dict:
     out = {"temperature": temperature, "fitted": fitted, "sentences": found.pop("sentences"),
            "dev": found}
     if test is not None and tagger.chunked:
-        ids, outputs = tagger.outputs(test.tokens, batch_size)
+        ids, outputs = tagger.outputs(test.tokens, batch_size,
+                                      test.documents)
         out["test"] = span_calibration(ids, outputs, test.labels, tagger.parts, temperature)
     return out
 

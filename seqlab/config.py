@@ -157,6 +157,16 @@ class TransformerConfig(_Section):
     pooling: Literal["first", "last", "mean"] = "first"
     trainable: Bool = False
     learning_rate: Float = Field(5e-5, gt=0.0, le=10.0)   # its own, when trainable
+    # Subwords of the same document's neighbouring sentences read on each side of a sentence
+    # (FLERT; seqlab.transformer.plan_contexts); 0: each sentence alone. Frozen only.
+    context: Int = Field(0, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _context_frozen(self):
+        if self.context and self.trainable:
+            raise ValueError(f"context {self.context}: document context is read by the "
+                             "frozen pass only; set context: 0 with trainable: true")
+        return self
 
 
 class ModelConfig(_Section):

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from seqlab.errors import SeqlabError, shown
 from seqlab.formats import (
+    DOCUMENT_FORMATS,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     Reading,
     Record,
     check_encoding,
     check_tokenizer,
+    documents_of,
     gc_paused,
     guess_input_format,
     is_regular_stream,
@@ -295,26 +297,41 @@ class Scoring:
 
 
 def tag_records(tagger: Tagger, block: list[Record], batch_size: int = 64,
-                probs: bool = False, scoring: Scoring = Scoring()) -> int:
+                probs: bool = False, scoring: Scoring = Scoring(),
+                around: tuple[list[Record], list[Record]] | None = None) -> int:
     """Fill in ``tags`` (and ``probs``, and the ``spans`` and ``nbest`` that ``scoring``
     asks for) of the sentences of a block; returns how many hold a token (empty sentences,
-    such as blank lines of text, are written but not counted)."""
+    such as blank lines of text, are written but not counted).
+
+    ``around``: the sentences just before and just after the block, tagged with it but left
+    as they are; given (even empty), each sentence is tagged with its document's neighbours
+    as a transformer's context (``Record.document``; :func:`context_blocks`)."""
     todo = [r for r in block if r.kind == "sentence"]
+    documents = None
+    if around is not None:
+        before, after = around
+        todo = [*before, *todo, *after]
+        documents = [r.document for r in todo]
+        keep = slice(len(before), len(todo) - len(after))
+    else:
+        keep = slice(None)
     sentences = [r.tokens for r in todo]
     if scoring or probs:  # one forward pass for the tags, their probabilities and scores
-        _score_records(tagger, todo, batch_size, scoring, probs)
+        _score_records(tagger, todo, batch_size, scoring, probs, documents, keep)
     else:
-        for r, t in zip(todo, tagger.tag(sentences, batch_size)):
+        for r, t in zip(todo[keep], tagger.tag(sentences, batch_size, documents)[keep]):
             r.tags = t
-    return sum(1 for r in todo if r.tokens)
+    return sum(1 for r in todo[keep] if r.tokens)
 
 
 def _score_records(tagger: Tagger, records: list[Record], batch_size: int, scoring: Scoring,
-                   probs: bool = False) -> None:
+                   probs: bool = False, documents=None, keep: slice = slice(None)) -> None:
     from seqlab.confidence import round_probs
     from seqlab.schemes import span
 
-    analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest)
+    analyses = tagger.analyse([r.tokens for r in records], batch_size, scoring.nbest,
+                              documents=documents)[keep]
+    records = records[keep]
     floor = scoring.min_score
     for r, a, tags in zip(records, analyses, tagger.tags_of([a.ids for a in analyses])):
         if probs:
@@ -384,12 +401,75 @@ def live_blocks(records: Iterable[Record], most: int) -> Iterator[list[Record]]:
         yield block
 
 
+def context_blocks(blocks: Iterable[list[Record]], reach: int
+                   ) -> Iterator[tuple[list[Record], tuple[list[Record], list[Record]]]]:
+    """Blocks regrouped so that every sentence is tagged with its document's neighbours:
+    ``(block, (before, after))``, ``before`` and ``after`` the sentences just before and
+    after the block (what :func:`tag_records` reads as context and leaves as it is).
+
+    A sentence is tagged once ``reach`` tokens of its document's following sentences have
+    arrived, or its document has ended (a record of another document, the ``document`` record
+    of running text) or the input has; until then it and the records after it wait for the
+    next block, so a stream is written in order and memory stays bounded. A token is at
+    least one subword, so ``reach`` tokens on each side hold a transformer's ``context``
+    subwords; ``before`` keeps that many tokens of the sentences already written."""
+    history: list[Record] = []
+    pending: list[Record] = []
+
+    def enough(sentences: Iterable[Record]) -> list[Record]:
+        taken, tokens = [], 0
+        for r in sentences:
+            if tokens >= reach:
+                break
+            taken.append(r)
+            tokens += len(r.tokens)
+        return taken
+
+    def ready_until(records: list[Record]) -> int:
+        """How many of ``records`` can be tagged now (the rest may still get context)."""
+        following = 0  # tokens of the same document's sentences after the record looked at
+        ended = False  # its document ends within ``records``
+        cut = len(records)
+        for i in range(len(records) - 1, -1, -1):
+            r = records[i]
+            if r.kind == "document":
+                ended, following = True, 0
+                continue
+            if i + 1 < len(records) and records[i + 1].document != r.document:
+                ended, following = True, 0
+            if r.kind == "sentence":
+                if not ended and following < reach:
+                    cut = i
+                following += len(r.tokens)
+        return cut
+
+    for block in itertools.chain(blocks, [None]):
+        if block is None:  # the end of the input: whatever waits is tagged now
+            ready, pending = pending, []
+        else:
+            pending += block
+            cut = ready_until(pending)
+            ready, pending = pending[:cut], pending[cut:]
+        if not ready:
+            continue
+        sentences = [r for r in ready if r.kind == "sentence"]
+        after = enough(r for r in pending if r.kind == "sentence")
+        yield ready, (enough(reversed(history))[::-1], after)
+        history = enough(reversed(history + sentences))[::-1]
+
+
 def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write,
                    batch_size: int = 64, chunk: int = 2048, probs: bool = False,
-                   live: bool = False, scoring: Scoring = Scoring()) -> int:
+                   live: bool = False, scoring: Scoring = Scoring(),
+                   documents: bool = False) -> int:
     """Tag ``records`` and ``write(out, record)`` each, ``chunk`` records at a time, in order;
     with ``live`` (a pipe or a terminal), what has arrived as soon as the input pauses, up to
     ``batch_size`` records (:func:`live_blocks`).
+
+    With ``documents`` (records of a format with documents, ``formats.DOCUMENT_FORMATS``)
+    and a model whose transformer reads document context (``Tagger.context``), each sentence
+    is tagged with its neighbours, as in training: a sentence waits for what follows it in
+    its document (:func:`context_blocks`).
 
     Memory is bounded by the chunk; ``out`` is flushed after each block, so a pipe gets its
     answers block by block. Returns the number of sentences written that hold a token.
@@ -399,6 +479,10 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write
         blocks = live_blocks(iterator, batch_size)
     else:
         blocks = iter(lambda: list(itertools.islice(iterator, chunk)), [])
+    if documents and tagger.context:
+        blocks = context_blocks(blocks, tagger.context)
+    else:
+        blocks = ((block, None) for block in blocks)
     count = 0
     begin, end = getattr(write, "begin", None), getattr(write, "end", None)
     if begin is not None:
@@ -411,17 +495,18 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write
         # TensorFlow heap (0.3-0.4 s, every other pass over CoNLL-2003 test). Between blocks
         # the collector runs as usual, so an endless stream keeps memory bounded; live input
         # is waited for with it running.
-        block = next(blocks, None) if live else None
+        item = next(blocks, None) if live else None
         with gc_paused():
             if not live:
-                block = next(blocks, None)
-            if block is None:
+                item = next(blocks, None)
+            if item is None:
                 break
-            count += tag_records(tagger, block, batch_size, probs, scoring)
+            block, around = item
+            count += tag_records(tagger, block, batch_size, probs, scoring, around)
             for record in block:
                 write(out, record)
             out.flush()
-            block = record = None
+            item = block = around = record = None
     if end is not None:
         end(out)
         out.flush()
@@ -454,7 +539,7 @@ def predict_file(tagger: Tagger, source, out: TextIO, output_format: str = "conl
     scoring = Scoring(spans=tagger.chunked and output_format in ("jsonl", "html"),
                       nbest=nbest, min_score=min_score)
     return predict_stream(tagger, records, out, write, batch_size, chunk, probs, live,
-                          scoring)
+                          scoring, documents=reading.format in DOCUMENT_FORMATS)
 
 
 def _overwrite_check(tagger: Tagger, records: Iterable[Record], field: str, name: str
@@ -514,7 +599,8 @@ def tag_corpus(tagger: Tagger, path, reading: Reading, batch_size: int = 64,
                           argument="label_field" if conllu else "label_column")
     tokens = [s.tokens for s in sentences]
     gold = [s.labels for s in sentences]
+    documents = documents_of(sentences, reading.format)  # a transformer's context
     if not (scored and tagger.chunked):
-        return tokens, gold, tagger.tag(tokens, batch_size), None
-    ids, outputs = tagger.outputs(tokens, batch_size)
+        return tokens, gold, tagger.tag(tokens, batch_size, documents), None
+    ids, outputs = tagger.outputs(tokens, batch_size, documents)
     return tokens, gold, tagger.tags_of(ids), (ids, outputs)

@@ -95,17 +95,35 @@ def uncertainty(best: float, second: float, tokens: int, strategy: str,
 
 
 def select(tagger: Tagger, records: Iterable[Record], n: int,
-           strategy: str = "expected_errors", batch_size: int = 64, block: int = 2048
-           ) -> tuple[list[Choice], int]:
+           strategy: str = "expected_errors", batch_size: int = 64, block: int = 2048,
+           documents: bool = False) -> tuple[list[Choice], int]:
     """The ``n`` sentences of ``records`` the model is least sure of, most uncertain first,
-    and the number of sentences ranked (empty sentences are skipped)."""
+    and the number of sentences ranked (empty sentences are skipped). ``documents``: the
+    records come in documents (``formats.DOCUMENT_FORMATS``), read as a transformer's
+    context as ``predict`` reads them (``seqlab.predict.context_blocks``)."""
     check_selection(n, strategy)
     heap: list[tuple[float, int, Choice]] = []  # the n largest (score, -index) so far
-    sentences = (r for r in records if r.is_sentence and r.tokens)
+    iterator = iter(records)
+    blocks = iter(lambda: list(itertools.islice(iterator, block)), [])
+    if documents and tagger.context:
+        from seqlab.predict import context_blocks
+
+        grouped = context_blocks(blocks, tagger.context)
+    else:
+        grouped = ((b, None) for b in blocks)
     seen = 0
-    while chunk := list(itertools.islice(sentences, block)):
-        analyses = tagger.analyse([r.tokens for r in chunk], batch_size,
-                                  2 if strategy == "margin" else 0)
+    for records_, around in grouped:
+        chunk = [r for r in records_ if r.is_sentence and r.tokens]
+        if not chunk:
+            continue
+        every, docs, keep = chunk, None, slice(None)
+        if around is not None:  # empty sentences add no context
+            before, after = ([r for r in x if r.tokens] for x in around)
+            every = [*before, *chunk, *after]
+            docs = [r.document for r in every]
+            keep = slice(len(before), len(every) - len(after))
+        analyses = tagger.analyse([r.tokens for r in every], batch_size,
+                                  2 if strategy == "margin" else 0, documents=docs)[keep]
         for record, a in zip(chunk, analyses):
             second = a.nbest[1][1] if len(a.nbest) > 1 else 0.0
             score = uncertainty(a.best, second, len(record.tokens), strategy, a.errors)
@@ -128,13 +146,15 @@ def select_input(tagger: Tagger, options, n: int, strategy: str = "expected_erro
     file or ``-``), read as ``predict`` reads it."""
     import sys
 
-    from seqlab.formats import read_records
+    from seqlab.formats import DOCUMENT_FORMATS, read_records
 
     source, name = (sys.stdin.buffer, "<stdin>") if options.from_stdin else \
         (options.input, str(options.input))
-    records = read_records(source, options.reading(tagger), name, labelled=False,
+    reading = options.reading(tagger)
+    records = read_records(source, reading, name, labelled=False,
                            tokenizer=options.tokenizer)
-    return select(tagger, records, n, strategy, options.batch_size)
+    return select(tagger, records, n, strategy, options.batch_size,
+                  documents=reading.format in DOCUMENT_FORMATS)
 
 
 def write_selection(chosen: list[Choice], out, output_format: str, input_format: str) -> None:

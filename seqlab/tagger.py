@@ -131,9 +131,10 @@ class Tagger:
         self.warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
         self._compiled: dict = {}
         self._split = None  # (char model, after-chars model), built on first use
-        # A frozen transformer's features of sentences already computed (tuple of tokens ->
-        # (words, L, H)): training puts the dev and test sets' here, so that scoring each
-        # epoch does not run the transformer again. Prediction adds nothing to it.
+        # A frozen transformer's features of sentences already computed, keyed by the words
+        # and the document context (`seqlab.transformer.feature_keys`) -> (words, L, H):
+        # training puts the dev and test sets' here, so that scoring each epoch does not run
+        # the transformer again. Prediction adds nothing to it.
         self.feature_cache: dict = {}
 
     @classmethod
@@ -228,12 +229,12 @@ class Tagger:
         return table
 
     def predict_ids(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                    probs: bool | str = False
+                    probs: bool | str = False, documents: Sequence | None = None
                     ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         """Tag ids for each sentence, in input order (no sentence is split here).
 
         Sentences are sorted by length, batched and padded per batch (padding is masked).
-        Empty sentences give empty arrays.
+        Empty sentences give empty arrays. ``documents``: see :meth:`encode`.
 
         Returns:
             ``(ids, scores)``: ``ids[i]`` the tag ids of sentence ``i``; ``scores[i]`` the
@@ -241,7 +242,7 @@ class Tagger:
             when ``probs == "output"``, else ``scores`` is None.
         """
         reads_chars = self.chars is not None
-        encoded = self.encode(sentences, distinct_chars=reads_chars)
+        encoded = self.encode(sentences, distinct_chars=reads_chars, documents=documents)
         table = self._char_table(encoded.chars) if reads_chars else None
         empty = np.zeros(0, dtype=np.int64)
         ids: list[np.ndarray] = [empty] * len(sentences)
@@ -263,16 +264,32 @@ class Tagger:
                     scores[i] = chosen[r, : lengths[i]]
         return ids, scores
 
-    def encode(self, sentences: Sequence[Sequence[str]], distinct_chars: bool = False):
+    @property
+    def context(self) -> int:
+        """Subwords of document context the model's transformer reads on each side of a
+        sentence (``model.transformer.context``; 0: none, or no transformer)."""
+        layer = self.parts.transformer
+        return 0 if layer is None else int(getattr(layer, "context", 0))
+
+    def encode(self, sentences: Sequence[Sequence[str]], distinct_chars: bool = False,
+               documents: Sequence | None = None):
         """The sentences as the model's inputs (``seqlab.vocab.Encoded``): word and char ids,
         and, when the model has a transformer, its frozen features of the raw words (from
-        :attr:`feature_cache` where there, else computed by its ``word_features``)."""
+        :attr:`feature_cache` where there, else computed by its ``word_features``).
+
+        ``documents``: each sentence's document (None for one that stands alone), sentences
+        of a document consecutive: a transformer with :attr:`context` reads each sentence
+        with its neighbours in its document, as in training
+        (``seqlab.transformer.plan_contexts``); None: every sentence alone."""
         encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
                                 distinct_chars=distinct_chars)
         if (layer := self.parts.transformer) is not None and not self.parts.fine_tuned:
-            keys = [tuple(s) for s in sentences]
+            from seqlab.transformer import feature_keys
+
+            keys = feature_keys(sentences, layer.contexts(sentences, documents))
             todo = list({k: None for k in keys if k not in self.feature_cache})
-            found = dict(zip(todo, layer.word_features([list(k) for k in todo]))) \
+            found = dict(zip(todo, layer.word_features([list(k[0]) for k in todo],
+                                                       contexts=[k[1] for k in todo]))) \
                 if todo else {}
             features = [self.feature_cache[k] if k in self.feature_cache else found[k]
                         for k in keys]
@@ -297,22 +314,28 @@ class Tagger:
         return batch
 
     # ------------------------------------------------------------------ tags
-    def _predict(self, sentences, batch_size: int, probs: bool):
+    def _predict(self, sentences, batch_size: int, probs: bool, documents=None):
         why = "global attention" if self.global_attention else "max_length"
-        return in_windows(lambda pieces: self.predict_ids(pieces, batch_size, probs),
-                          sentences, self.max_length, self.warn, why)
+        if not self.context:
+            documents = None
+        return in_windows(lambda pieces, docs: self.predict_ids(pieces, batch_size, probs,
+                                                                docs),
+                          sentences, self.max_length, self.warn, why, documents)
 
-    def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
-        """Tags for each sentence, in the scheme of the training files."""
-        ids, _ = self._predict(sentences, batch_size, False)
+    def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+            documents: Sequence | None = None) -> list[list[str]]:
+        """Tags for each sentence, in the scheme of the training files; ``documents``: each
+        sentence's document, for a transformer's context (:meth:`encode`)."""
+        ids, _ = self._predict(sentences, batch_size, False, documents)
         return self.tags_of(ids)
 
-    def outputs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64
+    def outputs(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                documents: Sequence | None = None
                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """``(ids, outputs)``: each sentence's best tag ids and the network's output (time,
         K) that :mod:`seqlab.confidence` reads, from one forward pass (sentences tagged in
-        windows have their windows' outputs joined)."""
-        return self._predict(sentences, batch_size, "output")
+        windows have their windows' outputs joined); ``documents``: as :meth:`tag`."""
+        return self._predict(sentences, batch_size, "output", documents)
 
     @property
     def temperature(self) -> float:
@@ -321,15 +344,17 @@ class Tagger:
         return self.parts.temperature
 
     def analyse(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                nbest: int = 0, temperature: float | None = None) -> list:
+                nbest: int = 0, temperature: float | None = None,
+                documents: Sequence | None = None) -> list:
         """Each sentence's best tags with the probability of each of its chunks and of the
         whole sequence, and its ``nbest`` most probable tag sequences
         (:class:`seqlab.confidence.Analysis`; ids in the model's scheme, see :meth:`to_tags`).
         A sentence tagged in windows is scored on its windows' outputs joined.
-        ``temperature``: the scores' (None: the model's, :attr:`temperature`)."""
+        ``temperature``: the scores' (None: the model's, :attr:`temperature`);
+        ``documents``: as :meth:`tag`."""
         from seqlab.confidence import analyse
 
-        ids, outputs = self.outputs(sentences, batch_size)
+        ids, outputs = self.outputs(sentences, batch_size, documents)
         return analyse(ids, outputs, self.parts, n_best=nbest, temperature=temperature)
 
     def to_tags(self, ids) -> list[str]:

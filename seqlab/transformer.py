@@ -63,6 +63,7 @@ from seqlab.errors import SeqlabError
 PATH_KEY = "model.transformer.path"
 LAYERS_KEY = "model.transformer.layers"
 POOLING_KEY = "model.transformer.pooling"
+CONTEXT_KEY = "model.transformer.context"
 POOLINGS = ("first", "last", "mean")
 # Hugging Face model types whose tokenizer is WordPiece, and keras-hub's tokenizer for each.
 WORDPIECE_MODEL_TYPES = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}
@@ -320,6 +321,80 @@ def check_pooling(pooling) -> str:
     return pooling
 
 
+def check_context(context) -> int:
+    """``context`` (subwords of document context on each side) if it is a non-negative
+    integer; else a SeqlabError naming ``model.transformer.context``."""
+    if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
+        raise SeqlabError(
+            f"{CONTEXT_KEY}: expected a non-negative integer (subwords of the neighbouring "
+            f"sentences on each side; 0: none), got {context!r}"
+        )
+    return int(context)
+
+
+# The context of one sentence: the subword ids of its document's text before it and after it.
+Context = tuple[tuple[int, ...], tuple[int, ...]]
+NO_CONTEXT: Context = ((), ())
+
+
+def plan_contexts(pieces: Sequence[Sequence[Sequence[int]]], documents: Sequence | None,
+                  context: int, budget: int) -> list[Context]:
+    """Each sentence's document context (FLERT, Schweter & Akbik 2020), trimmed to the budget.
+
+    A sentence is read with up to ``context`` subwords of the sentences before it and after
+    it in the same document; ``documents[i]`` names sentence ``i``'s document, and sentences
+    of one document are consecutive in the list (None: a sentence of its own; empty sentences
+    add nothing). The window must still hold: each side keeps at most
+    ``(budget - own subwords) // 2`` (the subwords nearest the sentence), so a sentence too
+    long for one window gets no context and is windowed as without it.
+
+    Args:
+        pieces: per sentence, each word's subword ids (:meth:`Encoder.subwords`).
+        documents: per sentence, its document (any value compared with ``==``; None: none),
+            or None: no sentence has context.
+        context: the most subwords on each side (0: none).
+        budget: the most subwords a window holds (special tokens excluded).
+
+    Returns:
+        per sentence ``(left, right)``: tuples of subword ids, left the end of the text
+        before, right the start of the text after.
+    """
+    n = len(pieces)
+    if not context or documents is None:
+        return [NO_CONTEXT] * n
+    flat = [[p for word in sentence for p in word] for sentence in pieces]
+    out = []
+    for i in range(n):
+        document = documents[i]
+        side = min(context, max(budget - len(flat[i]), 0) // 2)
+        if document is None or side == 0:
+            out.append(NO_CONTEXT)
+            continue
+        left: list[int] = []
+        j = i - 1
+        while j >= 0 and documents[j] == document and len(left) < side:
+            left[:0] = flat[j]
+            j -= 1
+        right: list[int] = []
+        j = i + 1
+        while j < n and documents[j] == document and len(right) < side:
+            right.extend(flat[j])
+            j += 1
+        out.append((tuple(left[len(left) - side:] if len(left) > side else left),
+                    tuple(right[:side])))
+    return out
+
+
+def feature_keys(sentences: Sequence[Sequence[str]],
+                 contexts: Sequence[Context] | None = None) -> list[tuple]:
+    """What a sentence's frozen features depend on, as a dict key: its words and its context
+    (:func:`plan_contexts`): the key of the Tagger's feature cache and of a run's dev and
+    test features."""
+    if contexts is None:
+        contexts = [NO_CONTEXT] * len(sentences)
+    return [(tuple(s), c) for s, c in zip(sentences, contexts)]
+
+
 def plan_windows(lengths: Sequence[int], budget: int) -> tuple[list[tuple[int, int]], list[int]]:
     """Cut a sentence into overlapping windows of whole words.
 
@@ -372,6 +447,8 @@ class Encoder:
         pooling: ``"first"``, ``"last"`` or ``"mean"`` of a word's subword vectors.
         max_length: the most subwords per window, ``[CLS]``/``[SEP]`` included; defaults to
             (and may not exceed) the backbone's ``max_sequence_length``.
+        context: the most subwords of document context on each side of a sentence
+            (:func:`plan_contexts`; 0: none, each sentence read alone).
 
     Attributes:
         layer_indices: the selected hidden states (0: embeddings, N: last block).
@@ -383,7 +460,7 @@ class Encoder:
     """
 
     def __init__(self, backbone, tokenizer, layers="last", pooling="first",
-                 max_length: int | None = None) -> None:
+                 max_length: int | None = None, context: int = 0) -> None:
         self.backbone = backbone
         self.tokenizer = tokenizer
         self.num_layers = len(backbone.transformer_layers)
@@ -401,6 +478,7 @@ class Encoder:
             )
         self.max_length = max_length
         self.budget = max_length - 2
+        self.context = check_context(context)
         self.max_word_subwords = max(1, self.budget // 2)
         self._special = None
         self._cache: dict[str, tuple[int, ...]] = {}
@@ -436,9 +514,31 @@ class Encoder:
                 self._cache[word] = tuple(pieces)
         return [self._cache[w] for w in words]
 
+    def contexts(self, sentences: Sequence[Sequence[str]],
+                 documents: Sequence | None = None) -> list[Context]:
+        """Each sentence's ``(left, right)`` context subword ids (:func:`plan_contexts` with
+        this encoder's ``context`` and budget); all empty when ``documents`` is None or
+        ``context`` is 0."""
+        if not self.context or documents is None:
+            return [NO_CONTEXT] * len(sentences)
+        if len(documents) != len(sentences):
+            raise ValueError(f"{len(documents)} documents for {len(sentences)} sentences")
+        words = [w for s in sentences for w in s]
+        pieces = iter(self.subwords(words))
+        split = [[next(pieces) for _ in s] for s in sentences]
+        return plan_contexts(split, documents, self.context, self.budget)
+
     # -- the NumPy batch ---------------------------------------------------------------------
-    def encode(self, sentences: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    def encode(self, sentences: Sequence[Sequence[str]],
+               contexts: Sequence[Context] | None = None) -> dict[str, np.ndarray]:
         """The inputs of :meth:`__call__` for a batch of sentences (lists of words).
+
+        Args:
+            sentences: lists of words.
+            contexts: per sentence ``(left, right)`` subword ids (:meth:`contexts`), read
+                around it in its window: ``[CLS] left sentence right [SEP]`` (only the
+                sentence's words are pooled); None: none. A sentence cut into windows has
+                none (:func:`plan_contexts` gives it none).
 
         Returns:
             ``token_ids`` and ``padding_mask``: int32 ``(batch, windows, length)``, each window
@@ -451,19 +551,24 @@ class Encoder:
         words = [w for sentence in sentences for w in sentence]
         pieces = iter(self.subwords(words))
         plans = []
-        for sentence in sentences:
+        for row, sentence in enumerate(sentences):
             ids = [next(pieces) for _ in sentence]
             windows, owner = plan_windows([len(p) for p in ids], self.budget)
-            plans.append((ids, windows, owner))
+            left, right = contexts[row] if contexts is not None else NO_CONTEXT
+            if (left or right) and (len(windows) > 1 or len(left) + len(right) + sum(
+                    len(p) for p in ids) > self.budget):
+                raise ValueError(f"the context of sentence {row} does not fit the window "
+                                 f"budget of {self.budget} subwords (see plan_contexts)")
+            plans.append((ids, windows, owner, left, right))
         batch = len(sentences)
         n_windows = max([len(p[1]) for p in plans] + [1])
         length = 2 + max(
-            [sum(len(ids[i]) for i in range(a, b)) for ids, windows, _ in plans
-             for a, b in windows] + [0]
+            [len(left) + len(right) + sum(len(ids[i]) for i in range(a, b))
+             for ids, windows, _, left, right in plans for a, b in windows] + [0]
         )
         length = -(-length // 8) * 8  # fewer distinct shapes to trace
         n_words = max([len(s) for s in sentences] + [1])
-        k = max([len(p) for ids, _, _ in plans for p in ids] + [1])
+        k = max([len(p) for ids, *_ in plans for p in ids] + [1])
         cls_id, sep_id, pad_id, _ = self.special_ids()
         token_ids = np.full((batch, n_windows, length), pad_id, np.int32)
         padding_mask = np.zeros((batch, n_windows, length), np.int32)
@@ -472,16 +577,16 @@ class Encoder:
         padding_mask[:, :, :2] = 1
         index = np.zeros((batch, n_words, k), np.int32)
         count = np.zeros((batch, n_words), np.int32)
-        for row, (ids, windows, owner) in enumerate(plans):
+        for row, (ids, windows, owner, left, right) in enumerate(plans):
             starts = {}
             for w, (a, b) in enumerate(windows):
-                flat = [p for i in range(a, b) for p in ids[i]]
+                flat = [*left, *(p for i in range(a, b) for p in ids[i]), *right]
                 token_ids[row, w, 0] = cls_id
                 token_ids[row, w, 1:len(flat) + 1] = flat
                 token_ids[row, w, len(flat) + 1] = sep_id
                 padding_mask[row, w, :] = 0
                 padding_mask[row, w, :len(flat) + 2] = 1
-                position = 1
+                position = 1 + len(left)
                 for i in range(a, b):
                     starts[(w, i)] = position
                     position += len(ids[i])
@@ -534,7 +639,8 @@ class Encoder:
     # -- the frozen pass ---------------------------------------------------------------------
     def word_features(self, sentences: Sequence[Sequence[str]], batch_size: int = 32,
                       dtype="float32",
-                      progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+                      progress: Callable[[int, int], None] | None = None,
+                      contexts: Sequence[Context] | None = None) -> list[np.ndarray]:
         """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each.
 
         Sentences are batched by subword length (windows of similar length together, so
@@ -550,6 +656,8 @@ class Encoder:
                 4.9e-4, float16's own rounding; a full 203,621-token CoNLL train pass holds
                 0.31 GB (``last``) or 2.19 GB (``all``, 7 states) at float32, half at float16.
             progress: called as ``progress(done, total)`` in sentences after each batch.
+            contexts: per sentence its document context (:meth:`contexts`), or None: each
+                sentence read alone.
         """
         if np.dtype(dtype) not in (np.float32, np.float16):
             raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
@@ -559,6 +667,10 @@ class Encoder:
         words = [w for s in sentences for w in s]
         self.subwords(words)
         cost = [sum(len(self._cache[w]) for w in s) for s in sentences]
+        if contexts is not None:
+            if len(contexts) != total:
+                raise ValueError(f"{len(contexts)} contexts for {total} sentences")
+            cost = [c + len(left) + len(right) for c, (left, right) in zip(cost, contexts)]
         order = sorted(range(total), key=lambda i: (cost[i], i))
         empty = np.zeros((0, self.num_outputs, self.hidden_dim), dtype)
         done = 0
@@ -569,7 +681,8 @@ class Encoder:
                 if not sentences[i]:
                     out[i] = empty
             if rows:
-                batch = self.encode([sentences[i] for i in rows])
+                batch = self.encode([sentences[i] for i in rows],
+                                    None if contexts is None else [contexts[i] for i in rows])
                 features = np.asarray(forward(batch))
                 for j, i in enumerate(rows):
                     out[i] = features[j, :len(sentences[i])].astype(dtype)

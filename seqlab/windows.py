@@ -51,17 +51,22 @@ def windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
 
 
 def in_windows(predict: Callable, sentences: Sequence[Sequence[str]], limit: int,
-               warn: Callable[[str], None], why: str = "max_length"):
-    """``predict(pieces) -> (arrays, arrays or None)`` applied to sentences, those longer than
-    ``limit`` tokens cut into windows and joined back; ``warn`` hears of each one cut."""
+               warn: Callable[[str], None], why: str = "max_length",
+               documents: Sequence | None = None):
+    """``predict(pieces, documents) -> (arrays, arrays or None)`` applied to sentences, those
+    longer than ``limit`` tokens cut into windows and joined back; ``warn`` hears of each one
+    cut. ``documents``: each sentence's document (or None), passed on with the pieces: a
+    sentence's pieces stand alone (None), as the windows already give each other context."""
     if not limit or all(len(s) <= limit for s in sentences):
-        return predict(sentences)
+        return predict(sentences, documents)
     pieces: list[Sequence[str]] = []
+    piece_documents: list = []
     plan: list[list[tuple[int, int, int]]] = []  # per sentence: (piece, keep from, to)
-    for tokens in sentences:
+    for i, tokens in enumerate(sentences):
         if len(tokens) <= limit:
             plan.append([(len(pieces), 0, len(tokens))])
             pieces.append(tokens)
+            piece_documents.append(None if documents is None else documents[i])
             continue
         head = " ".join(tokens[:4])
         warn(f"a sentence of {len(tokens)} tokens ('{head} ...') is longer than {limit} tokens, "
@@ -71,8 +76,9 @@ def in_windows(predict: Callable, sentences: Sequence[Sequence[str]], limit: int
         for start, end, keep_from, keep_to in windows(len(tokens), limit):
             parts.append((len(pieces), keep_from - start, keep_to - start))
             pieces.append(tokens[start:end])
+            piece_documents.append(None)
         plan.append(parts)
-    first, second = predict(pieces)
+    first, second = predict(pieces, None if documents is None else piece_documents)
 
     def join(arrays):
         return [np.concatenate([arrays[p][a:b] for p, a, b in parts]) for parts in plan]

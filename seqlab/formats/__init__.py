@@ -37,9 +37,10 @@ from seqlab.formats.record import BLANK, DOCSTART, SENTENCE, Record
 from seqlab.formats.text import TOKENIZERS, check_tokenizer, read_text, tokenize
 
 __all__ = [
-    "BLANK", "CORPUS_FORMATS", "DEFAULT_ENCODING", "DOCSTART", "INPUT_FORMATS",
+    "BLANK", "CORPUS_FORMATS", "DEFAULT_ENCODING", "DOCSTART", "DOCUMENT_FORMATS",
+    "INPUT_FORMATS",
     "OUTPUT_FORMATS", "Reading", "Record", "SENTENCE", "TOKENIZERS", "check_encoding",
-    "check_tokenizer", "format_from_name", "gc_paused", "guess_corpus_format",
+    "check_tokenizer", "documents_of", "format_from_name", "gc_paused", "guess_corpus_format",
     "guess_input_format",
     "is_regular_stream", "read_corpus", "read_lines", "read_records", "sentences",
     "split_fields", "tokenize", "writer",
@@ -48,6 +49,11 @@ __all__ = [
 CORPUS_FORMATS = ("conll", "conllu")              # labelled corpora
 INPUT_FORMATS = ("text", "conll", "conllu", "jsonl", "document")  # what can be tagged
 OUTPUT_FORMATS = ("conll", "jsonl", "conllu", "html")
+# Formats whose sentences come in documents: a column file's -DOCSTART- lines and CoNLL-U's
+# ``# newdoc`` comments start one (a file without them is one document), running text's
+# blank lines end one. A sentence's neighbours in its document are its context
+# (``model.transformer.context``); a line of text or JSON lines stands alone.
+DOCUMENT_FORMATS = ("conll", "conllu", "document")
 
 _COLUMN_EXTENSIONS = (".txt", ".conll", ".iob", ".bio", ".tsv", ".conll03", ".bioes", ".iobes",
                       ".iob1", ".iob2", ".bilou")
@@ -99,6 +105,14 @@ class Reading:
     def updated(self, **changes) -> Reading:
         """A copy with the given fields changed; None values leave a field as it is."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def documents_of(records, fmt: str | None) -> list | None:
+    """Each record's document (``Record.document``) when the format ``fmt`` has documents
+    (:data:`DOCUMENT_FORMATS`), else None: every sentence stands alone."""
+    if fmt not in DOCUMENT_FORMATS:
+        return None
+    return [r.document for r in records]
 
 
 def format_from_name(path) -> str | None:

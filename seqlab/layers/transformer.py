@@ -36,7 +36,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seqlab.transformer import POOLINGS, Encoder, freeze_pooler
+from seqlab.errors import SeqlabError
+from seqlab.transformer import CONTEXT_KEY, POOLINGS, Encoder, freeze_pooler
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -121,6 +122,9 @@ class TransformerWords(keras.layers.Layer):
         pooling: ``"first"``, ``"last"`` or ``"mean"`` of a word's subword vectors.
         max_length: subwords per window, ``[CLS]``/``[SEP]`` included (default: the
             backbone's ``max_sequence_length``).
+        context: subwords of document context on each side of a sentence (FLERT; frozen only:
+            ``word_features(sentences, documents=...)`` reads each sentence with its
+            neighbours in the same document, ``seqlab.transformer.plan_contexts``); 0: none.
         trainable: False (frozen) keeps the backbone's weights fixed in training.
 
     Call arguments:
@@ -139,7 +143,7 @@ class TransformerWords(keras.layers.Layer):
     """
 
     def __init__(self, backbone, tokenizer, layers="last", pooling: str = "first",
-                 max_length: int | None = None, **kwargs) -> None:
+                 max_length: int | None = None, context: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.backbone = backbone
         self.tokenizer = tokenizer
@@ -148,7 +152,12 @@ class TransformerWords(keras.layers.Layer):
         self.max_length = max_length
         # A plain object, so Keras' saving does not walk it (the backbone is saved once).
         self.encoder = Encoder(backbone, tokenizer, layers=self.layers_spec, pooling=pooling,
-                               max_length=max_length)
+                               max_length=max_length, context=context)
+        self.context = self.encoder.context
+        if self.context and self.trainable:
+            raise SeqlabError(f"{CONTEXT_KEY}: document context is read by the frozen pass "
+                              f"only: expected 0 with model.transformer.trainable: true, "
+                              f"got {self.context}")
         self.num_outputs = self.encoder.num_outputs
         self.hidden_dim = self.encoder.hidden_dim
         # Keras passes ``trainable`` to sub-layers only when it is set (and skips setting an
@@ -165,11 +174,17 @@ class TransformerWords(keras.layers.Layer):
         """The NumPy input batch for :meth:`call` (``Encoder.encode``)."""
         return self.encoder.encode(sentences)
 
-    def word_features(self, sentences, batch_size: int = 32, dtype="float32", progress=None):
+    def contexts(self, sentences, documents=None):
+        """Each sentence's document context (``Encoder.contexts``): what its frozen features
+        depend on besides its words."""
+        return self.encoder.contexts(sentences, documents)
+
+    def word_features(self, sentences, batch_size: int = 32, dtype="float32", progress=None,
+                      contexts=None):
         """The frozen pass (``Encoder.word_features``): per sentence
-        ``(n_words, num_outputs, hidden_dim)``, in order."""
+        ``(n_words, num_outputs, hidden_dim)``, in order; ``contexts``: :meth:`contexts`."""
         return self.encoder.word_features(sentences, batch_size=batch_size, dtype=dtype,
-                                          progress=progress)
+                                          progress=progress, contexts=contexts)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):  # the frozen pass's features, computed outside
@@ -210,6 +225,7 @@ class TransformerWords(keras.layers.Layer):
             "layers": self.layers_spec,
             "pooling": self.pooling,
             "max_length": self.max_length,
+            "context": self.context,
         }
 
     @classmethod

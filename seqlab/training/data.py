@@ -13,7 +13,13 @@ import numpy as np
 
 from seqlab.config import Config
 from seqlab.errors import SeqlabError
-from seqlab.formats import Reading, guess_corpus_format, read_corpus, sentences
+from seqlab.formats import (
+    Reading,
+    documents_of,
+    guess_corpus_format,
+    read_corpus,
+    sentences,
+)
 from seqlab.schemes import (
     convert,
     detect_scheme,
@@ -36,6 +42,9 @@ class Corpus:
     tokens: list[list[str]]
     labels: list[list[str]]
     path: str
+    # Each sentence's document (`formats.documents_of`; None: the format has none): the
+    # neighbours a transformer with `context` reads around a sentence.
+    documents: list | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -58,13 +67,14 @@ def read_split(config: Config, key: str, reading: Reading) -> Corpus | None:
     path = getattr(config.data, key)
     if path is None:
         return None
-    found = read_corpus(path, reading.updated(format=config.data.format
-                                              or guess_corpus_format(path)))
+    fmt = config.data.format or guess_corpus_format(path)
+    found = read_corpus(path, reading.updated(format=fmt))
     declared = _declared(config)
     if declared is not None:
         for s in found:
             check_labels(s.labels, declared, path, s.line_of)
-    return Corpus([s.tokens for s in found], [s.labels for s in found], path)
+    return Corpus([s.tokens for s in found], [s.labels for s in found], path,
+                  documents_of(found, fmt))
 
 
 def _declared(config: Config) -> str | None:
@@ -199,19 +209,22 @@ def transformer_words(config: Config):
     keras.utils.set_random_seed(config.seed)
     checkpoint = load_checkpoint(t.path)
     return TransformerWords(checkpoint.backbone, checkpoint.tokenizer, layers=t.layers,
-                            pooling=t.pooling, trainable=t.trainable, name=TRANSFORMER_WORDS)
+                            pooling=t.pooling, context=t.context, trainable=t.trainable,
+                            name=TRANSFORMER_WORDS)
 
 
-def frozen_features(words, sentences, what: str, say=print, console=None) -> list[np.ndarray]:
-    """Each sentence's frozen transformer features ``(words, L, H)`` float32, in order, with
-    a progress bar on ``console`` and a line saying how long the pass took."""
+def frozen_features(words, sentences, what: str, say=print, console=None,
+                    contexts=None) -> list[np.ndarray]:
+    """Each sentence's frozen transformer features ``(words, L, H)`` float32, in order (read
+    with its document ``contexts``, ``TransformerWords.contexts``, when given), with a
+    progress bar on ``console`` and a line saying how long the pass took."""
     import time
 
     from seqlab.training.progress import pass_progress
 
     started = time.perf_counter()
     with pass_progress(console, f"transformer features ({what})") as update:
-        features = words.word_features(sentences, progress=update)
+        features = words.word_features(sentences, progress=update, contexts=contexts)
     seconds = time.perf_counter() - started
     tokens = sum(len(s) for s in sentences)
     say(f"transformer features ({what}): {len(sentences)} sentences, {tokens} tokens in "
@@ -225,8 +238,8 @@ _LAST_FEATURES: dict = {}
 
 
 def _features_key(config: Config) -> tuple:
-    """What the frozen features depend on: the checkpoint's files, the layers and pooling,
-    and the data files (each as path, size and modification time)."""
+    """What the frozen features depend on: the checkpoint's files, the layers, pooling and
+    context, and the data files (each as path, size and modification time)."""
     import os
 
     def stamp(path):
@@ -241,21 +254,31 @@ def _features_key(config: Config) -> tuple:
     t = config.model.transformer
     folder = t.path
     files = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-    return (repr(t.layers), t.pooling, tuple(stamp(os.path.join(folder, f)) for f in files),
+    return (repr(t.layers), t.pooling, t.context,
+            tuple(stamp(os.path.join(folder, f)) for f in files),
             *(stamp(getattr(config.data, k)) for k in ("train", "dev", "test")))
 
 
 def _all_features(transformer, train, dev, test, say, console):
-    """(train features flat in token order, {dev/test sentence: features})."""
-    found = frozen_features(transformer, train.tokens, "train", say, console)
+    """(train features flat in token order, {dev/test feature key: features}); the keys are
+    the Tagger's feature cache's (`seqlab.transformer.feature_keys`: words and context)."""
+    from seqlab.transformer import feature_keys
+
+    found = frozen_features(transformer, train.tokens, "train", say, console,
+                            transformer.contexts(train.tokens, train.documents))
     flat = np.concatenate(found) if found else \
         np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
     del found
     features: dict = {}
     for name, split in (("dev", dev), ("test", test)):
         if split is not None:
-            todo = list({tuple(s): None for s in split.tokens if tuple(s) not in features})
-            computed = frozen_features(transformer, [list(s) for s in todo], name, say, console)
+            contexts = transformer.contexts(split.tokens, split.documents)
+            todo = {}
+            for key in feature_keys(split.tokens, contexts):
+                if key not in features:
+                    todo[key] = None
+            computed = frozen_features(transformer, [list(k[0]) for k in todo], name, say,
+                                       console, [k[1] for k in todo])
             features.update(zip(todo, computed))
     return flat, features
 
@@ -303,7 +326,8 @@ def prepare_data(config: Config, say=print, console=None) -> Prepared:
         scheme, train_scheme = schemes_of(config, (s.labels for s in found), path)
         how = "declared" if _declared(config) else "detected"
         pairs = list(training_pairs(found, scheme, train_scheme, path, how, transitions))
-        train = Corpus([s.tokens for s in found], [s.labels for s in found], path)
+        train = Corpus([s.tokens for s in found], [s.labels for s in found], path,
+                       documents_of(found, reading.format))
         train_labels = [labels for _, labels in pairs]
         vocab = Vocabulary.build(train.tokens, v.min_count, v.max_size, v.lowercase,
                                  v.normalize_digits)

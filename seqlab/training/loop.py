@@ -258,7 +258,7 @@ def score(tagger, corpus, keep: bool = False):
     """The scores of ``corpus`` tagged by ``tagger`` (and, with ``keep``, the tags too)."""
     from seqlab.metrics import evaluate
 
-    predicted = tagger.tag(corpus.tokens, SCORING_BATCH)
+    predicted = tagger.tag(corpus.tokens, SCORING_BATCH, corpus.documents)
     result = evaluate(corpus.labels, predicted, chunks=tagger.chunked)
     return (result, predicted) if keep else result
 
