@@ -456,6 +456,16 @@ def context_blocks(blocks: Iterable[list[Record]], reach: int
         after = enough(r for r in pending if r.kind == "sentence")
         yield ready, (enough(reversed(history))[::-1], after)
         history = enough(reversed(history + sentences))[::-1]
+        block = ready = sentences = after = None  # not held while the next block is read
+
+
+def _alone(blocks: Iterable[list[Record]]) -> Iterator[tuple[list[Record], None]]:
+    """Each block with no context, none of them held here while the next is read (the
+    collector pauses block by block: see :func:`predict_stream`)."""
+    for block in blocks:
+        item, block = (block, None), None
+        yield item
+        item = None
 
 
 def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write,
@@ -482,7 +492,7 @@ def predict_stream(tagger: Tagger, records: Iterable[Record], out: TextIO, write
     if documents and tagger.context:
         blocks = context_blocks(blocks, tagger.context)
     else:
-        blocks = ((block, None) for block in blocks)
+        blocks = _alone(blocks)
     count = 0
     begin, end = getattr(write, "begin", None), getattr(write, "end", None)
     if begin is not None:

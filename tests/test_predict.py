@@ -291,8 +291,10 @@ def test_a_file_is_read_tagged_and_written_with_the_collector_paused_block_by_bl
     class Probe:
         pass
 
-    class AllO:  # a tagger that tags every token O
-        def tag(self, sentences, batch_size):
+    class AllO:  # a tagger that tags every token O (Tagger.tag's signature)
+        context = 0
+
+        def tag(self, sentences, batch_size=64, documents=None):
             return [["O"] * len(s) for s in sentences]
 
     probes: list = []
