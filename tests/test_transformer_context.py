@@ -297,23 +297,18 @@ def test_model_keras_remembers_context_and_reads_as_trained(trained):
     assert any(not np.allclose(a, b, atol=1e-4) for a, b in zip(with_context, alone))
 
 
-@pytest.mark.slow
-def test_small_blocks_read_each_sentence_in_its_whole_context(trained, monkeypatch):
-    """However the stream is cut into blocks, each sentence's features are asked for with
-    the context it has in the whole file. (The tags themselves may differ in the last bits
-    with how sentences are batched, as they do without context.)"""
-    import io
-
-    from seqlab.formats import Reading, read_records, writer
-    from seqlab.predict import predict_stream
+def _contexts_asked(trained, monkeypatch):
+    """The trained model's Tagger, data/dev.txt's sentences, the (words, context) keys of their
+    features in the whole file, and the set the Tagger's transformer layer adds to each key it
+    is asked to compute (its ``word_features`` wrapped on this one loaded instance)."""
+    from seqlab.formats import Reading, read_records
     from seqlab.tagger import Tagger
     from seqlab.transformer import feature_keys
 
     tagger = Tagger.load(trained / "model.keras")
     layer = tagger.parts.transformer
-    dev = ROOT / "data/dev.txt"
-    records = [r for r in read_records(dev, Reading(format="conll"), labelled=False)
-               if r.kind == "sentence"]
+    records = [r for r in read_records(ROOT / "data/dev.txt", Reading(format="conll"),
+                                       labelled=False) if r.kind == "sentence"]
     tokens = [r.tokens for r in records]
     expected = set(feature_keys(tokens, layer.contexts(tokens, [r.document for r in records])))
     asked: set = set()
@@ -324,6 +319,21 @@ def test_small_blocks_read_each_sentence_in_its_whole_context(trained, monkeypat
         return compute(sentences, *args, contexts=contexts, **kwargs)
 
     monkeypatch.setattr(layer, "word_features", spy)
+    return tagger, records, expected, asked
+
+
+@pytest.mark.slow
+def test_small_blocks_read_each_sentence_in_its_whole_context(trained, monkeypatch):
+    """However the stream is cut into blocks, each sentence's features are asked for with
+    the context it has in the whole file. (The tags themselves may differ in the last bits
+    with how sentences are batched, as they do without context.)"""
+    import io
+
+    from seqlab.formats import Reading, read_records, writer
+    from seqlab.predict import predict_stream
+
+    tagger, records, expected, asked = _contexts_asked(trained, monkeypatch)
+    dev = ROOT / "data/dev.txt"
     for chunk in (7, 1):
         asked.clear()
         out = io.StringIO()
@@ -392,24 +402,9 @@ def test_a_run_s_dev_and_test_features_are_found_by_scoring(tmp_path):
 def test_select_reads_documents_too(trained, monkeypatch):
     from seqlab.formats import Reading, read_records
     from seqlab.selection import select
-    from seqlab.tagger import Tagger
-    from seqlab.transformer import feature_keys
 
-    tagger = Tagger.load(trained / "model.keras")
-    layer = tagger.parts.transformer
+    tagger, records, expected, asked = _contexts_asked(trained, monkeypatch)
     dev = ROOT / "data/dev.txt"
-    records = [r for r in read_records(dev, Reading(format="conll"), labelled=False)
-               if r.kind == "sentence"]
-    tokens = [r.tokens for r in records]
-    expected = set(feature_keys(tokens, layer.contexts(tokens, [r.document for r in records])))
-    asked: set = set()
-    compute = layer.word_features
-
-    def spy(sentences, *args, contexts=None, **kwargs):
-        asked.update(feature_keys(sentences, contexts))
-        return compute(sentences, *args, contexts=contexts, **kwargs)
-
-    monkeypatch.setattr(layer, "word_features", spy)
     chosen, seen = select(tagger, read_records(dev, Reading(format="conll"), labelled=False),
                           5, block=9, documents=True)
     assert seen == len(records) and len(chosen) == 5 and expected <= asked
