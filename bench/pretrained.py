@@ -71,6 +71,8 @@ VARIANTS = {
         # train (the others run into the article before, as above).
         "MiniLM + GloVe, context 64, documents": ("conll2003_ner_minilm.yaml",
                                                   ["model.transformer.context=64", DOCUMENTS]),
+        "MiniLM + GloVe, mean pooling": ("conll2003_ner_minilm.yaml",
+                                         ["model.transformer.pooling=mean"]),
     },
     "pos": {
         "no pretraining": ("ud_pos.yaml", []),
