@@ -239,7 +239,7 @@ def train(args) -> int:
         # flair 0.15 has no learned scalar mix: `layer_mean=True` (its default; the old
         # `use_scalar_mix` maps to it) averages the selected layers with equal weights.
         TransformerWordEmbeddings(str(args.transformer), layers="all", layer_mean=True,
-                                  subtoken_pooling="first", fine_tune=False,
+                                  subtoken_pooling=args.pooling, fine_tune=False,
                                   allow_long_sentences=True),
     ])
     tagger = SequenceTagger(embeddings=embeddings, tag_dictionary=tags, tag_type="ner",
@@ -349,6 +349,8 @@ def main() -> int:
     t.add_argument("--out", required=True, help="folder for best-model.pt and flair's logs")
     t.add_argument("--progress", required=True, help="JSON lines file, appended to")
     t.add_argument("--hidden-size", type=int, default=128)
+    t.add_argument("--pooling", choices=("first", "last", "mean"), default="first",
+                   help="subword pooling, as the seqlab config's model.transformer.pooling")
     t.add_argument("--learning-rate", type=float, default=0.1)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--max-epochs", type=int, default=150)

@@ -11,7 +11,8 @@ training sentences, 300 dev and 300 test):
 * flair: ``bench/_flair_ner.py train``, run by flair's own environment (``bench/.flair``,
   ``--flair-env``): a ``SequenceTagger`` BiLSTM-CRF with the config's LSTM size over stacked
   [the same GloVe file, flair's ``CharacterEmbeddings``, ``TransformerWordEmbeddings`` on the
-  same MiniLM directory (frozen, all layers averaged, first subword)], trained by flair's
+  same MiniLM directory (frozen, all layers averaged, subwords pooled as the config's
+  ``pooling``)], trained by flair's
   ``ModelTrainer`` the documented way (SGD lr 0.1, mini-batch 32, annealed on plateau) with
   ``embeddings_storage_mode="cpu"``: the transformer runs once per sentence, as seqlab's
   feature pass does. Nothing downloads (the hub is off, the script refuses any connection).
@@ -83,7 +84,8 @@ def config_files(config: Path) -> dict:
         return Path(os.path.normpath(config.parent / relative))
 
     out = {"glove": path(vectors), "transformer": path(transformer["path"]),
-           "hidden_size": int(raw["model"]["lstm"]["units"]), "seed": int(raw.get("seed", 13))}
+           "hidden_size": int(raw["model"]["lstm"]["units"]), "seed": int(raw.get("seed", 13)),
+           "pooling": transformer.get("pooling", "first")}
     for key in ("glove", "transformer"):
         if not out[key].exists():
             raise SystemExit(f"{out[key]}: not found (make vectors/glove.6B.50d.txt.gz minilm)")
@@ -188,6 +190,7 @@ def run_race(tmp: Path, data: dict, flair: Path, files: dict, budget_s: float,
                  "--train", data["train"], "--dev", data["dev"], "--glove", str(files["glove"]),
                  "--transformer", str(files["transformer"]), "--out", str(flair_dir),
                  "--progress", str(progress), "--hidden-size", str(files["hidden_size"]),
+                 "--pooling", files["pooling"],
                  "--seed", str(files["seed"]), "--threads", "1"]
     common.log(f"race: seqlab on core {peers.SEQLAB_CORE}, flair on core {FLAIR_CORE}, "
                f"{budget_s / 60:.0f} min each")
