@@ -640,8 +640,9 @@ class Encoder:
     def word_features(self, sentences: Sequence[Sequence[str]], batch_size: int = 32,
                       dtype="float32",
                       progress: Callable[[int, int], None] | None = None,
-                      contexts: Sequence[Context] | None = None) -> list[np.ndarray]:
-        """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each.
+                      contexts: Sequence[Context] | None = None, flat: bool = False):
+        """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each,
+        views of one block (with ``flat``, that block: every sentence's words end to end).
 
         Sentences are batched by subword length (windows of similar length together, so
         little padding); the result does not depend on the batching beyond float rounding
@@ -658,12 +659,17 @@ class Encoder:
             progress: called as ``progress(done, total)`` in sentences after each batch.
             contexts: per sentence its document context (:meth:`contexts`), or None: each
                 sentence read alone.
+            flat: return the block ``(all words, n_layers, hidden)`` instead of its views.
+
+        The block is allocated once, 64-byte aligned (TensorFlow then reads it in place,
+        ``seqlab.batching.corpus_tensors``), and filled batch by batch: a block per sentence
+        fragmented the heap between the pass's temporaries, and a CoNLL-2003 train pass of
+        2.2 GB of features held 12 GB.
         """
         if np.dtype(dtype) not in (np.float32, np.float16):
             raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
         sentences = [list(s) for s in sentences]
         total = len(sentences)
-        out: list[np.ndarray | None] = [None] * total
         words = [w for s in sentences for w in s]
         self.subwords(words)
         cost = [sum(len(self._cache[w]) for w in s) for s in sentences]
@@ -672,24 +678,25 @@ class Encoder:
                 raise ValueError(f"{len(contexts)} contexts for {total} sentences")
             cost = [c + len(left) + len(right) for c, (left, right) in zip(cost, contexts)]
         order = sorted(range(total), key=lambda i: (cost[i], i))
-        empty = np.zeros((0, self.num_outputs, self.hidden_dim), dtype)
+        offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences], dtype=np.int64)])
+        block = aligned_empty((int(offsets[-1]), self.num_outputs, self.hidden_dim), dtype)
         done = 0
         forward = self._compiled()
         for chunk in range(0, total, batch_size):
             rows = [i for i in order[chunk:chunk + batch_size] if sentences[i]]
-            for i in order[chunk:chunk + batch_size]:
-                if not sentences[i]:
-                    out[i] = empty
             if rows:
                 batch = self.encode([sentences[i] for i in rows],
                                     None if contexts is None else [contexts[i] for i in rows])
                 features = np.asarray(forward(batch))
                 for j, i in enumerate(rows):
-                    out[i] = features[j, :len(sentences[i])].astype(dtype)
+                    block[offsets[i]:offsets[i + 1]] = features[j, :len(sentences[i])]
+                del batch, features
             done += min(batch_size, total - chunk)
             if progress is not None:
                 progress(done, total)
-        return out
+        if flat:
+            return block
+        return [block[offsets[i]:offsets[i + 1]] for i in range(total)]
 
     def _compiled(self):
         """The inference forward pass, traced once for every shape (TensorFlow), else eager."""
@@ -712,6 +719,15 @@ class Encoder:
             else:  # pragma: no cover - seqlab runs on TensorFlow
                 self._forward = lambda batch: keras.ops.convert_to_numpy(forward(batch))
         return self._forward
+
+
+def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose data starts on an ``alignment``-byte boundary, the
+    alignment TensorFlow needs to use an array's memory without copying it."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(size + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def freeze_pooler(backbone) -> None:
@@ -740,24 +756,31 @@ def pool_subwords(hidden, index, count, pooling: str):
 
     Returns:
         ``(batch, words, n_layers, hidden)``, zeros for padding words.
+
+    The subwords are picked by one gather over the batch's rows laid end to end (a row of
+    ``n_layers * hidden`` values a position): ``take_along_axis`` broadcast its index to
+    every value and took 10x as long, a third of MiniLM's whole frozen pass.
     """
     from keras import ops
 
-    real = ops.cast(ops.greater(count, 0), hidden.dtype)[:, :, None, None]
+    shape = ops.shape(hidden)
+    batch, positions, n_layers, size = shape[0], shape[1], shape[2], shape[3]
+    rows = ops.reshape(hidden, (batch * positions, n_layers * size))
+    index = index + (ops.arange(batch, dtype="int32") * positions)[:, None, None]
+    real = ops.cast(ops.greater(count, 0), hidden.dtype)[:, :, None]
     if pooling in ("first", "last"):
         if pooling == "first":
             position = index[:, :, 0]
         else:
             last = ops.maximum(count - 1, 0)[:, :, None]
             position = ops.take_along_axis(index, last, axis=2)[:, :, 0]
-        picked = ops.take_along_axis(hidden, position[:, :, None, None], axis=1)
-        return picked * real
-    shape = ops.shape(index)
-    batch, words, k = shape[0], shape[1], shape[2]
-    flat = ops.reshape(index, (batch, words * k))
-    picked = ops.take_along_axis(hidden, flat[:, :, None, None], axis=1)
-    picked = ops.reshape(picked, (batch, words, k, ops.shape(hidden)[2], ops.shape(hidden)[3]))
-    valid = ops.cast(ops.arange(k)[None, None, :] < count[:, :, None], hidden.dtype)
-    total = ops.sum(picked * valid[:, :, :, None, None], axis=2)
-    divisor = ops.cast(ops.maximum(count, 1), hidden.dtype)[:, :, None, None]
-    return total / divisor * real
+        picked = ops.take(rows, position, axis=0) * real
+    else:
+        words, k = ops.shape(index)[1], ops.shape(index)[2]
+        picked = ops.take(rows, ops.reshape(index, (-1,)), axis=0)
+        picked = ops.reshape(picked, (batch, words, k, n_layers * size))
+        valid = ops.cast(ops.arange(k)[None, None, :] < count[:, :, None], hidden.dtype)
+        total = ops.sum(picked * valid[:, :, :, None], axis=2)
+        divisor = ops.cast(ops.maximum(count, 1), hidden.dtype)[:, :, None]
+        picked = total / divisor * real
+    return ops.reshape(picked, (batch, -1, n_layers, size))

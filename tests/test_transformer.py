@@ -23,6 +23,7 @@ from seqlab.transformer import (  # noqa: E402
     Encoder,
     load_checkpoint,
     plan_windows,
+    pool_subwords,
     resolve_layers,
 )
 
@@ -271,6 +272,30 @@ def test_pooling_against_numpy(checkpoint, hf_dir, pooling):
                 np.testing.assert_allclose(got[i, layer], expected, atol=2e-5)
 
 
+@pytest.mark.parametrize("pooling", ["first", "last", "mean"])
+def test_pool_subwords_against_numpy(pooling):
+    """Random states, several rows, words of 0-3 subwords anywhere in their row."""
+    rng = np.random.default_rng(7)
+    batch, positions, words, k = 3, 9, 4, 3
+    hidden = rng.standard_normal((batch, positions, 2, 5)).astype(np.float32)
+    count = rng.integers(0, k + 1, (batch, words)).astype(np.int32)
+    index = np.zeros((batch, words, k), np.int32)
+    for b in range(batch):
+        for w in range(words):
+            index[b, w, :count[b, w]] = rng.choice(positions, count[b, w], replace=False)
+    got = np.asarray(pool_subwords(hidden, index, count, pooling))
+    assert got.shape == (batch, words, 2, 5)
+    for b in range(batch):
+        for w in range(words):
+            chosen = hidden[b, index[b, w, :count[b, w]]]
+            if not count[b, w]:
+                expected = np.zeros((2, 5), np.float32)
+            else:
+                expected = {"first": chosen[0], "last": chosen[-1],
+                            "mean": chosen.mean(0)}[pooling]
+            np.testing.assert_allclose(got[b, w], expected, atol=1e-6)
+
+
 def test_deterministic_and_batching_free(checkpoint):
     encoder = Encoder(checkpoint.backbone, checkpoint.tokenizer, layers="all", pooling="mean")
     seen = []
@@ -283,6 +308,9 @@ def test_deterministic_and_batching_free(checkpoint):
         np.testing.assert_array_equal(b, c)
     half = encoder.word_features(SENTENCES, dtype="float16")
     assert half[0].dtype == np.float16
+    flat = encoder.word_features(SENTENCES, batch_size=8, flat=True)
+    np.testing.assert_array_equal(flat, np.concatenate(again))
+    assert flat.ctypes.data % 64 == 0  # for TensorFlow to read in place
 
 
 # -- windows ----------------------------------------------------------------------------------

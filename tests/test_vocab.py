@@ -81,6 +81,35 @@ def test_dataset_batches_hold_every_sentence_once_padded_with_zeros():
     assert sorted(seen) == expected
 
 
+def test_aligned_arrays_reach_tensorflow_in_place_and_others_are_copied():
+    from seqlab.batching import in_place_tensor, make_dataset
+    from seqlab.transformer import aligned_empty
+
+    block = aligned_empty((50, 3, 4), np.float32)
+    assert block.ctypes.data % 64 == 0
+    block[...] = np.arange(600).reshape(50, 3, 4)
+    shared = in_place_tensor(block)
+    np.testing.assert_array_equal(shared.numpy(), block)
+    block[7, 1, 2] = -1.0  # features never change; here it shows that nothing was copied
+    assert float(shared[7, 1, 2]) == -1.0
+    unaligned = aligned_empty((601,), np.float32)[1:]
+    unaligned[...] = np.arange(600)
+    copied = in_place_tensor(unaligned)
+    unaligned[0] = -1.0
+    assert float(copied[0]) == 0.0
+    # A training set whose features sit in such a block: every token gets its own row.
+    lengths = np.array([3, 1, 4, 2] * 5)
+    enc = Encoded(np.arange(1, 51, dtype=np.int32), lengths, np.ones(50, np.int32))
+    enc.transformer = block
+    rows = 0
+    for x, _ in make_dataset(enc, batch_size=4, shuffle=True, seed=3):
+        words, features = x["words"].numpy(), x["transformer"].numpy()
+        for w, f in zip(words.ravel(), features.reshape(-1, 3, 4)):
+            np.testing.assert_array_equal(f, block[w - 1] if w else 0)
+            rows += bool(w)
+    assert rows == 50
+
+
 def test_batch_plan_depends_on_the_seed_alone_and_pads_little():
     from seqlab.batching import plan_batches
 

@@ -180,11 +180,12 @@ class TransformerWords(keras.layers.Layer):
         return self.encoder.contexts(sentences, documents)
 
     def word_features(self, sentences, batch_size: int = 32, dtype="float32", progress=None,
-                      contexts=None):
+                      contexts=None, flat=False):
         """The frozen pass (``Encoder.word_features``): per sentence
-        ``(n_words, num_outputs, hidden_dim)``, in order; ``contexts``: :meth:`contexts`."""
+        ``(n_words, num_outputs, hidden_dim)``, in order (``flat``: all words in one array);
+        ``contexts``: :meth:`contexts`."""
         return self.encoder.word_features(sentences, batch_size=batch_size, dtype=dtype,
-                                          progress=progress, contexts=contexts)
+                                          progress=progress, contexts=contexts, flat=flat)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):  # the frozen pass's features, computed outside

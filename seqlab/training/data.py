@@ -214,17 +214,19 @@ def transformer_words(config: Config):
 
 
 def frozen_features(words, sentences, what: str, say=print, console=None,
-                    contexts=None) -> list[np.ndarray]:
+                    contexts=None, flat: bool = False):
     """Each sentence's frozen transformer features ``(words, L, H)`` float32, in order (read
-    with its document ``contexts``, ``TransformerWords.contexts``, when given), with a
-    progress bar on ``console`` and a line saying how long the pass took."""
+    with its document ``contexts``, ``TransformerWords.contexts``, when given; with ``flat``,
+    one array of all the words), with a progress bar on ``console`` and a line saying how
+    long the pass took."""
     import time
 
     from seqlab.training.progress import pass_progress
 
     started = time.perf_counter()
     with pass_progress(console, f"transformer features ({what})") as update:
-        features = words.word_features(sentences, progress=update, contexts=contexts)
+        features = words.word_features(sentences, progress=update, contexts=contexts,
+                                       flat=flat)
     seconds = time.perf_counter() - started
     tokens = sum(len(s) for s in sentences)
     say(f"transformer features ({what}): {len(sentences)} sentences, {tokens} tokens in "
@@ -264,11 +266,8 @@ def _all_features(transformer, train, dev, test, say, console):
     the Tagger's feature cache's (`seqlab.transformer.feature_keys`: words and context)."""
     from seqlab.transformer import feature_keys
 
-    found = frozen_features(transformer, train.tokens, "train", say, console,
-                            transformer.contexts(train.tokens, train.documents))
-    flat = np.concatenate(found) if found else \
-        np.zeros((0, transformer.num_outputs, transformer.hidden_dim), np.float32)
-    del found
+    flat = frozen_features(transformer, train.tokens, "train", say, console,
+                           transformer.contexts(train.tokens, train.documents), flat=True)
     features: dict = {}
     for name, split in (("dev", dev), ("test", test)):
         if split is not None:
