@@ -209,12 +209,13 @@ from seqlab.tagger import Tagger
 from seqlab.training.checkpoint import best_weights
 from seqlab.training.rundir import RunDir
 run, test = RunDir(sys.argv[1]), sys.argv[2]
+precision = sys.argv[3] if len(sys.argv) > 3 else None  # None: as trained (float32)
 if run.model.is_file():
-    tagger = Tagger.load(run.model)
+    tagger = Tagger.load(run.model, precision=precision)
 else:  # stopped at the budget: the last checkpoint with its best-dev weights
     model = keras.models.load_model(run.checkpoints.model, compile=False)
     model.set_weights(best_weights(run.checkpoints))
-    tagger = Tagger(model)
+    tagger = Tagger(model, precision=precision)
 sentences = read_corpus(test)
 tokens = [s.tokens for s in sentences]
 tagger.tag(tokens[:256], 128)
@@ -229,7 +230,7 @@ for _ in range(3):
     tagger.tag(tokens, 128)
     warm.append(n / (time.perf_counter() - t0))
 print(json.dumps({"test_f1": scores["f1"], "predict_tokens_per_s": n / seconds,
-                  "predict_warm_tokens_per_s": sorted(warm)[1]}))
+                  "predict_warm_tokens_per_s": sorted(warm)[1], "precision": tagger.precision}))
 """
 
 SPACY_TEST = r"""

@@ -213,6 +213,13 @@ def run_race(tmp: Path, data: dict, flair: Path, files: dict, budget_s: float,
              str(seqlab_run), data["test"]], capture_output=True, text=True,
             env=dict(os.environ, **peers.ONE_THREAD), cwd=common.ROOT)
         mine.update(peers.last_json(proc.stdout if proc.returncode == 0 else proc.stderr))
+        # What `seqlab predict --precision auto` computes in here: bfloat16 on a CPU with
+        # AMX or AVX512-BF16 (issue 39), else float32 again.
+        proc = subprocess.run(
+            [*peers.pinned(peers.SEQLAB_CORE), sys.executable, "-c", peers.SEQLAB_TEST,
+             str(seqlab_run), data["test"], "auto"], capture_output=True, text=True,
+            env=dict(os.environ, **peers.ONE_THREAD), cwd=common.ROOT)
+        mine["auto"] = peers.last_json(proc.stdout if proc.returncode == 0 else proc.stderr)
     else:
         mine["error"] = "no epoch ended in the budget"
     best = flair_dir / "best-model.pt"
@@ -325,6 +332,12 @@ def main() -> int:
             print(f"\n{name} trained no epoch; the end of its log:\n  "
                   + "\n  ".join(r["log_tail"]))
 
+    auto = ours.get("auto") or {}
+    if "predict_tokens_per_s" in auto:
+        against = ratio(auto["predict_tokens_per_s"], theirs.get("predict_tokens_per_s")) or 0
+        print(f"\nseqlab predicting with `--precision auto` ({auto.get('precision')} here): "
+              f"test F1 {auto['test_f1']:.2f}, {auto['predict_tokens_per_s']:,.0f} tokens/s "
+              f"({against:.2f}x flair's), warm {auto['predict_warm_tokens_per_s']:,.0f}")
     train = ratio(ours.get("train_tokens_per_s"), theirs.get("train_tokens_per_s"))
     predict = ratio(ours.get("predict_tokens_per_s"), theirs.get("predict_tokens_per_s"))
     warm = ratio(ours.get("predict_warm_tokens_per_s"), theirs.get("predict_warm_tokens_per_s"))

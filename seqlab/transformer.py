@@ -566,7 +566,6 @@ class Encoder:
             [len(left) + len(right) + sum(len(ids[i]) for i in range(a, b))
              for ids, windows, _, left, right in plans for a, b in windows] + [0]
         )
-        length = -(-length // 8) * 8  # fewer distinct shapes to trace
         n_words = max([len(s) for s in sentences] + [1])
         k = max([len(p) for ids, *_ in plans for p in ids] + [1])
         cls_id, sep_id, pad_id, _ = self.special_ids()
