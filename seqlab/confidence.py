@@ -210,11 +210,12 @@ def span_probabilities(lattice: Lattice, spans: Sequence[tuple[int, str, int, in
 @lru_cache(maxsize=64)
 def _span_tables(labels: tuple[str, ...]):
     """``(chunk_boundaries(labels), the chunk type of each label as span_probabilities
-    reads it (chunk_role), for each label the labels of its get_chunks type (K, K))``."""
+    reads it (chunk_role), for each label the labels of its get_chunks type (K, K), the
+    chunk type get_chunks gives a chunk ending in each label (split_tag))``."""
     boundaries = chunk_boundaries(labels)
     types = np.array([chunk_role(label)[1] for label in labels], dtype=object)
-    kinds = np.array([split_tag(label)[1] for label in labels], dtype=object)
-    return boundaries, types, types[None, :] == kinds[:, None]
+    kinds = [split_tag(label)[1] for label in labels]
+    return boundaries, types, types[None, :] == np.array(kinds, dtype=object)[:, None], kinds
 
 
 def _span_probabilities(lattice: Lattice, rows, starts, ends, of_type, labels: tuple[str, ...]
@@ -236,7 +237,7 @@ def _span_probabilities(lattice: Lattice, rows, starts, ends, of_type, labels: t
     keep = keep[np.argsort(-widths[keep], kind="stable")]          # longest first
     rows, s, e, width = rows[keep], starts[keep], ends[keep], widths[keep]
     of_type = np.asarray(of_type, dtype=bool)[keep]
-    (starts_ok, ends_ok), _, _ = _span_tables(labels)  # (K+1, K), (K, K+1); K = outside
+    (starts_ok, ends_ok), _, _, _ = _span_tables(labels)  # (K+1, K), (K, K+1); K = outside
     k = len(labels)
     trans, tokens = lattice.transitions, lattice.tokens
     shift = trans.max()
@@ -405,7 +406,7 @@ def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_b
     labels = tuple(str(label) for label in parts.labels)
     softmax = parts.crf is None
     t = float(parts.temperature if temperature is None else temperature)
-    (boundaries, _, of_type), kinds = _span_tables(labels), _kinds(labels)
+    boundaries, _, of_type, kinds = _span_tables(labels)
     lengths = [len(x) for x in ids]
     order = sorted(range(len(ids)), key=lengths.__getitem__)
     out: list[Analysis | None] = [None] * len(ids)
@@ -423,12 +424,6 @@ def analyse(ids: Sequence[np.ndarray], outputs: Sequence[np.ndarray], parts, n_b
             group.append(i)
             size += lengths[i]
     return out
-
-
-@lru_cache(maxsize=64)
-def _kinds(labels: tuple[str, ...]) -> list[str]:
-    """The chunk type get_chunks gives a chunk ending in each label."""
-    return [split_tag(label)[1] for label in labels]
 
 
 def _analyse_group(ids, outputs, transitions, start, end, to_log, labels, boundaries,
