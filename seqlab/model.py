@@ -268,26 +268,47 @@ class ModelParts:
         return keras.Model(self.model.get_layer(CHARS).output,
                            self.model.get_layer(CHAR_ENCODER).output)
 
-    def after_chars_model(self):
-        """The network from the char encoder's features on: a model of the same layers (the
-        same weights) whose "chars" input is those features (batch, time, features), the
-        char embedding and encoder replaced by identities. Padding stays masked by the words
-        (id 0). With :meth:`char_model` it computes what the whole model does."""
-        inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS),
-                  CHARS: keras.Input((None, self.char_width), dtype="float32", name=CHARS)}
+    @property
+    def mixes_outside(self) -> bool:
+        """Whether prediction mixes a frozen transformer's layers before the network
+        (:meth:`inference_model`): the features it carries are then one vector a word."""
+        return self.transformer is not None and not self.fine_tuned
+
+    def transformer_mix(self):
+        """The ``ScalarMix`` over the transformer's layers (None without a transformer)."""
+        return self.model.get_layer(TRANSFORMER_MIX) if self.transformer is not None else None
+
+    def inference_model(self):
+        """The network fed what prediction computes outside it: a model of the same layers
+        (the same weights) whose "chars" input, when it reads characters, is the char
+        encoder's features (batch, time, features) (:meth:`char_model`), and whose
+        "transformer" input, when frozen, is the layers already mixed (batch, time, 1,
+        hidden) (``seqlab.transformer.mix_layers``): the layers that made those are replaced
+        by identities. Padding stays masked by the words (id 0). With them it computes what
+        the whole model does."""
+        inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS)}
+        skipped = set()
+        if self.chars is not None:
+            inputs[CHARS] = keras.Input((None, self.char_width), dtype="float32", name=CHARS)
+            skipped |= {CHAR_EMBEDDING, CHAR_ENCODER}
         if self.fine_tuned:
             inputs.update(encoded_inputs())
         elif self.transformer is not None:
-            t = self.transformer
-            inputs[TRANSFORMER] = keras.Input((None, t.num_outputs, t.hidden_dim),
+            inputs[TRANSFORMER] = keras.Input((None, 1, self.transformer.hidden_dim),
                                               dtype="float32", name=TRANSFORMER)
+            skipped.add(TRANSFORMER_WORDS)
+
+        def clone(layer):
+            if layer.name in skipped:
+                return _Skipped(name=f"{layer.name}_skipped")
+            if layer.name == TRANSFORMER_MIX and self.mixes_outside:
+                return _Mixed(name=f"{layer.name}_done")
+            return layer
+
         # Cloned from an uncompiled view of the same graph: cloning a compiled model also
         # rebuilds its compile settings (a training loss that is not serializable).
         view = keras.Model(self.model.input, self.model.output)
-        return keras.models.clone_model(
-            view, input_tensors=inputs,
-            clone_function=lambda layer: _Skipped(name=f"{layer.name}_skipped")
-            if layer.name in (CHAR_EMBEDDING, CHAR_ENCODER) else layer)
+        return keras.models.clone_model(view, input_tensors=inputs, clone_function=clone)
 
     def features_model(self):
         """A model from the inputs to the attention layer's input (for looking at attention)."""
@@ -380,7 +401,7 @@ def _check_stored(parts: ModelParts, where: str) -> None:
 
 
 class _Skipped(keras.layers.Layer):
-    """A layer of the whole model that `ModelParts.after_chars_model` skips: its input
+    """A layer of the whole model that `ModelParts.inference_model` skips: its input
     passes through, unmasked (the words' mask keeps padding out)."""
 
     def __init__(self, **kwargs):
@@ -392,3 +413,20 @@ class _Skipped(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None
+
+
+class _Mixed(_Skipped):
+    """The scalar mix in `ModelParts.inference_model`: its input, (batch, time, 1, hidden),
+    was mixed before the network; it drops the layer axis and masks padding as the
+    `TransformerWords` layer does (`seqlab.layers.transformer.feature_mask`)."""
+
+    def call(self, inputs, mask=None, training=None):
+        return inputs[..., 0, :]
+
+    def compute_mask(self, inputs, mask=None):
+        from seqlab.layers.transformer import feature_mask
+
+        return feature_mask(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-2]) + (input_shape[-1],)

@@ -168,33 +168,36 @@ class Tagger:
 
         return step
 
-    def _parts_after_chars(self):
-        """The char encoder as a model of its own and the network after it
-        (`ModelParts.char_model`, `ModelParts.after_chars_model`), built once."""
+    def _inference_parts(self):
+        """The char encoder as a model of its own (None when the model reads no characters)
+        and the network fed its features and a frozen transformer's mixed layers
+        (`ModelParts.char_model`, `ModelParts.inference_model`), built once."""
         if self._split is None:
-            char_model = self.parts.char_model()
-            run = char_model
-            if _tensorflow():
-                import tensorflow as tf
+            run = None
+            if self.chars is not None:
+                run = char_model = self.parts.char_model()
+                if _tensorflow():
+                    import tensorflow as tf
 
-                spec = tf.TensorSpec([None, None, self.chars.max_length], tf.int32)
-                run = tf.function(lambda chars: tf.cast(char_model(chars, training=False),
-                                                        tf.float32),
-                                  input_signature=[spec], autograph=False)
-            self._split = run, self.parts.after_chars_model()
+                    spec = tf.TensorSpec([None, None, self.chars.max_length], tf.int32)
+                    run = tf.function(lambda chars: tf.cast(char_model(chars, training=False),
+                                                            tf.float32),
+                                      input_signature=[spec], autograph=False)
+            self._split = run, self.parts.inference_model()
         return self._split
 
     def _forward(self, probs: bool):
         """The forward pass, traced once on TensorFlow for every batch shape (Keras'
         `predict_on_batch` would retrace for each new sentence length). For models that
-        read characters it is the network after the char encoder, fed the features of
-        :meth:`_char_table` (`predict_ids`)."""
+        read characters or a frozen transformer it is `ModelParts.inference_model`, fed the
+        char features of :meth:`_char_table` and the mixed transformer features of
+        :meth:`encode` (`predict_ids`)."""
         if probs in self._compiled:
             return self._compiled[probs]
-        if self.chars is None:
+        if self.chars is None and not self.parts.mixes_outside:
             step = self.forward_step(probs)
         else:
-            step = self._step(self._parts_after_chars()[1], probs)
+            step = self._step(self._inference_parts()[1], probs)
         if _tensorflow():
             import tensorflow as tf
 
@@ -207,8 +210,7 @@ class Tagger:
                 spec.update({k: tf.TensorSpec([None] * (2 if k == "subword_count" else 3),
                                               tf.int32) for k in ENCODED})
             elif (t := self.parts.transformer) is not None:
-                spec["transformer"] = tf.TensorSpec(
-                    [None, None, t.num_outputs, t.hidden_dim], tf.float32)
+                spec["transformer"] = tf.TensorSpec([None, None, 1, t.hidden_dim], tf.float32)
             inner = step
             step = tf.function(lambda inputs: tuple(x for x in inner(inputs) if x is not None),
                                input_signature=[spec], autograph=False)
@@ -221,7 +223,7 @@ class Tagger:
         reads each token on its own, so running it once per distinct token gives each
         token's features to the last bit, in a fourth of the time on CoNLL-2003 test
         (BENCHMARKS.md)."""
-        run = self._parts_after_chars()[0]
+        run = self._inference_parts()[0]
         table = np.zeros((len(rows) + 1, self.parts.char_width), dtype=np.float32)
         for start in range(0, len(rows), chunk):
             features = np.asarray(run(rows[None, start:start + chunk]), np.float32)[0]
@@ -242,7 +244,8 @@ class Tagger:
             when ``probs == "output"``, else ``scores`` is None.
         """
         reads_chars = self.chars is not None
-        encoded = self.encode(sentences, distinct_chars=reads_chars, documents=documents)
+        encoded = self.encode(sentences, distinct_chars=reads_chars, documents=documents,
+                              mixed=True)
         table = self._char_table(encoded.chars) if reads_chars else None
         empty = np.zeros(0, dtype=np.int64)
         ids: list[np.ndarray] = [empty] * len(sentences)
@@ -272,7 +275,7 @@ class Tagger:
         return 0 if layer is None else int(getattr(layer, "context", 0))
 
     def encode(self, sentences: Sequence[Sequence[str]], distinct_chars: bool = False,
-               documents: Sequence | None = None):
+               documents: Sequence | None = None, mixed: bool = False):
         """The sentences as the model's inputs (``seqlab.vocab.Encoded``): word and char ids,
         and, when the model has a transformer, its frozen features of the raw words (from
         :attr:`feature_cache` where there, else computed by its ``word_features``).
@@ -280,21 +283,26 @@ class Tagger:
         ``documents``: each sentence's document (None for one that stands alone), sentences
         of a document consecutive: a transformer with :attr:`context` reads each sentence
         with its neighbours in its document, as in training
-        (``seqlab.transformer.plan_contexts``); None: every sentence alone."""
+        (``seqlab.transformer.plan_contexts``); None: every sentence alone.
+
+        ``mixed``: the transformer's layers mixed by the model's ``ScalarMix`` as it is now
+        (``seqlab.transformer.mix_layers``), ``(words, 1, H)``, for :meth:`_forward`; else
+        ``(words, L, H)``, the whole model's input."""
         encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
                                 distinct_chars=distinct_chars)
         if (layer := self.parts.transformer) is not None and not self.parts.fine_tuned:
-            from seqlab.transformer import feature_keys
+            from seqlab.transformer import feature_keys, mix_layers
 
+            mix = self.parts.transformer_mix().coefficients() if mixed else None
             keys = feature_keys(sentences, layer.contexts(sentences, documents))
             todo = list({k: None for k in keys if k not in self.feature_cache})
             found = dict(zip(todo, layer.word_features([list(k[0]) for k in todo],
-                                                       contexts=[k[1] for k in todo]))) \
-                if todo else {}
-            features = [self.feature_cache[k] if k in self.feature_cache else found[k]
-                        for k in keys]
+                                                       contexts=[k[1] for k in todo],
+                                                       mix=mix))) if todo else {}
+            features = [found[k] if k in found else self.feature_cache[k] if mix is None
+                        else mix_layers(self.feature_cache[k], mix) for k in keys]
             encoded.transformer = np.concatenate(features) if features else \
-                np.zeros((0, layer.num_outputs, layer.hidden_dim), np.float32)
+                np.zeros((0, 1 if mixed else layer.num_outputs, layer.hidden_dim), np.float32)
         return encoded
 
     def with_encoded(self, batch, sentences):

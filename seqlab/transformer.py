@@ -639,9 +639,11 @@ class Encoder:
     def word_features(self, sentences: Sequence[Sequence[str]], batch_size: int = 32,
                       dtype="float32",
                       progress: Callable[[int, int], None] | None = None,
-                      contexts: Sequence[Context] | None = None, flat: bool = False):
+                      contexts: Sequence[Context] | None = None, flat: bool = False,
+                      mix: np.ndarray | None = None):
         """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each,
-        views of one block (with ``flat``, that block: every sentence's words end to end).
+        views of one block (with ``flat``, that block: every sentence's words end to end);
+        with ``mix``, ``(n_words, 1, hidden)``: the layers mixed (:func:`mix_layers`).
 
         Sentences are batched by subword length (windows of similar length together, so
         little padding); the result does not depend on the batching beyond float rounding
@@ -659,6 +661,9 @@ class Encoder:
             contexts: per sentence its document context (:meth:`contexts`), or None: each
                 sentence read alone.
             flat: return the block ``(all words, n_layers, hidden)`` instead of its views.
+            mix: the coefficient of each layer (``ScalarMix.coefficients``): each batch's
+                features are mixed as they come, so the block holds one vector a word, not
+                ``n_layers`` (prediction: a seventh of MiniLM's memory and copies).
 
         The block is allocated once, 64-byte aligned (TensorFlow then reads it in place,
         ``seqlab.batching.corpus_tensors``), and filled batch by batch: a block per sentence
@@ -678,7 +683,8 @@ class Encoder:
             cost = [c + len(left) + len(right) for c, (left, right) in zip(cost, contexts)]
         order = sorted(range(total), key=lambda i: (cost[i], i))
         offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences], dtype=np.int64)])
-        block = aligned_empty((int(offsets[-1]), self.num_outputs, self.hidden_dim), dtype)
+        layers = self.num_outputs if mix is None else 1
+        block = aligned_empty((int(offsets[-1]), layers, self.hidden_dim), dtype)
         done = 0
         forward = self._compiled()
         for chunk in range(0, total, batch_size):
@@ -687,6 +693,8 @@ class Encoder:
                 batch = self.encode([sentences[i] for i in rows],
                                     None if contexts is None else [contexts[i] for i in rows])
                 features = np.asarray(forward(batch))
+                if mix is not None:
+                    features = mix_layers(features, mix)
                 for j, i in enumerate(rows):
                     block[offsets[i]:offsets[i + 1]] = features[j, :len(sentences[i])]
                 del batch, features
@@ -718,6 +726,22 @@ class Encoder:
             else:  # pragma: no cover - seqlab runs on TensorFlow
                 self._forward = lambda batch: keras.ops.convert_to_numpy(forward(batch))
         return self._forward
+
+
+def mix_layers(features: np.ndarray, coefficients) -> np.ndarray:
+    """``sum_j coefficients[j] * features[..., j, :]`` as ``(..., 1, hidden)`` float32: a
+    ``ScalarMix`` with fixed weights (``ScalarMix.coefficients``), in NumPy.
+
+    The layers are added one by one in order, element by element, so a word's mixed vector
+    is the same to the last bit however its features were batched (the frozen pass's
+    batches, the feature cache's sentences)."""
+    coefficients = np.asarray(coefficients, np.float32)
+    if features.shape[-2] != len(coefficients):
+        raise ValueError(f"{len(coefficients)} coefficients for {features.shape[-2]} layers")
+    mixed = features[..., 0, :] * coefficients[0]
+    for j in range(1, len(coefficients)):
+        mixed += features[..., j, :] * coefficients[j]
+    return mixed[..., None, :].astype(np.float32, copy=False)
 
 
 def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:

@@ -372,6 +372,31 @@ def test_scalar_mix_against_numpy():
     assert clone.get_config() == mix.get_config()
 
 
+
+def test_mix_in_numpy_is_the_layer_whatever_the_batching():
+    """``mix_layers`` with ``ScalarMix.coefficients`` (what prediction mixes with, before the
+    network) against the layer itself; a word's mixed vector the same to the bit in any
+    batch (the frozen pass's batches, the feature cache's sentences)."""
+    from seqlab.transformer import mix_layers
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 5, 3, 4)).astype("float32")
+    mix = ScalarMix(3, initial_scalar_parameters=[0.5, -1.0, 2.0])
+    mix.build(x.shape)
+    mix.gamma.assign(1.7)
+    mixed = mix_layers(x, mix.coefficients())
+    assert mixed.shape == (6, 5, 1, 4) and mixed.dtype == np.float32
+    np.testing.assert_allclose(mixed[..., 0, :], np.asarray(mix(x)), atol=1e-5)
+    np.testing.assert_array_equal(
+        np.concatenate([mix_layers(x[i:i + 1, 1:4], mix.coefficients()) for i in range(6)]),
+        mixed[:, 1:4])
+    one = ScalarMix(1)
+    one.build((2, 1, 4))
+    one.gamma.assign(0.5)
+    np.testing.assert_array_equal(mix_layers(x[:, :, :1], one.coefficients()), 0.5 * x[:, :, :1])
+    with pytest.raises(ValueError, match="2 coefficients for 3 layers"):
+        mix_layers(x, [0.5, 0.5])
+
 def _model(words):
     inputs = {
         "token_ids": keras.Input((None, None), dtype="int32", name="token_ids"),

@@ -100,6 +100,67 @@ def test_stacked_model_and_frozen_pass_once(trained):
     assert said == [400, 100, 100]
 
 
+
+def test_prediction_mixes_the_layers_before_the_network(trained):
+    """Prediction feeds the network one mixed vector a word (`ModelParts.inference_model`):
+    the whole model's outputs on the unmixed features; the frozen pass mixing as it goes and
+    the feature cache (training's dev scoring) give the same outputs to the bit."""
+    from seqlab.batching import padded_batches
+    from seqlab.formats import read_corpus
+    from seqlab.tagger import Tagger
+    from seqlab.transformer import mix_layers
+
+    run, _, _ = trained
+    tagger = Tagger.load(run / "model.keras")
+    tokens = [s.tokens for s in read_corpus(ROOT / "data/test.txt")][:40]
+    ids, outputs = tagger.outputs(tokens)
+    whole = [None] * len(tokens)
+    for rows, batch in padded_batches(tagger.encode(tokens), 16):
+        out = np.asarray(tagger.model(batch, training=False))
+        for r, i in enumerate(rows):
+            whole[i] = out[r, :len(tokens[i])]
+    for got, expected in zip(outputs, whole, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    layer = tagger.parts.transformer
+    coefficients = tagger.parts.transformer_mix().coefficients()
+    unmixed = layer.word_features(tokens)
+    for a, b in zip(layer.word_features(tokens, mix=coefficients), unmixed, strict=True):
+        assert a.shape == (len(b), 1, HIDDEN)
+        np.testing.assert_array_equal(a, mix_layers(b, coefficients))
+    from seqlab.transformer import feature_keys
+
+    tagger.feature_cache.update(zip(feature_keys(tokens), unmixed))
+    cached_ids, cached = tagger.outputs(tokens)
+    for a, b in zip(cached, outputs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [list(a) for a in cached_ids] == [list(a) for a in ids]
+
+
+def test_padding_stays_masked_after_the_stacked_features(trained):
+    """A Keras input carries no mask and Keras' Concatenate ORs its inputs' masks: the frozen
+    features must bring their own (`feature_mask`), or the BiLSTM, the attention and the CRF
+    loss run over padding and a sentence's tags depend on the batch it is in."""
+    import keras
+
+    from seqlab.batching import padded_batches
+    from seqlab.compat import keras_mask
+    from seqlab.formats import read_corpus
+    from seqlab.tagger import Tagger
+
+    run, _, _ = trained
+    tagger = Tagger.load(run / "model.keras")
+    tokens = [s.tokens for s in read_corpus(ROOT / "data/test.txt")][:24]
+    (rows, batch), = padded_batches(tagger.encode(tokens), len(tokens), spread=None)
+    assert (batch["words"] == 0).any()  # sentences of several lengths: padding in the batch
+    stacked = keras.Model(tagger.model.input,
+                          tagger.model.get_layer("stacked_embeddings").output)(batch)
+    np.testing.assert_array_equal(np.asarray(keras_mask(stacked)), batch["words"] != 0)
+    together = np.asarray(tagger.model(batch, training=False))
+    for r, i in enumerate(rows):
+        (_, alone), = padded_batches(tagger.encode([tokens[i]]), 1)
+        np.testing.assert_allclose(np.asarray(tagger.model(alone, training=False))[0],
+                                   together[r, :len(tokens[i])], atol=1e-5)
+
 @pytest.mark.slow
 def test_runs_of_one_process_share_the_frozen_pass(trained):
     """`--seeds` trains in one process: the second run of the same checkpoint, settings and

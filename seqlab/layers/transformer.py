@@ -34,10 +34,18 @@ At prediction the Tagger finds the ``TransformerWords`` layer in the loaded mode
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from seqlab.errors import SeqlabError
 from seqlab.transformer import CONTEXT_KEY, POOLINGS, Encoder, freeze_pooler
+
+
+def feature_mask(features):
+    """The words of precomputed features ``(..., words, layers, hidden)`` that are not padding:
+    padding words are all zeros (the frozen pass and the batches write them so), a real
+    word never is."""
+    return ops.any(ops.not_equal(features, 0), axis=(-2, -1))
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -89,17 +97,29 @@ class ScalarMix(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
+        # Layer by layer in order, as seqlab.transformer.mix_layers does in NumPy with
+        # `coefficients()`: prediction mixes before the network and gets the same bits.
+        c = ops.cast(self._coefficients(), inputs.dtype)
+        mixed = inputs[..., 0, :] * c[0]
+        for j in range(1, self.num_layers):
+            mixed = mixed + inputs[..., j, :] * c[j]
+        return mixed
+
+    def _coefficients(self):
         if self.num_layers == 1:  # softmax over one weight is 1 (and Keras warns of it)
-            return inputs[..., 0, :] * ops.cast(self.gamma, inputs.dtype)
-        weights = ops.softmax(ops.cast(self.scalar_weights, inputs.dtype))
-        mixed = ops.einsum("...lh,l->...h", inputs, weights)
-        return mixed * ops.cast(self.gamma, inputs.dtype)
+            return ops.reshape(self.gamma, (1,))
+        return ops.softmax(self.scalar_weights) * self.gamma
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-2]) + (input_shape[-1],)
 
     def compute_mask(self, inputs, mask=None):
         return mask
+
+    def coefficients(self) -> np.ndarray:
+        """What :meth:`call` multiplies each layer by, now: ``gamma * softmax(w)``, float32
+        ``(num_layers,)`` (``seqlab.transformer.mix_layers`` mixes with them in NumPy)."""
+        return np.asarray(ops.convert_to_numpy(self._coefficients()), np.float32)
 
     def get_config(self) -> dict:
         return {
@@ -139,7 +159,9 @@ class TransformerWords(keras.layers.Layer):
 
     Returns:
         ``(batch, words, num_outputs, hidden_dim)``, zeros for padding words; its mask is
-        ``subword_count > 0`` (for precomputed features: the mask that came with them).
+        ``subword_count > 0`` (for precomputed features: the mask that came with them, else
+        :func:`feature_mask`: a Keras input carries none, and the stacking ``Concatenate``
+        ORs masks, so an unmasked branch unmasked the padding of every layer after it).
     """
 
     def __init__(self, backbone, tokenizer, layers="last", pooling: str = "first",
@@ -180,12 +202,14 @@ class TransformerWords(keras.layers.Layer):
         return self.encoder.contexts(sentences, documents)
 
     def word_features(self, sentences, batch_size: int = 32, dtype="float32", progress=None,
-                      contexts=None, flat=False):
+                      contexts=None, flat=False, mix=None):
         """The frozen pass (``Encoder.word_features``): per sentence
-        ``(n_words, num_outputs, hidden_dim)``, in order (``flat``: all words in one array);
+        ``(n_words, num_outputs, hidden_dim)``, in order (``flat``: all words in one array;
+        ``mix``: the layers mixed with these coefficients, ``(n_words, 1, hidden_dim)``);
         ``contexts``: :meth:`contexts`."""
         return self.encoder.word_features(sentences, batch_size=batch_size, dtype=dtype,
-                                          progress=progress, contexts=contexts, flat=flat)
+                                          progress=progress, contexts=contexts, flat=flat,
+                                          mix=mix)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):  # the frozen pass's features, computed outside
@@ -195,7 +219,7 @@ class TransformerWords(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         if not isinstance(inputs, dict):
-            return mask
+            return mask if mask is not None else feature_mask(inputs)
         return ops.greater(inputs["subword_count"], 0)
 
     def compute_output_shape(self, input_shape):
@@ -240,4 +264,4 @@ class TransformerWords(keras.layers.Layer):
         return cls(**config)
 
 
-__all__ = ["POOLINGS", "ScalarMix", "TransformerWords"]
+__all__ = ["POOLINGS", "ScalarMix", "TransformerWords", "feature_mask"]
