@@ -80,8 +80,10 @@ def pinned(core: int) -> list[str]:
     return ["taskset", "-c", str(core)]
 
 
+# TOKENIZERS_PARALLELISM: the `tokenizers` package's Rust WordPiece (seqlab's and flair's
+# tokenization) would otherwise spread a batch over every core.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "TF_CPP_MIN_LOG_LEVEL": "2"}
+              "TF_CPP_MIN_LOG_LEVEL": "2", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def spacy_tokens(steps: int, start=100.0, stop=1000.0, compound=1.001) -> float:

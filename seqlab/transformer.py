@@ -18,7 +18,8 @@ The pieces, in the order a run uses them:
   keras-hub not installed.
 - :func:`resolve_layers` (``model.transformer.layers``) and :func:`check_pooling`
   (``model.transformer.pooling``) validate the other two keys against the checkpoint.
-- :class:`Encoder` does the work: each distinct word is tokenized once (cached); a word the
+- :class:`Encoder` does the work: each distinct word is tokenized once (cached; keras-hub's
+  ids, most words through the Rust WordPiece of :mod:`seqlab.wordpiece`); a word the
   tokenizer turns into nothing (an empty string, a control or zero-width character) gets the
   unknown token, so every word has a vector; each sentence is cut into windows of at most the
   checkpoint's ``max_sequence_length`` subwords including ``[CLS]``/``[SEP]``
@@ -59,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.errors import SeqlabError
+from seqlab.wordpiece import WordPieces
 
 PATH_KEY = "model.transformer.path"
 LAYERS_KEY = "model.transformer.layers"
@@ -482,6 +484,7 @@ class Encoder:
         self.max_word_subwords = max(1, self.budget // 2)
         self._special = None
         self._cache: dict[str, tuple[int, ...]] = {}
+        self.wordpieces = WordPieces(tokenizer)
         self.capped_words = 0
         self._hidden_model = None
         self._forward = None
@@ -504,9 +507,7 @@ class Encoder:
         new = sorted({w for w in words if w not in self._cache})
         for chunk in range(0, len(new), 8192):
             batch = new[chunk:chunk + 8192]
-            ids = self.tokenizer(batch)
-            ids = ids.to_list() if hasattr(ids, "to_list") else [list(x) for x in ids]
-            for word, pieces in zip(batch, ids):
+            for word, pieces in zip(batch, self.wordpieces(batch)):
                 pieces = [int(p) for p in pieces] or [self.special_ids()[3]]
                 if len(pieces) > self.max_word_subwords:
                     self.capped_words += 1
