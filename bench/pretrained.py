@@ -40,7 +40,7 @@ SEEDS = "13,14,15"
 GLOVE = [f"vocab.vectors={VECTORS / 'glove.6B.50d.txt.gz'}", "vocab.vectors_add_words=true",
          "vocab.lowercase=true", "vocab.normalize_digits=false", "model.embedding.dim=50"]
 MINILM = GLOVE + [f"model.transformer.path={VECTORS / 'all-MiniLM-L6-v2'}",
-                  "model.transformer.layers=all", "model.transformer.pooling=first",
+                  "model.transformer.layers=all", "model.transformer.pooling=mean",
                   "model.transformer.trainable=false"]
 
 # A variant's marker: train, dev and test with -DOCSTART- lines (`with_documents`).
