@@ -160,6 +160,9 @@ class TransformerConfig(_Section):
     # Subwords of the same document's neighbouring sentences read on each side of a sentence
     # (FLERT; seqlab.transformer.plan_contexts); 0: each sentence alone. Frozen only.
     context: Int = Field(0, ge=0, le=100_000)
+    # How a word's vectors of the selected layers become one: a learned scalar mix (ELMo,
+    # flair's layer_mean) or side by side (BERT's feature-based NER, flair's layer_mean=False).
+    combine: Literal["mix", "concat"] = "mix"
 
     @model_validator(mode="after")
     def _context_frozen(self):

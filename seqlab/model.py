@@ -91,8 +91,9 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
     With ``transformer`` (a ``TransformerWords`` named ``TRANSFORMER_WORDS``), frozen: an input
     "transformer" of its features (batch, time, L, H) joins, passes through the layer;
     fine-tuned (trainable): the ``ENCODED`` inputs join and the backbone runs on them; it is
-    mixed over the L layers (``ScalarMix``; a learned scale when L = 1) and concatenated with
-    the word embedding and the char encoder (flair's stacked embeddings).
+    mixed over the L layers (``ScalarMix``; a learned scale when L = 1), or with
+    ``transformer.combine: concat`` the layers put side by side (``ConcatLayers``), and
+    concatenated with the word embedding and the char encoder (flair's stacked embeddings).
     """
     words = keras.Input(shape=(None,), dtype="int32", name=WORDS)
     x = WordEmbedding(len(vocab), config.embedding.dim, vocabulary=vocab.tokens,
@@ -108,7 +109,7 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
         inputs.append(char_inputs)
         x = keras.layers.Concatenate(name="word_and_chars")([x, char_x])
     if transformer is not None:
-        from seqlab.layers.transformer import ScalarMix
+        from seqlab.layers.transformer import combining_layer
 
         if transformer.name != TRANSFORMER_WORDS:
             raise ValueError(f"expected a TransformerWords named {TRANSFORMER_WORDS}")
@@ -122,8 +123,10 @@ def build_model(config: ModelConfig, vocab: Vocabulary, labels: LabelVocabulary,
                 dtype="float32", name=TRANSFORMER)
             inputs.append(features)
             t = transformer(features)
-        # Over several layers a learned mix (ELMo); over one, a learned scale (mask kept).
-        t = ScalarMix(transformer.num_outputs, name=TRANSFORMER_MIX)(t)
+        # Over several layers a learned mix (ELMo) or, with combine: concat, side by side;
+        # over one layer a learned scale. The mask is kept.
+        combine = getattr(config.transformer, "combine", "mix")
+        t = combining_layer(combine, transformer.num_outputs, name=TRANSFORMER_MIX)(t)
         x = keras.layers.Concatenate(name="stacked_embeddings")([x, t])
     if config.embedding.dropout:
         x = keras.layers.Dropout(config.embedding.dropout, name="embedding_dropout")(x)
@@ -275,15 +278,22 @@ class ModelParts:
         return self.transformer is not None and not self.fine_tuned
 
     def transformer_mix(self):
-        """The ``ScalarMix`` over the transformer's layers (None without a transformer)."""
+        """The layer that combines the transformer's layers, ``ScalarMix`` or
+        ``ConcatLayers`` (None without a transformer)."""
         return self.model.get_layer(TRANSFORMER_MIX) if self.transformer is not None else None
+
+    @property
+    def mixed_width(self) -> int:
+        """The size of a word's transformer vector once its layers are combined
+        (:meth:`transformer_mix`): the hidden size, or layers x hidden for ``concat``."""
+        return self.transformer_mix().output_width(self.transformer.hidden_dim)
 
     def inference_model(self):
         """The network fed what prediction computes outside it: a model of the same layers
         (the same weights) whose "chars" input, when it reads characters, is the char
         encoder's features (batch, time, features) (:meth:`char_model`), and whose
-        "transformer" input, when frozen, is the layers already mixed (batch, time, 1,
-        hidden) (``seqlab.transformer.mix_layers``): the layers that made those are replaced
+        "transformer" input, when frozen, is the layers already combined (batch, time, 1,
+        :attr:`mixed_width`) (``ScalarMix.combine``): the layers that made those are replaced
         by identities. Padding stays masked by the words (id 0). With them it computes what
         the whole model does."""
         inputs = {WORDS: keras.Input((None,), dtype="int32", name=WORDS)}
@@ -294,7 +304,7 @@ class ModelParts:
         if self.fine_tuned:
             inputs.update(encoded_inputs())
         elif self.transformer is not None:
-            inputs[TRANSFORMER] = keras.Input((None, 1, self.transformer.hidden_dim),
+            inputs[TRANSFORMER] = keras.Input((None, 1, self.mixed_width),
                                               dtype="float32", name=TRANSFORMER)
             skipped.add(TRANSFORMER_WORDS)
 
@@ -416,8 +426,8 @@ class _Skipped(keras.layers.Layer):
 
 
 class _Mixed(_Skipped):
-    """The scalar mix in `ModelParts.inference_model`: its input, (batch, time, 1, hidden),
-    was mixed before the network; it drops the layer axis and masks padding as the
+    """The combining layer in `ModelParts.inference_model`: its input, (batch, time, 1,
+    width), was combined before the network; it drops the layer axis and masks padding as the
     `TransformerWords` layer does (`seqlab.layers.transformer.feature_mask`)."""
 
     def call(self, inputs, mask=None, training=None):

@@ -209,8 +209,9 @@ class Tagger:
             if self.parts.fine_tuned:
                 spec.update({k: tf.TensorSpec([None] * (2 if k == "subword_count" else 3),
                                               tf.int32) for k in ENCODED})
-            elif (t := self.parts.transformer) is not None:
-                spec["transformer"] = tf.TensorSpec([None, None, 1, t.hidden_dim], tf.float32)
+            elif self.parts.transformer is not None:
+                spec["transformer"] = tf.TensorSpec([None, None, 1, self.parts.mixed_width],
+                                                    tf.float32)
             inner = step
             step = tf.function(lambda inputs: tuple(x for x in inner(inputs) if x is not None),
                                input_signature=[spec], autograph=False)
@@ -285,24 +286,26 @@ class Tagger:
         with its neighbours in its document, as in training
         (``seqlab.transformer.plan_contexts``); None: every sentence alone.
 
-        ``mixed``: the transformer's layers mixed by the model's ``ScalarMix`` as it is now
-        (``seqlab.transformer.mix_layers``), ``(words, 1, H)``, for :meth:`_forward`; else
-        ``(words, L, H)``, the whole model's input."""
+        ``mixed``: the transformer's layers combined by the model's ``ScalarMix`` (or
+        ``ConcatLayers``) as it is now, in NumPy, ``(words, 1, width)``, for
+        :meth:`_forward`; else ``(words, L, H)``, the whole model's input."""
         encoded = encode_corpus(self.vocab, sentences, chars=self.chars,
                                 distinct_chars=distinct_chars)
         if (layer := self.parts.transformer) is not None and not self.parts.fine_tuned:
-            from seqlab.transformer import feature_keys, mix_layers
+            from seqlab.transformer import feature_keys
 
-            mix = self.parts.transformer_mix().coefficients() if mixed else None
+            combine = self.parts.transformer_mix().combine() if mixed else None
             keys = feature_keys(sentences, layer.contexts(sentences, documents))
             todo = list({k: None for k in keys if k not in self.feature_cache})
             found = dict(zip(todo, layer.word_features([list(k[0]) for k in todo],
                                                        contexts=[k[1] for k in todo],
-                                                       mix=mix))) if todo else {}
-            features = [found[k] if k in found else self.feature_cache[k] if mix is None
-                        else mix_layers(self.feature_cache[k], mix) for k in keys]
+                                                       combine=combine))) if todo else {}
+            features = [found[k] if k in found else self.feature_cache[k] if combine is None
+                        else combine(self.feature_cache[k]) for k in keys]
+            empty = (1, self.parts.mixed_width) if mixed else (layer.num_outputs,
+                                                                layer.hidden_dim)
             encoded.transformer = np.concatenate(features) if features else \
-                np.zeros((0, 1 if mixed else layer.num_outputs, layer.hidden_dim), np.float32)
+                np.zeros((0, *empty), np.float32)
         return encoded
 
     def with_encoded(self, batch, sentences):

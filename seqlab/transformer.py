@@ -641,10 +641,10 @@ class Encoder:
                       dtype="float32",
                       progress: Callable[[int, int], None] | None = None,
                       contexts: Sequence[Context] | None = None, flat: bool = False,
-                      mix: np.ndarray | None = None):
+                      combine: Callable[[np.ndarray], np.ndarray] | None = None):
         """Frozen features of every sentence, in order: ``(n_words, n_layers, hidden)`` each,
         views of one block (with ``flat``, that block: every sentence's words end to end);
-        with ``mix``, ``(n_words, 1, hidden)``: the layers mixed (:func:`mix_layers`).
+        with ``combine``, ``(n_words, 1, width)``: the layers combined by it.
 
         Sentences are batched by subword length (windows of similar length together, so
         little padding); the result does not depend on the batching beyond float rounding
@@ -662,9 +662,11 @@ class Encoder:
             contexts: per sentence its document context (:meth:`contexts`), or None: each
                 sentence read alone.
             flat: return the block ``(all words, n_layers, hidden)`` instead of its views.
-            mix: the coefficient of each layer (``ScalarMix.coefficients``): each batch's
-                features are mixed as they come, so the block holds one vector a word, not
-                ``n_layers`` (prediction: a seventh of MiniLM's memory and copies).
+            combine: the model's combining layer in NumPy (``ScalarMix.combine()``, the
+                layers mixed by :func:`mix_layers`; ``ConcatLayers.combine()``), from
+                ``(batch, words, n_layers, hidden)`` to ``(batch, words, 1, width)``: each
+                batch's features are combined as they come, so the block holds one vector a
+                word (a mix: a seventh of MiniLM's memory and copies at prediction).
 
         The block is allocated once, 64-byte aligned (TensorFlow then reads it in place,
         ``seqlab.batching.corpus_tensors``), and filled batch by batch: a block per sentence
@@ -684,8 +686,10 @@ class Encoder:
             cost = [c + len(left) + len(right) for c, (left, right) in zip(cost, contexts)]
         order = sorted(range(total), key=lambda i: (cost[i], i))
         offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences], dtype=np.int64)])
-        layers = self.num_outputs if mix is None else 1
-        block = aligned_empty((int(offsets[-1]), layers, self.hidden_dim), dtype)
+        shape = (self.num_outputs, self.hidden_dim)
+        if combine is not None:
+            shape = combine(np.zeros((1, 1, *shape), np.float32)).shape[-2:]
+        block = aligned_empty((int(offsets[-1]), *shape), dtype)
         done = 0
         forward = self._compiled()
         for chunk in range(0, total, batch_size):
@@ -694,8 +698,8 @@ class Encoder:
                 batch = self.encode([sentences[i] for i in rows],
                                     None if contexts is None else [contexts[i] for i in rows])
                 features = np.asarray(forward(batch))
-                if mix is not None:
-                    features = mix_layers(features, mix)
+                if combine is not None:
+                    features = combine(features)
                 for j, i in enumerate(rows):
                     block[offsets[i]:offsets[i + 1]] = features[j, :len(sentences[i])]
                 del batch, features

@@ -396,6 +396,28 @@ def test_mix_in_numpy_is_the_layer_whatever_the_batching():
     np.testing.assert_array_equal(mix_layers(x[:, :, :1], one.coefficients()), 0.5 * x[:, :, :1])
     with pytest.raises(ValueError, match="2 coefficients for 3 layers"):
         mix_layers(x, [0.5, 0.5])
+    np.testing.assert_array_equal(mix.combine()(x), mixed)
+
+
+def test_layers_side_by_side():
+    """``ConcatLayers`` (``combine: concat``) against NumPy's concatenation of the layers, in
+    the layer and in its NumPy form; the mask passes through; the config round-trips."""
+    from seqlab.layers.transformer import ConcatLayers, combining_layer
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 5, 3, 4)).astype("float32")
+    expected = np.concatenate([x[:, :, 0], x[:, :, 1], x[:, :, 2]], axis=-1)
+    layer = ConcatLayers(3)
+    np.testing.assert_array_equal(np.asarray(layer(x)), expected)
+    np.testing.assert_array_equal(layer.combine()(x)[:, :, 0], expected)
+    assert layer.combine()(x).shape == (2, 5, 1, 12) and layer.output_width(4) == 12
+    assert layer.compute_output_shape((None, None, 3, 4)) == (None, None, 12)
+    mask = np.array([[True] * 3 + [False] * 2] * 2)
+    assert np.array_equal(np.asarray(layer.compute_mask(x, mask)), mask)
+    assert ConcatLayers.from_config(layer.get_config()).get_config() == layer.get_config()
+    assert isinstance(combining_layer("mix", 3, name="m"), ScalarMix)
+    with pytest.raises(ValueError, match="mix or concat"):
+        combining_layer("sum", 3, name="m")
 
 def _model(words):
     inputs = {

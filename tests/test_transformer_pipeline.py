@@ -62,6 +62,7 @@ def test_config_resolves_the_path_and_refuses_bad_values(tmp_path):
         ("model.transformer.layers=[0, 0]", "model.transformer.layers"),
         ("model.transformer.layers=every", "model.transformer.layers"),
         ("model.transformer.learning_rate=0", "model.transformer.learning_rate"),
+        ("model.transformer.combine=sum", "model.transformer.combine"),
         ("data.stream=true", "data.stream"),
     ]:
         with pytest.raises(SeqlabError, match=words.replace(".", r"\.")) as error:
@@ -105,12 +106,45 @@ def test_prediction_mixes_the_layers_before_the_network(trained):
     """Prediction feeds the network one mixed vector a word (`ModelParts.inference_model`):
     the whole model's outputs on the unmixed features; the frozen pass mixing as it goes and
     the feature cache (training's dev scoring) give the same outputs to the bit."""
+    run, _, _ = trained
+    _prediction_is_the_whole_models(run, HIDDEN)
+
+
+@pytest.fixture(scope="module")
+def concatenated(tmp_path_factory):
+    """A run whose transformer's last two layers are put side by side (combine: concat)."""
+    root = tmp_path_factory.mktemp("tf-concat")
+    checkpoint = root / "tiny-bert"
+    make_hf_dir(checkpoint)
+    result = invoke("train", QUICK, "--output", root / "run",
+                    *sets(TWO_EPOCHS + [f"model.transformer.path={checkpoint}",
+                                        "model.transformer.layers=[-1, -2]",
+                                        "model.transformer.combine=concat"]))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return root / "run"
+
+
+def test_layers_side_by_side_predict_as_the_whole_model(concatenated):
+    """combine: concat gives the BiLSTM each word's two layers side by side (2 x hidden),
+    saved and loaded; prediction concatenates them before the network and gets the whole
+    model's outputs."""
+    from seqlab.layers.transformer import ConcatLayers
+    from seqlab.model import TRANSFORMER_MIX, ModelParts
+    from seqlab.tagger import load_model
+
+    parts = ModelParts(load_model(concatenated / "model.keras"))
+    layer = parts.model.get_layer(TRANSFORMER_MIX)
+    assert isinstance(layer, ConcatLayers) and parts.mixed_width == 2 * HIDDEN
+    assert tuple(layer.output.shape[2:]) == (2 * HIDDEN,)
+    _prediction_is_the_whole_models(concatenated, 2 * HIDDEN)
+
+
+def _prediction_is_the_whole_models(run, width):
     from seqlab.batching import padded_batches
     from seqlab.formats import read_corpus
     from seqlab.tagger import Tagger
-    from seqlab.transformer import mix_layers
+    from seqlab.transformer import feature_keys
 
-    run, _, _ = trained
     tagger = Tagger.load(run / "model.keras")
     tokens = [s.tokens for s in read_corpus(ROOT / "data/test.txt")][:40]
     ids, outputs = tagger.outputs(tokens)
@@ -122,13 +156,13 @@ def test_prediction_mixes_the_layers_before_the_network(trained):
     for got, expected in zip(outputs, whole, strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-4)
     layer = tagger.parts.transformer
-    coefficients = tagger.parts.transformer_mix().coefficients()
+    combining = tagger.parts.transformer_mix()
     unmixed = layer.word_features(tokens)
-    for a, b in zip(layer.word_features(tokens, mix=coefficients), unmixed, strict=True):
-        assert a.shape == (len(b), 1, HIDDEN)
-        np.testing.assert_array_equal(a, mix_layers(b, coefficients))
-    from seqlab.transformer import feature_keys
-
+    combined = layer.word_features(tokens, combine=combining.combine())
+    # The NumPy combination is the layer's, on the unmixed features.
+    for a, b in zip(combined, unmixed, strict=True):
+        assert a.shape == (len(b), 1, width)
+        np.testing.assert_allclose(a[:, 0], np.asarray(combining(b[None]))[0], atol=1e-6)
     tagger.feature_cache.update(zip(feature_keys(tokens), unmixed))
     cached_ids, cached = tagger.outputs(tokens)
     for a, b in zip(cached, outputs, strict=True):

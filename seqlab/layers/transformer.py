@@ -1,12 +1,14 @@
-"""Keras layers for transformer word features: ``ScalarMix`` and ``TransformerWords``.
+"""Keras layers for transformer word features: ``ScalarMix``, ``ConcatLayers`` and
+``TransformerWords``.
 
 ``ScalarMix`` mixes a word's hidden states from several layers into one vector (ELMo's scalar
-mix, as AllenNLP and flair have it). ``TransformerWords`` holds a keras-hub backbone and its
-WordPiece tokenizer, so a ``model.keras`` that contains it is self-contained: the backbone's
-weights and the tokenizer's vocabulary are saved inside the archive, and
-``keras.saving.load_model`` needs neither the network nor the checkpoint directory.
+mix, as AllenNLP and flair have it); ``ConcatLayers`` puts them side by side.
+``TransformerWords`` holds a keras-hub backbone and its WordPiece tokenizer, so a
+``model.keras`` that contains it is self-contained: the backbone's weights and the
+tokenizer's vocabulary are saved inside the archive, and ``keras.saving.load_model`` needs
+neither the network nor the checkpoint directory.
 
-Both use :mod:`seqlab.transformer` for the work (windows, subword pooling, the frozen pass);
+They use :mod:`seqlab.transformer` for the work (windows, subword pooling, the frozen pass);
 keras-hub is imported only when a ``TransformerWords`` is made or loaded, so importing this
 module costs no more than Keras. How a model uses them::
 
@@ -38,7 +40,7 @@ import numpy as np
 from keras import ops
 
 from seqlab.errors import SeqlabError
-from seqlab.transformer import CONTEXT_KEY, POOLINGS, Encoder, freeze_pooler
+from seqlab.transformer import CONTEXT_KEY, POOLINGS, Encoder, freeze_pooler, mix_layers
 
 
 def feature_mask(features):
@@ -121,6 +123,15 @@ class ScalarMix(keras.layers.Layer):
         ``(num_layers,)`` (``seqlab.transformer.mix_layers`` mixes with them in NumPy)."""
         return np.asarray(ops.convert_to_numpy(self._coefficients()), np.float32)
 
+    def combine(self):
+        """This layer in NumPy, now: ``(..., L, H)`` to ``(..., 1, H)`` (see
+        :class:`ConcatLayers`), the same bits as :meth:`call`."""
+        coefficients = self.coefficients()
+        return lambda features: mix_layers(features, coefficients)
+
+    def output_width(self, hidden: int) -> int:
+        return hidden
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),
@@ -128,6 +139,54 @@ class ScalarMix(keras.layers.Layer):
             "initial_scalar_parameters": self.initial_scalar_parameters,
             "trainable_weights": self.trainable_weights_,
         }
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class ConcatLayers(keras.layers.Layer):
+    """A word's hidden states of several layers side by side: ``(..., L, H)`` to
+    ``(..., L * H)`` (``model.transformer.combine: concat``; BERT's feature-based NER
+    concatenated the last four layers, flair's ``layer_mean=False``). No weights.
+
+    Like :class:`ScalarMix`, :meth:`combine` is the same function in NumPy, as ``(..., 1,
+    L * H)``: prediction combines the frozen pass's layers before the network."""
+
+    def __init__(self, num_layers: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_layers = int(num_layers)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        return ops.reshape(inputs, (*shape[:-2], self.num_layers * shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        hidden = input_shape[-1]
+        return tuple(input_shape[:-2]) + (None if hidden is None else self.num_layers * hidden,)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def combine(self):
+        """:meth:`call` in NumPy: ``(..., L, H)`` to ``(..., 1, L * H)``."""
+        return lambda features: np.ascontiguousarray(features, np.float32).reshape(
+            *features.shape[:-2], 1, features.shape[-2] * features.shape[-1])
+
+    def output_width(self, hidden: int) -> int:
+        return self.num_layers * hidden
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_layers": self.num_layers}
+
+
+def combining_layer(combine: str, num_layers: int, name: str):
+    """The layer that makes one vector a word of a transformer's ``num_layers`` hidden states
+    (``model.transformer.combine``): a learned :class:`ScalarMix` (``mix``; over one layer a
+    learned scale) or :class:`ConcatLayers` (``concat``)."""
+    if combine == "concat":
+        return ConcatLayers(num_layers, name=name)
+    if combine == "mix":
+        return ScalarMix(num_layers, name=name)
+    raise ValueError(f"combine must be mix or concat, got {combine!r}")
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -202,14 +261,14 @@ class TransformerWords(keras.layers.Layer):
         return self.encoder.contexts(sentences, documents)
 
     def word_features(self, sentences, batch_size: int = 32, dtype="float32", progress=None,
-                      contexts=None, flat=False, mix=None):
+                      contexts=None, flat=False, combine=None):
         """The frozen pass (``Encoder.word_features``): per sentence
         ``(n_words, num_outputs, hidden_dim)``, in order (``flat``: all words in one array;
-        ``mix``: the layers mixed with these coefficients, ``(n_words, 1, hidden_dim)``);
-        ``contexts``: :meth:`contexts`."""
+        ``combine``: the model's combining layer in NumPy, ``ScalarMix.combine()``, applied
+        to each batch, ``(n_words, 1, width)``); ``contexts``: :meth:`contexts`."""
         return self.encoder.word_features(sentences, batch_size=batch_size, dtype=dtype,
                                           progress=progress, contexts=contexts, flat=flat,
-                                          mix=mix)
+                                          combine=combine)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, dict):  # the frozen pass's features, computed outside
