@@ -57,7 +57,7 @@ class WordPieces:
 
     def __call__(self, words: Sequence[str]) -> list[list[int]]:
         rust = self.rust()
-        fast = [i for i, w in enumerate(words) if rust is not None and fast_word(w)]
+        fast = [] if rust is None else [i for i, w in enumerate(words) if fast_word(w)]
         out: list[list[int] | None] = [None] * len(words)
         if fast:
             encodings = rust.encode_batch([words[i] for i in fast], add_special_tokens=False)
