@@ -5,8 +5,8 @@ TensorFlow.
 ``train``: a ``SequenceTagger`` (BiLSTM-CRF, flair's defaults but the hidden size) over the
 stacked embeddings that match ``configs/conll2003_ner_minilm.yaml``: GloVe 6B 50d (read from
 the text file, no gensim), flair's ``CharacterEmbeddings`` and ``TransformerWordEmbeddings`` on
-the MiniLM directory (frozen, all layers, first subword), trained by flair's ``ModelTrainer``
-the documented way (SGD, lr 0.1, mini-batch 32, annealed on plateau) with
+the MiniLM directory (frozen, the config's layers averaged, its subword pooling), trained by
+flair's ``ModelTrainer`` the documented way (SGD, lr 0.1, mini-batch 32, annealed on plateau) with
 ``embeddings_storage_mode="cpu"``, so the frozen transformer runs once per sentence. Progress
 goes to ``--progress`` as JSON lines as it comes, so a run stopped at the budget (SIGINT)
 leaves its curve; the best-dev model is ``<out>/best-model.pt`` (written atomically: a stop
@@ -238,7 +238,7 @@ def train(args) -> int:
         CharacterEmbeddings(char_dictionary(corpus.train)),
         # flair 0.15 has no learned scalar mix: `layer_mean=True` (its default; the old
         # `use_scalar_mix` maps to it) averages the selected layers with equal weights.
-        TransformerWordEmbeddings(str(args.transformer), layers="all", layer_mean=True,
+        TransformerWordEmbeddings(str(args.transformer), layers=args.layers, layer_mean=True,
                                   subtoken_pooling=args.pooling, fine_tune=False,
                                   allow_long_sentences=True),
     ])
@@ -351,6 +351,8 @@ def main() -> int:
     t.add_argument("--hidden-size", type=int, default=128)
     t.add_argument("--pooling", choices=("first", "last", "mean"), default="first",
                    help="subword pooling, as the seqlab config's model.transformer.pooling")
+    t.add_argument("--layers", default="all",
+                   help="flair's layers: all, or hidden states as 0,1,2 (the seqlab config's)")
     t.add_argument("--learning-rate", type=float, default=0.1)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--max-epochs", type=int, default=150)

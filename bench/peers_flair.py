@@ -11,7 +11,7 @@ training sentences, 300 dev and 300 test):
 * flair: ``bench/_flair_ner.py train``, run by flair's own environment (``bench/.flair``,
   ``--flair-env``): a ``SequenceTagger`` BiLSTM-CRF with the config's LSTM size over stacked
   [the same GloVe file, flair's ``CharacterEmbeddings``, ``TransformerWordEmbeddings`` on the
-  same MiniLM directory (frozen, all layers averaged, subwords pooled as the config's
+  same MiniLM directory (frozen, the config's ``layers`` averaged, subwords pooled as its
   ``pooling``)], trained by flair's
   ``ModelTrainer`` the documented way (SGD lr 0.1, mini-batch 32, annealed on plateau) with
   ``embeddings_storage_mode="cpu"``: the transformer runs once per sentence, as seqlab's
@@ -87,10 +87,43 @@ def config_files(config: Path) -> dict:
 
     out = {"glove": path(vectors), "transformer": path(transformer["path"]),
            "hidden_size": int(raw["model"]["lstm"]["units"]), "seed": int(raw.get("seed", 13)),
-           "pooling": transformer.get("pooling", "first")}
+           "pooling": transformer.get("pooling", "first"),
+           "layers": flair_layers(transformer.get("layers", "last"))}
     for key in ("glove", "transformer"):
         if not out[key].exists():
             raise SystemExit(f"{out[key]}: not found (make vectors/glove.6B.50d.txt.gz minilm)")
+    return out
+
+
+def flair_layers(layers) -> str:
+    """The config's ``model.transformer.layers`` as flair's ``layers`` string. Both number the
+    hidden states as Hugging Face's ``output_hidden_states`` (0 the embeddings' output, -1 the
+    last block), so the same indices select the same states."""
+    if layers == "all":
+        return "all"
+    if layers == "last":
+        return "-1"
+    return ",".join(str(int(i)) for i in layers)
+
+
+def trimmed_checkpoint(source: Path, tmp: Path, layers: str) -> Path:
+    """A copy of the Hugging Face directory ``source`` whose ``config.json`` keeps only the
+    blocks up to the highest hidden state ``layers`` names (its other files linked). flair
+    runs every block of the model it loads, used or not; seqlab runs only those its config's
+    states need. transformers loads the copy with the same weights, dropping the unused
+    blocks', so flair then does the same work a word as seqlab."""
+    if layers == "all" or any(int(i) < 0 for i in layers.split(",")):
+        raise SystemExit(f"--flair-trimmed: the config's layers ({layers}) use the last block; "
+                         "there is nothing to trim")
+    blocks = max(int(i) for i in layers.split(","))
+    out = tmp / f"{source.name}-{blocks}-blocks"
+    out.mkdir()
+    for item in source.resolve().iterdir():
+        if item.name != "config.json":
+            (out / item.name).symlink_to(item)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    config["num_hidden_layers"] = blocks
+    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return out
 
 
@@ -192,7 +225,7 @@ def run_race(tmp: Path, data: dict, flair: Path, files: dict, budget_s: float,
                  "--train", data["train"], "--dev", data["dev"], "--glove", str(files["glove"]),
                  "--transformer", str(files["transformer"]), "--out", str(flair_dir),
                  "--progress", str(progress), "--hidden-size", str(files["hidden_size"]),
-                 "--pooling", files["pooling"],
+                 "--pooling", files["pooling"], "--layers", files["layers"],
                  "--seed", str(files["seed"]), "--threads", "1"]
     common.log(f"race: seqlab on core {peers.SEQLAB_CORE}, flair on core {FLAIR_CORE}, "
                f"{budget_s / 60:.0f} min each")
@@ -265,6 +298,9 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=CONFIG,
                         help="seqlab's config; flair takes its GloVe file, transformer "
                         "directory, LSTM size and seed")
+    parser.add_argument("--flair-trimmed", action="store_true",
+                        help="give flair a copy of the checkpoint cut to the blocks the "
+                        "config's layers use (flair runs every block it loads)")
     args = parser.parse_args()
     quick = args.quick
     budget_s = 60 * (args.minutes or (2 if quick else 25))
@@ -285,6 +321,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="seqlab-peers-flair-"))
     try:
         data = write_data(tmp, quick)
+        if args.flair_trimmed:
+            files["transformer"] = trimmed_checkpoint(files["transformer"], tmp, files["layers"])
         race = run_race(tmp, data, flair, files, budget_s, config)
     finally:
         if args.keep:
@@ -299,8 +337,8 @@ def main() -> int:
     print(f"\nCoNLL-2003 NER, train {data['train_tokens']:,} tokens, dev {data['dev_tokens']:,}, "
           f"test {data['test_tokens']:,}; budget {budget_s / 60:.0f} min each, one core and "
           f"one thread each; seqlab races with {config.name}, flair {vers['flair']} with the "
-          f"same GloVe file and {files['transformer'].name} (frozen, all layers), its char "
-          f"BiLSTM, BiLSTM {files['hidden_size']}-CRF")
+          f"same GloVe file and {files['transformer'].name} (frozen, layers "
+          f"{files['layers']}), its char BiLSTM, BiLSTM {files['hidden_size']}-CRF")
     print("Training tokens/s: complete epochs x training tokens over training seconds, the "
           "transformer feature pass and dev scoring included for both (loading excluded). "
           "Prediction: in process, first whole pass over test after a 256-sentence warm-up.\n")

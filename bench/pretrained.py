@@ -39,8 +39,10 @@ SEEDS = "13,14,15"
 
 GLOVE = [f"vocab.vectors={VECTORS / 'glove.6B.50d.txt.gz'}", "vocab.vectors_add_words=true",
          "vocab.lowercase=true", "vocab.normalize_digits=false", "model.embedding.dim=50"]
+# The NER config's representation keys: MiniLM's hidden states 0-3 (the embeddings' output
+# and the first three blocks; the last three are never run), mixed, subwords averaged.
 MINILM = GLOVE + [f"model.transformer.path={VECTORS / 'all-MiniLM-L6-v2'}",
-                  "model.transformer.layers=all", "model.transformer.pooling=mean",
+                  "model.transformer.layers=[0,1,2,3]", "model.transformer.pooling=mean",
                   "model.transformer.trainable=false"]
 
 # A variant's marker: train, dev and test with -DOCSTART- lines (`with_documents`).
@@ -73,6 +75,13 @@ VARIANTS = {
                                                   ["model.transformer.context=64", DOCUMENTS]),
         "MiniLM + GloVe, mean pooling": ("conll2003_ner_minilm.yaml",
                                          ["model.transformer.pooling=mean"]),
+        # How many of MiniLM's six blocks the mix needs (the config mixes states 0-3).
+        "MiniLM + GloVe, all 7 states": ("conll2003_ner_minilm.yaml",
+                                         ["model.transformer.layers=all"]),
+        "MiniLM + GloVe, states 0-4": ("conll2003_ner_minilm.yaml",
+                                       ["model.transformer.layers=[0,1,2,3,4]"]),
+        "MiniLM + GloVe, states 0-2": ("conll2003_ner_minilm.yaml",
+                                       ["model.transformer.layers=[0,1,2]"]),
     },
     "pos": {
         "no pretraining": ("ud_pos.yaml", []),

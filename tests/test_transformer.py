@@ -272,6 +272,20 @@ def test_pooling_against_numpy(checkpoint, hf_dir, pooling):
                 np.testing.assert_allclose(got[i, layer], expected, atol=2e-5)
 
 
+def test_blocks_above_the_highest_state_chosen_are_not_run(checkpoint):
+    # States 0 and 1 (the embeddings' output and the first block's) need the first block
+    # only: the second is never run, and the states are those of the whole backbone.
+    low = Encoder(checkpoint.backbone, checkpoint.tokenizer, layers=[0, 1], pooling="mean")
+    every = Encoder(checkpoint.backbone, checkpoint.tokenizer, layers="all", pooling="mean")
+    first, second = checkpoint.backbone.transformer_layers
+    run = low.hidden_model().layers
+    assert any(layer is first for layer in run)
+    assert not any(layer is second for layer in run)
+    assert any(layer is second for layer in every.hidden_model().layers)
+    for got, full in zip(low.word_features(SENTENCES), every.word_features(SENTENCES)):
+        np.testing.assert_allclose(got, full[:, :2], atol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["first", "last", "mean"])
 def test_pool_subwords_against_numpy(pooling):
     """Random states, several rows, words of 0-3 subwords anywhere in their row."""
