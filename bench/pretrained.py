@@ -10,7 +10,8 @@ sample sd) and the best epochs. Two tasks:
   never seen in training). Variants: no pretraining (``conll2003_ner.yaml``); GloVe 6B 50d
   (``conll2003_ner_glove.yaml``) and its ablations (no ``vectors_add_words``; case and digits
   not as the vectors were built; no embedding dropout; vectors frozen); MiniLM stacked with
-  GloVe (``conll2003_ner_minilm.yaml``), and with document context (``context: 64``).
+  GloVe (``conll2003_ner_minilm.yaml``), with document context (``context: 64``), and with
+  more or fewer of its hidden states mixed (all 7; 0-4; 0-2; the config mixes 0-3).
 * ``--task pos``: UD English LinES UPOS with ``ud_pos.yaml`` as shipped, with GloVe, and with
   MiniLM stacked with GloVe (the same representation keys as the NER configs).
 
